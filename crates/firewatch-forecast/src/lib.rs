@@ -1,0 +1,1 @@
+//! SEISMIC reach forecasting for social cascades. Pure.

@@ -1,0 +1,1 @@
+//! Playbooks: CEL rules, remedy policy, clocks and business-hours calendars. Pure.

@@ -1,0 +1,1 @@
+//! Defect-signal statistics: Poisson intervals, disproportionality, Gamma-Poisson Shrinker, MaxSPRT. Pure.

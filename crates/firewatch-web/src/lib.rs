@@ -1,0 +1,1 @@
+//! HTTP API (axum): JSON DTOs, problem+json errors, auth.
