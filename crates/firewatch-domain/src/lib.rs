@@ -1,5 +1,11 @@
 //! firewatch's vocabulary and pure rules. No I/O, no clocks, no HTTP, no SQL.
 
+pub mod audit;
+pub mod case;
 pub mod hazard;
+pub mod intake;
+pub mod role;
 
+pub use case::{CaseStatus, IllegalTransition, check_transition};
 pub use hazard::{HazardCode, InjuryLevel, Modality, Severity, default_severity};
+pub use role::Role;
