@@ -1,1 +1,111 @@
-//! The Store trait and its SQLite implementation.
+//! Persistence behind one narrow trait. The application and the HTTP layer only see
+//! [`Store`]; SQLite is the embedded default ([`sqlite::SqliteStore`]).
+//!
+//! Every mutating method writes its audit event in the same transaction as the change.
+
+pub mod blob;
+pub mod records;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use firewatch_domain::audit::{ChainBreak, ChainedEvent};
+use firewatch_domain::{CaseStatus, IllegalTransition, Role};
+
+pub use blob::{BlobError, BlobStore, FsBlobStore};
+pub use records::*;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error(transparent)]
+    IllegalTransition(#[from] IllegalTransition),
+    #[error("{0}")]
+    Conflict(String),
+    /// The storage cannot take writes now (disk full, database locked by another process,
+    /// writer stopped). Nothing was changed; the caller may retry.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e {
+            // SQLITE_FULL (13), SQLITE_BUSY (5), SQLITE_LOCKED (6), SQLITE_IOERR (10), SQLITE_READONLY (8)
+            let code = db.code().unwrap_or_default();
+            let primary = code.parse::<i32>().map(|c| c & 0xff).unwrap_or(-1);
+            match primary {
+                13 => return StoreError::Unavailable("the disk is full".into()),
+                5 | 6 => return StoreError::Unavailable("the database is locked by another process".into()),
+                10 => return StoreError::Unavailable(format!("disk I/O error: {}", db.message())),
+                8 => return StoreError::Unavailable("the database is read-only".into()),
+                _ => {}
+            }
+        }
+        if matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed) {
+            return StoreError::Unavailable(e.to_string());
+        }
+        StoreError::Database(e)
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Who did something: a user name, or `system:*` / `cli:*` for non-interactive actors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor(pub String);
+
+impl Actor {
+    pub fn public() -> Actor {
+        Actor("public".into())
+    }
+    pub fn cli() -> Actor {
+        Actor("cli".into())
+    }
+}
+
+/// The outcome of an audit verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditVerdict {
+    Ok { events: u64 },
+    Broken(ChainBreak),
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Applies pending migrations.
+    async fn migrate(&self) -> Result<()>;
+    /// Cheap readiness probe: the database answers a query.
+    async fn ping(&self) -> Result<()>;
+
+    /// Stores a report and opens its case, idempotently when a key is given.
+    async fn intake(&self, cmd: IntakeCommand) -> Result<IntakeOutcome>;
+    async fn get_case(&self, id: &str) -> Result<Option<CaseRecord>>;
+    async fn list_cases(&self, filter: &CaseFilter) -> Result<Vec<CaseRecord>>;
+    async fn case_reports(&self, case_id: &str) -> Result<Vec<ReportRecord>>;
+    async fn case_notes(&self, case_id: &str) -> Result<Vec<NoteRecord>>;
+    async fn report_attachments(&self, report_id: &str) -> Result<Vec<AttachmentRecord>>;
+    async fn get_attachment(&self, id: &str) -> Result<Option<AttachmentRecord>>;
+    async fn transition_case(&self, case_id: &str, to: CaseStatus, reason: Option<String>, actor: &Actor) -> Result<CaseRecord>;
+    async fn add_note(&self, case_id: &str, body: String, actor: &Actor) -> Result<NoteRecord>;
+    async fn assign_case(&self, case_id: &str, assignee: Option<String>, actor: &Actor) -> Result<CaseRecord>;
+    async fn case_counts_by_status(&self) -> Result<Vec<(CaseStatus, i64)>>;
+
+    async fn create_user(&self, name: &str, role: Role, password_hash: Option<String>, actor: &Actor) -> Result<UserRecord>;
+    async fn find_user(&self, name: &str) -> Result<Option<UserRecord>>;
+    async fn create_token(&self, user: &str, token_hash: String, label: Option<String>, actor: &Actor) -> Result<TokenRecord>;
+    /// The user behind an unrevoked token, by the token's SHA-256.
+    async fn authenticate_token(&self, token_hash: &str) -> Result<Option<UserRecord>>;
+    async fn revoke_token(&self, token_id: i64, actor: &Actor) -> Result<()>;
+    async fn list_tokens(&self, user: &str) -> Result<Vec<TokenRecord>>;
+
+    async fn list_events(&self, filter: &EventFilter) -> Result<Vec<ChainedEvent>>;
+    /// Streams the whole log through the chain verifier.
+    async fn verify_audit(&self) -> Result<AuditVerdict>;
+}
