@@ -32,7 +32,11 @@ impl FsBlobStore {
 
     fn path_for(&self, sha256: &str) -> Result<PathBuf, BlobError> {
         // Only lowercase hex of the right length: an id can never escape the root.
-        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if sha256.len() != 64
+            || !sha256
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             return Err(BlobError::BadId(sha256.chars().take(80).collect()));
         }
         Ok(self.root.join(&sha256[..2]).join(&sha256[2..]))
@@ -82,7 +86,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = FsBlobStore::new(dir.path());
         let id = store.put(b"hello").unwrap();
-        assert_eq!(id, "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+        assert_eq!(
+            id,
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+        );
         assert_eq!(store.get(&id).unwrap().unwrap(), b"hello");
         assert_eq!(store.put(b"hello").unwrap(), id);
     }
@@ -91,7 +98,12 @@ mod tests {
     fn ids_that_are_not_hashes_cannot_reach_outside_the_root() {
         let dir = tempfile::tempdir().unwrap();
         let store = FsBlobStore::new(dir.path());
-        for bad in ["../../etc/passwd", "", &"A".repeat(64), &format!("{}/", "a".repeat(63))] {
+        for bad in [
+            "../../etc/passwd",
+            "",
+            &"A".repeat(64),
+            &format!("{}/", "a".repeat(63)),
+        ] {
             assert!(matches!(store.get(bad), Err(BlobError::BadId(_))), "{bad}");
         }
         assert_eq!(store.get(&"a".repeat(64)).unwrap(), None);

@@ -42,7 +42,11 @@ impl From<sqlx::Error> for StoreError {
             let primary = code.parse::<i32>().map(|c| c & 0xff).unwrap_or(-1);
             match primary {
                 13 => return StoreError::Unavailable("the disk is full".into()),
-                5 | 6 => return StoreError::Unavailable("the database is locked by another process".into()),
+                5 | 6 => {
+                    return StoreError::Unavailable(
+                        "the database is locked by another process".into(),
+                    );
+                }
                 10 => return StoreError::Unavailable(format!("disk I/O error: {}", db.message())),
                 8 => return StoreError::Unavailable("the database is read-only".into()),
                 _ => {}
@@ -92,14 +96,37 @@ pub trait Store: Send + Sync + 'static {
     async fn case_notes(&self, case_id: &str) -> Result<Vec<NoteRecord>>;
     async fn report_attachments(&self, report_id: &str) -> Result<Vec<AttachmentRecord>>;
     async fn get_attachment(&self, id: &str) -> Result<Option<AttachmentRecord>>;
-    async fn transition_case(&self, case_id: &str, to: CaseStatus, reason: Option<String>, actor: &Actor) -> Result<CaseRecord>;
+    async fn transition_case(
+        &self,
+        case_id: &str,
+        to: CaseStatus,
+        reason: Option<String>,
+        actor: &Actor,
+    ) -> Result<CaseRecord>;
     async fn add_note(&self, case_id: &str, body: String, actor: &Actor) -> Result<NoteRecord>;
-    async fn assign_case(&self, case_id: &str, assignee: Option<String>, actor: &Actor) -> Result<CaseRecord>;
+    async fn assign_case(
+        &self,
+        case_id: &str,
+        assignee: Option<String>,
+        actor: &Actor,
+    ) -> Result<CaseRecord>;
     async fn case_counts_by_status(&self) -> Result<Vec<(CaseStatus, i64)>>;
 
-    async fn create_user(&self, name: &str, role: Role, password_hash: Option<String>, actor: &Actor) -> Result<UserRecord>;
+    async fn create_user(
+        &self,
+        name: &str,
+        role: Role,
+        password_hash: Option<String>,
+        actor: &Actor,
+    ) -> Result<UserRecord>;
     async fn find_user(&self, name: &str) -> Result<Option<UserRecord>>;
-    async fn create_token(&self, user: &str, token_hash: String, label: Option<String>, actor: &Actor) -> Result<TokenRecord>;
+    async fn create_token(
+        &self,
+        user: &str,
+        token_hash: String,
+        label: Option<String>,
+        actor: &Actor,
+    ) -> Result<TokenRecord>;
     /// The user behind an unrevoked token, by the token's SHA-256.
     async fn authenticate_token(&self, token_hash: &str) -> Result<Option<UserRecord>>;
     async fn revoke_token(&self, token_id: i64, actor: &Actor) -> Result<()>;

@@ -11,7 +11,9 @@ use firewatch_domain::{CaseStatus, Role, Severity, check_transition};
 use futures_util::TryStreamExt;
 use futures_util::future::BoxFuture;
 use serde_json::json;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{Connection, Row, SqliteConnection, SqlitePool};
 use std::path::Path;
 use std::str::FromStr;
@@ -30,7 +32,14 @@ pub struct WriteCtx {
 
 impl WriteCtx {
     /// Appends an audit event in the current transaction.
-    async fn event(&mut self, actor: &Actor, kind: &str, entity: &str, before: Option<serde_json::Value>, after: Option<serde_json::Value>) -> Result<()> {
+    async fn event(
+        &mut self,
+        actor: &Actor,
+        kind: &str,
+        entity: &str,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+    ) -> Result<()> {
         let e = self.head.append(EventDraft {
             at_ms: self.now_ms,
             actor: actor.0.clone(),
@@ -91,7 +100,9 @@ impl SqliteStore {
     /// Opens (creating if needed) the database file and applies migrations.
     pub async fn open(path: &Path) -> Result<SqliteStore> {
         let mut migrator_conn = SqliteConnection::connect_with(&options(path)).await?;
-        sqlx::migrate!("./migrations/sqlite").run(&mut migrator_conn).await?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&mut migrator_conn)
+            .await?;
         migrator_conn.close().await?;
 
         let readers = SqlitePoolOptions::new()
@@ -101,7 +112,10 @@ impl SqliteStore {
         let conn = SqliteConnection::connect_with(&options(path)).await?;
         let (tx, rx) = mpsc::channel::<Job>(4096);
         tokio::spawn(writer_loop(conn, rx));
-        Ok(SqliteStore { readers, writer: tx })
+        Ok(SqliteStore {
+            readers,
+            writer: tx,
+        })
     }
 
     /// Queues a write and waits until its transaction committed (or failed).
@@ -111,7 +125,8 @@ impl SqliteStore {
     ) -> Result<T> {
         let (tx, rx) = oneshot::channel::<Result<T>>();
         let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(tx)));
-        let answer = move |slot: &std::sync::Mutex<Option<oneshot::Sender<Result<T>>>>, r: Result<T>| {
+        let answer = move |slot: &std::sync::Mutex<Option<oneshot::Sender<Result<T>>>>,
+                           r: Result<T>| {
             if let Some(tx) = slot.lock().ok().and_then(|mut s| s.take()) {
                 let _ = tx.send(r);
             }
@@ -147,7 +162,9 @@ impl SqliteStore {
 }
 
 async fn read_head(conn: &mut SqliteConnection) -> Result<ChainHead> {
-    let row = sqlx::query("SELECT seq, hash FROM chain_head WHERE id = 1").fetch_one(&mut *conn).await?;
+    let row = sqlx::query("SELECT seq, hash FROM chain_head WHERE id = 1")
+        .fetch_one(&mut *conn)
+        .await?;
     Ok(ChainHead {
         seq: row.try_get(0)?,
         hash: row.try_get(1)?,
@@ -314,7 +331,11 @@ async fn load_case(conn: &mut SqliteConnection, id: &str) -> Result<CaseRecord> 
 }
 
 fn title_of(narrative: &str) -> String {
-    let first_line = narrative.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+    let first_line = narrative
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
     let mut t: String = first_line.chars().take(120).collect();
     if first_line.chars().count() > 120 {
         t.push('…');
@@ -334,7 +355,8 @@ async fn intake_in_tx(ctx: &mut WriteCtx, cmd: IntakeCommand) -> Result<IntakeOu
                 return Ok(IntakeOutcome::KeyReused);
             }
             let receipt: String = row.try_get(1)?;
-            let receipt = serde_json::from_str(&receipt).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let receipt =
+                serde_json::from_str(&receipt).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             return Ok(IntakeOutcome::Replayed(receipt));
         }
     }
@@ -453,7 +475,8 @@ impl Store for SqliteStore {
     }
 
     async fn intake(&self, cmd: IntakeCommand) -> Result<IntakeOutcome> {
-        self.write(move |ctx| Box::pin(intake_in_tx(ctx, cmd))).await
+        self.write(move |ctx| Box::pin(intake_in_tx(ctx, cmd)))
+            .await
     }
 
     async fn get_case(&self, id: &str) -> Result<Option<CaseRecord>> {
@@ -556,7 +579,13 @@ impl Store for SqliteStore {
         row.as_ref().map(attachment_from_row).transpose()
     }
 
-    async fn transition_case(&self, case_id: &str, to: CaseStatus, reason: Option<String>, actor: &Actor) -> Result<CaseRecord> {
+    async fn transition_case(
+        &self,
+        case_id: &str,
+        to: CaseStatus,
+        reason: Option<String>,
+        actor: &Actor,
+    ) -> Result<CaseRecord> {
         let (case_id, actor) = (case_id.to_string(), actor.clone());
         self.write(move |ctx| {
             Box::pin(async move {
@@ -573,8 +602,14 @@ impl Store for SqliteStore {
                 if let Some(reason) = reason {
                     after_json["reason"] = json!(reason);
                 }
-                ctx.event(&actor, "case.transitioned", &format!("case:{case_id}"), Some(case_json(&before)), Some(after_json))
-                    .await?;
+                ctx.event(
+                    &actor,
+                    "case.transitioned",
+                    &format!("case:{case_id}"),
+                    Some(case_json(&before)),
+                    Some(after_json),
+                )
+                .await?;
                 Ok(after)
             })
         })
@@ -613,16 +648,22 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn assign_case(&self, case_id: &str, assignee: Option<String>, actor: &Actor) -> Result<CaseRecord> {
+    async fn assign_case(
+        &self,
+        case_id: &str,
+        assignee: Option<String>,
+        actor: &Actor,
+    ) -> Result<CaseRecord> {
         let (case_id, actor) = (case_id.to_string(), actor.clone());
         self.write(move |ctx| {
             Box::pin(async move {
                 let before = load_case(&mut ctx.conn, &case_id).await?;
                 if let Some(name) = &assignee {
-                    let exists = sqlx::query("SELECT 1 FROM users WHERE name = $1 AND disabled = 0")
-                        .bind(name)
-                        .fetch_optional(&mut ctx.conn)
-                        .await?;
+                    let exists =
+                        sqlx::query("SELECT 1 FROM users WHERE name = $1 AND disabled = 0")
+                            .bind(name)
+                            .fetch_optional(&mut ctx.conn)
+                            .await?;
                     if exists.is_none() {
                         return Err(StoreError::NotFound(format!("user {name}")));
                     }
@@ -634,8 +675,14 @@ impl Store for SqliteStore {
                     .execute(&mut ctx.conn)
                     .await?;
                 let after = load_case(&mut ctx.conn, &case_id).await?;
-                ctx.event(&actor, "case.assigned", &format!("case:{case_id}"), Some(json!({"assignee": before.assignee})), Some(json!({"assignee": after.assignee})))
-                    .await?;
+                ctx.event(
+                    &actor,
+                    "case.assigned",
+                    &format!("case:{case_id}"),
+                    Some(json!({"assignee": before.assignee})),
+                    Some(json!({"assignee": after.assignee})),
+                )
+                .await?;
                 Ok(after)
             })
         })
@@ -643,15 +690,22 @@ impl Store for SqliteStore {
     }
 
     async fn case_counts_by_status(&self) -> Result<Vec<(CaseStatus, i64)>> {
-        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM cases GROUP BY status ORDER BY status")
-            .fetch_all(&self.readers)
-            .await?;
+        let rows =
+            sqlx::query("SELECT status, COUNT(*) AS n FROM cases GROUP BY status ORDER BY status")
+                .fetch_all(&self.readers)
+                .await?;
         rows.iter()
             .map(|row| Ok((parse_col::<CaseStatus>(row, "status")?, row.try_get("n")?)))
             .collect()
     }
 
-    async fn create_user(&self, name: &str, role: Role, password_hash: Option<String>, actor: &Actor) -> Result<UserRecord> {
+    async fn create_user(
+        &self,
+        name: &str,
+        role: Role,
+        password_hash: Option<String>,
+        actor: &Actor,
+    ) -> Result<UserRecord> {
         let (name, actor) = (name.to_string(), actor.clone());
         self.write(move |ctx| {
             Box::pin(async move {
@@ -683,14 +737,22 @@ impl Store for SqliteStore {
     }
 
     async fn find_user(&self, name: &str) -> Result<Option<UserRecord>> {
-        let row = sqlx::query("SELECT id, name, role, password_hash, created_at, disabled FROM users WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.readers)
-            .await?;
+        let row = sqlx::query(
+            "SELECT id, name, role, password_hash, created_at, disabled FROM users WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&self.readers)
+        .await?;
         row.as_ref().map(user_from_row).transpose()
     }
 
-    async fn create_token(&self, user: &str, token_hash: String, label: Option<String>, actor: &Actor) -> Result<TokenRecord> {
+    async fn create_token(
+        &self,
+        user: &str,
+        token_hash: String,
+        label: Option<String>,
+        actor: &Actor,
+    ) -> Result<TokenRecord> {
         let (user, actor) = (user.to_string(), actor.clone());
         self.write(move |ctx| {
             Box::pin(async move {
