@@ -1,0 +1,315 @@
+//! The command line (DESIGN section 6). Commands stay thin: parse, load settings, call the
+//! store or an engine, print.
+
+use crate::config::{self, Backend, Overrides, Settings};
+use crate::{demo, serve, triage_engine};
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use firewatch_domain::Role;
+use firewatch_store::sqlite::SqliteStore;
+use firewatch_store::{Actor, AuditVerdict, Store};
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Debug, Parser)]
+#[command(name = "firewatch", version, about = "Product-safety incident desk")]
+pub struct Cli {
+    /// Config file (TOML); also FIREWATCH_CONFIG.
+    #[arg(long, global = true, env = "FIREWATCH_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the installation is; every command that works on one takes these.
+#[derive(Debug, Args, Clone, Default)]
+pub struct Install {
+    /// Data directory (SQLite file and attachments); also FIREWATCH_DATA. Default ./firewatch-data
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Database URL (sqlite://PATH); also FIREWATCH_DATABASE_URL.
+    #[arg(long)]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API.
+    Serve {
+        #[command(flatten)]
+        install: Install,
+        /// Address to listen on; also FIREWATCH_LISTEN. Default 127.0.0.1:8080
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Product catalog CSV for triage; also FIREWATCH_CATALOG. Default DATA/catalog.csv if present.
+        #[arg(long)]
+        catalog: Option<PathBuf>,
+    },
+    /// Build a demo installation in a fresh data directory and serve it.
+    Demo {
+        #[command(flatten)]
+        install: Install,
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        install: Install,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Triage a text: language, hazards with evidence, injuries, products, severity.
+    Triage(TriageArgs),
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user with a role; the password comes from standard input.
+    Add {
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Read the password from standard input (one line).
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        install: Install,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a bearer token for a user and print it once.
+    Create {
+        name: String,
+        #[arg(long)]
+        label: Option<String>,
+        #[command(flatten)]
+        install: Install,
+    },
+    /// Revoke a token by its id.
+    Revoke {
+        id: i64,
+        #[command(flatten)]
+        install: Install,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Verify the hash chain; exits non-zero and names the first bad event if broken.
+    Verify {
+        #[command(flatten)]
+        install: Install,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    Json,
+    Text,
+}
+
+#[derive(Debug, Args)]
+pub struct TriageArgs {
+    /// Product catalog CSV (brand,model,aliases,category,price,currency).
+    #[arg(long)]
+    catalog: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "json")]
+    format: Format,
+    /// Read the text from a file.
+    #[arg(long, conflicts_with = "text")]
+    file: Option<PathBuf>,
+    /// Language hint (ISO 639-1), overriding detection.
+    #[arg(long)]
+    language: Option<String>,
+    /// The text, or `-` for standard input.
+    text: Option<String>,
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse()
+}
+
+fn settings(
+    cli_config: Option<&PathBuf>,
+    install: &Install,
+    listen: Option<SocketAddr>,
+    catalog: Option<PathBuf>,
+) -> anyhow::Result<Settings> {
+    config::load(
+        cli_config.map(|p| p.as_path()),
+        Overrides {
+            data: install.data.clone(),
+            listen,
+            database_url: install.database_url.clone(),
+            catalog,
+        },
+    )
+}
+
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<SqliteStore>> {
+    settings.ensure_data_dir()?;
+    match settings.backend()? {
+        Backend::Sqlite(path) => {
+            let store = SqliteStore::open(&path)
+                .await
+                .with_context(|| format!("cannot open the database {}", path.display()))?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = cli.config.as_ref();
+    match cli.command {
+        Command::Serve {
+            install,
+            listen,
+            catalog,
+        } => {
+            let s = settings(config, &install, listen, catalog)?;
+            serve::init_logging(&s.log_format);
+            serve::serve(s, None).await
+        }
+        Command::Demo { install, listen } => {
+            let s = settings(config, &install, listen, None)?;
+            serve::init_logging(&s.log_format);
+            demo::run(s).await
+        }
+        Command::Migrate { install } => {
+            let s = settings(config, &install, None, None)?;
+            open_store(&s).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::User {
+            command:
+                UserCommand::Add {
+                    name,
+                    role,
+                    password_stdin,
+                    install,
+                },
+        } => {
+            let s = settings(config, &install, None, None)?;
+            validate_user_name(&name)?;
+            let hash = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .context("cannot read the password from standard input")?;
+                let password = line.trim_end_matches(['\r', '\n']);
+                Some(firewatch_web::auth::hash_password(password)?)
+            } else {
+                None
+            };
+            let store = open_store(&s).await?;
+            let user = store.create_user(&name, role, hash, &Actor::cli()).await?;
+            println!("user {} added with role {}", user.name, user.role);
+            Ok(())
+        }
+        Command::Token {
+            command:
+                TokenCommand::Create {
+                    name,
+                    label,
+                    install,
+                },
+        } => {
+            let s = settings(config, &install, None, None)?;
+            let store = open_store(&s).await?;
+            let (token, hash) = firewatch_web::auth::new_token();
+            let record = store
+                .create_token(&name, hash, label, &Actor::cli())
+                .await?;
+            eprintln!(
+                "token {} for {} (shown once; only its hash is stored):",
+                record.id, record.user
+            );
+            println!("{token}");
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::Revoke { id, install },
+        } => {
+            let s = settings(config, &install, None, None)?;
+            let store = open_store(&s).await?;
+            store.revoke_token(id, &Actor::cli()).await?;
+            println!("token {id} revoked");
+            Ok(())
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { install },
+        } => {
+            let s = settings(config, &install, None, None)?;
+            let store = open_store(&s).await?;
+            match store.verify_audit().await? {
+                AuditVerdict::Ok { events } => {
+                    println!("OK: {events} events, chain intact");
+                    Ok(())
+                }
+                AuditVerdict::Broken(b) => {
+                    bail!("audit log BROKEN at event {}: {b}", b.first_bad_seq())
+                }
+            }
+        }
+        Command::Triage(args) => triage(args),
+    }
+}
+
+fn validate_user_name(name: &str) -> anyhow::Result<()> {
+    let ok = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b));
+    if !ok {
+        bail!("a user name has 1..64 characters among letters, digits and . _ - @");
+    }
+    Ok(())
+}
+
+fn triage(args: TriageArgs) -> anyhow::Result<()> {
+    let text = match (&args.file, args.text.as_deref()) {
+        (Some(path), _) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?,
+        (None, Some("-")) | (None, None) => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("cannot read standard input")?;
+            s
+        }
+        (None, Some(t)) => t.to_string(),
+    };
+    if text.trim().is_empty() {
+        bail!("nothing to triage: give a text, --file PATH, or - for standard input");
+    }
+    let catalog = match &args.catalog {
+        Some(p) => triage_engine::load_catalog(Some(p), std::path::Path::new("."))?,
+        None => firewatch_triage::Catalog::from_products(Vec::new()),
+    };
+    let triager = firewatch_triage::Triager::new(catalog);
+    let result = triager.triage(&text, args.language.as_deref());
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&result)?),
+        Format::Text => print!("{}", result.to_text()),
+    }
+    Ok(())
+}

@@ -1,0 +1,83 @@
+//! `firewatch serve`: wires the store, the blob store and triage into the HTTP app.
+
+use crate::cli::open_store;
+use crate::config::Settings;
+use crate::triage_engine;
+use anyhow::Context;
+use firewatch_store::FsBlobStore;
+use firewatch_web::{AppState, WebConfig};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub fn init_logging(format: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_env("FIREWATCH_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
+    let store = open_store(settings).await?;
+    let blobs = Arc::new(FsBlobStore::new(settings.blob_dir()));
+    let catalog = triage_engine::load_catalog(settings.catalog.as_deref(), &settings.data)?;
+    let triage = Arc::new(triage_engine::Engine(firewatch_triage::Triager::new(
+        catalog,
+    )));
+    let web = WebConfig {
+        intake_per_minute: settings.intake_per_minute,
+        intake_burst: settings.intake_burst,
+        ..WebConfig::default()
+    };
+    Ok(AppState::new(store, blobs, triage, web))
+}
+
+/// Serves until SIGINT or SIGTERM. `on_ready` runs once the socket is bound.
+pub async fn serve(settings: Settings, state: Option<AppState>) -> anyhow::Result<()> {
+    let state = match state {
+        Some(s) => s,
+        None => build_state(&settings).await?,
+    };
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let addr = listener.local_addr()?;
+    // Tests and scripts read this line to find the port when listening on :0.
+    println!("firewatch listening on http://{addr}");
+    tracing::info!(%addr, data = %settings.data.display(), "serving");
+    let app = firewatch_web::app(state);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("server error")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,7 @@
+//! End-to-end tests: they start the real `firewatch` binary on a free port and drive it over
+//! HTTP and its command line. One test binary for the crate (each extra one is another link).
+
+mod api;
+mod durability;
+mod harness;
+mod photos;

@@ -1,0 +1,146 @@
+//! Multipart intake with photos.
+
+use crate::harness::*;
+use reqwest::StatusCode;
+use reqwest::multipart::{Form, Part};
+use serde_json::{Value, json};
+use std::io::Cursor;
+
+fn png(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 7) as u8, (y * 5) as u8, 90]));
+    let mut out = Vec::new();
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
+fn report_part() -> Part {
+    Part::text(
+        json!({"narrative": "The battery swelled and the back cover popped off.", "country": "DE"})
+            .to_string(),
+    )
+    .mime_str("application/json")
+    .unwrap()
+}
+
+#[tokio::test]
+async fn photos_are_checked_stored_and_served_without_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = user_with_token(dir.path(), "alice", "agent");
+    let server = Server::start(dir.path(), &[]);
+    let http = client();
+
+    // Named .txt and declared as text: accepted anyway, because the content is a PNG.
+    let form = Form::new().part("report", report_part()).part(
+        "photos",
+        Part::bytes(png(32, 24))
+            .file_name("photo.txt")
+            .mime_str("text/plain")
+            .unwrap(),
+    );
+    let resp = http
+        .post(server.url("/api/v1/reports"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let v: Value = resp.json().await.unwrap();
+    let ids = v["attachment_ids"].as_array().unwrap();
+    assert_eq!(ids.len(), 1);
+    let att = ids[0].as_str().unwrap();
+
+    let resp = http
+        .get(server.url(&format!("/api/v1/attachments/{att}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        StatusCode::UNAUTHORIZED,
+        "photos are for staff only"
+    );
+    let resp = http
+        .get(server.url(&format!("/api/v1/attachments/{att}")))
+        .bearer_auth(&agent)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "image/png");
+    assert!(
+        resp.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("filename=")
+    );
+    let bytes = resp.bytes().await.unwrap();
+    let img = image::load_from_memory(&bytes).unwrap();
+    assert_eq!((img.width(), img.height()), (32, 24));
+
+    // Not an image, whatever its name says.
+    let form = Form::new().part("report", report_part()).part(
+        "photos",
+        Part::bytes(b"GIF89a not really".to_vec())
+            .file_name("x.png")
+            .mime_str("image/png")
+            .unwrap(),
+    );
+    let resp = http
+        .post(server.url("/api/v1/reports"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["errors"][0]["field"], "photos[0]");
+
+    // Eleven photos: one too many.
+    let mut form = Form::new().part("report", report_part());
+    let small = png(2, 2);
+    for _ in 0..11 {
+        form = form.part("photos", Part::bytes(small.clone()).file_name("p.png"));
+    }
+    let resp = http
+        .post(server.url("/api/v1/reports"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    // Over 10 MiB.
+    let mut big = png(2, 2);
+    big.resize(10 * 1024 * 1024 + 1, 0);
+    let form = Form::new()
+        .part("report", report_part())
+        .part("photos", Part::bytes(big).file_name("big.png"));
+    let resp = http
+        .post(server.url("/api/v1/reports"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    // A multipart body without its report part.
+    let form = Form::new().part("photos", Part::bytes(png(2, 2)).file_name("p.png"));
+    let resp = http
+        .post(server.url("/api/v1/reports"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    assert_eq!(
+        sql_count(dir.path(), "SELECT COUNT(*) FROM reports").await,
+        1
+    );
+    assert_eq!(
+        sql_count(dir.path(), "SELECT COUNT(*) FROM attachments").await,
+        1
+    );
+}
