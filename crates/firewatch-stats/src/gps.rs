@@ -1,0 +1,746 @@
+//! DuMouchel's Gamma-Poisson Shrinker (DuMouchel 1999; DuMouchel & Pregibon 2001), following
+//! openEBGM 0.9.1's formulas.
+//!
+//! - Prior for the relative rate λ of a pair: `P Gamma(α1, β1) + (1 - P) Gamma(α2, β2)`
+//!   (rate parametrisation). The marginal of the count `N` given `E` is a mixture of negative
+//!   binomials `NB(size α_k, prob β_k / (β_k + E))`.
+//! - Hyperparameters θ = (α1, β1, α2, β2, P) maximise the likelihood of the counts `N >= N*`
+//!   (`N* = 1`: truncated at zero), optionally on squashed data with weights
+//!   (openEBGM's `negLLsquash`).
+//! - Posterior: `Q_n Gamma(α1 + n, β1 + E) + (1 - Q_n) Gamma(α2 + n, β2 + E)`, with `Q_n` the
+//!   posterior weight of the first component (openEBGM's `Qn`).
+//! - EBGM = `exp(E[ln λ])`; EB05 and EB95 are the 5% and 95% posterior quantiles, solved on the
+//!   mixture CDF by safeguarded Newton iteration to a relative 1e-10 in λ (openEBGM's
+//!   `quantBisect` bisects to an absolute `0.5·10^-digits`).
+
+use crate::special::{digamma, gamma_pq_with, ln_gamma, normal_quantile, solve_increasing};
+use crate::{Result, StatsError};
+
+/// Hyperparameters θ = (α1, β1, α2, β2, P).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Theta {
+    /// shape of the first prior component
+    pub alpha1: f64,
+    /// rate of the first prior component
+    pub beta1: f64,
+    /// shape of the second prior component
+    pub alpha2: f64,
+    /// rate of the second prior component
+    pub beta2: f64,
+    /// mixture weight of the first component
+    pub p: f64,
+}
+
+impl Theta {
+    /// From `[α1, β1, α2, β2, P]`.
+    pub fn from_array(a: [f64; 5]) -> Self {
+        Theta {
+            alpha1: a[0],
+            beta1: a[1],
+            alpha2: a[2],
+            beta2: a[3],
+            p: a[4],
+        }
+    }
+
+    /// As `[α1, β1, α2, β2, P]`.
+    pub fn to_array(&self) -> [f64; 5] {
+        [self.alpha1, self.beta1, self.alpha2, self.beta2, self.p]
+    }
+
+    /// Check that shapes and rates are positive and finite and `0 < P < 1`.
+    pub fn validate(&self) -> Result<()> {
+        let ok = [self.alpha1, self.beta1, self.alpha2, self.beta2]
+            .iter()
+            .all(|v| *v > 0.0 && v.is_finite())
+            && self.p > 0.0
+            && self.p < 1.0;
+        if ok {
+            Ok(())
+        } else {
+            Err(StatsError::InvalidArgument(format!(
+                "hyperparameters must have positive shapes and rates and 0 < P < 1, got {self:?}"
+            )))
+        }
+    }
+}
+
+/// The five starting points of openEBGM's documentation (`theta_init`), also in
+/// `tests/fixtures/openebgm_theta_init.csv`.
+pub const DEFAULT_STARTS: [[f64; 5]; 5] = [
+    [0.2, 0.1, 2.0, 4.0, 1.0 / 3.0],
+    [0.1, 0.1, 10.0, 10.0, 0.2],
+    [0.3, 0.5, 6.0, 6.0, 0.5],
+    [0.5, 0.3, 12.0, 12.0, 0.8],
+    [0.2, 0.2, 5.0, 5.0, 0.4],
+];
+
+/// One (possibly squashed) data point: count `n`, expected count `e`, weight `w`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    /// actual count
+    pub n: u32,
+    /// expected count
+    pub e: f64,
+    /// number of original points this one stands for
+    pub w: f64,
+}
+
+// ---------------------------------------------------------------------------------------
+// likelihood
+// ---------------------------------------------------------------------------------------
+
+/// log of the zero-truncated NB pmf and its derivatives w.r.t. ln α and ln β.
+#[inline]
+fn comp_log_lik(a: f64, b: f64, n: f64, e: f64, lg_an_minus_lg_a: f64) -> f64 {
+    let s = -(e / b).ln_1p(); // ln(b / (b + e))
+    let lne = e.ln();
+    let lbe = (b + e).ln();
+    let trunc = -(-(a * s).exp_m1()).ln(); // -ln(1 - (b/(b+e))^a)
+    lg_an_minus_lg_a - ln_gamma(n + 1.0) + a * s + n * (lne - lbe) + trunc
+}
+
+/// openEBGM's `negLLsquash` with `N* = 1`: the negative log-likelihood of the points (their
+/// counts must be >= 1) under θ, each weighted by `w`.
+pub fn neg_log_lik(theta: &Theta, points: &[Point]) -> f64 {
+    let (a1, b1, a2, b2, p) = (
+        theta.alpha1,
+        theta.beta1,
+        theta.alpha2,
+        theta.beta2,
+        theta.p,
+    );
+    let (lga1, lga2) = (ln_gamma(a1), ln_gamma(a2));
+    let (lp, lq) = (p.ln(), (1.0 - p).ln());
+    let mut total = 0.0;
+    for pt in points {
+        let n = pt.n as f64;
+        let l1 = comp_log_lik(a1, b1, n, pt.e, ln_gamma(a1 + n) - lga1) + lp;
+        let l2 = comp_log_lik(a2, b2, n, pt.e, ln_gamma(a2 + n) - lga2) + lq;
+        let m = l1.max(l2);
+        total -= pt.w * (m + ((l1 - m).exp() + (l2 - m).exp()).ln());
+    }
+    total
+}
+
+/// Negative log-likelihood and its gradient w.r.t. u = (ln α1, ln β1, ln α2, ln β2, logit P).
+fn nll_and_grad(u: &[f64; 5], points: &[Point]) -> (f64, [f64; 5]) {
+    let a1 = u[0].exp();
+    let b1 = u[1].exp();
+    let a2 = u[2].exp();
+    let b2 = u[3].exp();
+    let p = 1.0 / (1.0 + (-u[4]).exp());
+    let (lga1, lga2) = (ln_gamma(a1), ln_gamma(a2));
+    let (dga1, dga2) = (digamma(a1), digamma(a2));
+    let (lp, lq) = ((p).ln(), (1.0 - p).ln());
+    let mut f = 0.0;
+    let mut g = [0.0; 5];
+    // per component: value and d/da, d/db
+    let comp = |a: f64, b: f64, lga: f64, dga: f64, n: f64, e: f64| -> (f64, f64, f64) {
+        let s = -(e / b).ln_1p();
+        let z = (a * s).exp();
+        let one_minus_z = -(a * s).exp_m1();
+        let lbe = (b + e).ln();
+        let l = ln_gamma(a + n) - lga - ln_gamma(n + 1.0) + a * s + n * (e.ln() - lbe)
+            - one_minus_z.ln();
+        let dl_da = digamma(a + n) - dga + s / one_minus_z;
+        let dl_db = a / b - (a + n) / (b + e) + a * e * z / (b * (b + e) * one_minus_z);
+        (l, a * dl_da, b * dl_db)
+    };
+    for pt in points {
+        let n = pt.n as f64;
+        let (l1, d1a, d1b) = comp(a1, b1, lga1, dga1, n, pt.e);
+        let (l2, d2a, d2b) = comp(a2, b2, lga2, dga2, n, pt.e);
+        let (x1, x2) = (l1 + lp, l2 + lq);
+        let m = x1.max(x2);
+        let (e1, e2) = ((x1 - m).exp(), (x2 - m).exp());
+        let s = e1 + e2;
+        let ll = m + s.ln();
+        let r1 = e1 / s;
+        let r2 = e2 / s;
+        f -= pt.w * ll;
+        g[0] -= pt.w * r1 * d1a;
+        g[1] -= pt.w * r1 * d1b;
+        g[2] -= pt.w * r2 * d2a;
+        g[3] -= pt.w * r2 * d2b;
+        g[4] -= pt.w * (r1 - p);
+    }
+    (f, g)
+}
+
+fn to_u(t: &Theta) -> [f64; 5] {
+    [
+        t.alpha1.ln(),
+        t.beta1.ln(),
+        t.alpha2.ln(),
+        t.beta2.ln(),
+        (t.p / (1.0 - t.p)).ln(),
+    ]
+}
+
+fn from_u(u: &[f64; 5]) -> Theta {
+    Theta {
+        alpha1: u[0].exp(),
+        beta1: u[1].exp(),
+        alpha2: u[2].exp(),
+        beta2: u[3].exp(),
+        p: 1.0 / (1.0 + (-u[4]).exp()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// optimiser: BFGS on the transformed parameters with a backtracking (Armijo) line search
+// ---------------------------------------------------------------------------------------
+
+/// Outcome of one maximum-likelihood run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FitRun {
+    /// starting point
+    pub start: Theta,
+    /// estimate
+    pub theta: Theta,
+    /// negative log-likelihood at the estimate
+    pub nll: f64,
+    /// iterations used
+    pub iterations: usize,
+    /// the gradient test was met
+    pub converged: bool,
+    /// shapes and rates in (0, `param_limit`), 0 < P < 1
+    pub in_bounds: bool,
+}
+
+/// Minimise the negative log-likelihood from one starting point.
+pub fn fit_from(start: &Theta, points: &[Point], param_limit: f64) -> FitRun {
+    let n = 5;
+    let mut u = to_u(start);
+    let (mut f, mut g) = nll_and_grad(&u, points);
+    let scale = points.iter().map(|p| p.w).sum::<f64>().max(1.0);
+    let mut h = [[0.0f64; 5]; 5]; // inverse Hessian approximation
+    for (i, row) in h.iter_mut().enumerate() {
+        row[i] = 1.0 / scale;
+    }
+    let mut converged = false;
+    let mut iterations = 0;
+    let mut stalls = 0;
+    for it in 0..1000 {
+        iterations = it;
+        let gmax = g.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        if gmax <= 1e-6 {
+            converged = true;
+            break;
+        }
+        // direction d = -H g
+        let mut d = [0.0; 5];
+        for i in 0..n {
+            d[i] = -(0..n).map(|j| h[i][j] * g[j]).sum::<f64>();
+        }
+        let mut slope: f64 = (0..n).map(|i| d[i] * g[i]).sum();
+        if !(slope < 0.0) {
+            // reset to steepest descent
+            for (i, row) in h.iter_mut().enumerate() {
+                *row = [0.0; 5];
+                row[i] = 1.0 / scale;
+            }
+            for i in 0..n {
+                d[i] = -g[i] / scale;
+            }
+            slope = (0..n).map(|i| d[i] * g[i]).sum();
+        }
+        // keep steps in u bounded (|du| <= 5)
+        let dmax = d.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let mut step = if dmax > 5.0 { 5.0 / dmax } else { 1.0 };
+        let mut accepted = None;
+        for _ in 0..60 {
+            let mut un = u;
+            for i in 0..n {
+                un[i] += step * d[i];
+            }
+            let (fnew, gnew) = nll_and_grad(&un, points);
+            if fnew.is_finite() && fnew <= f + 1e-4 * step * slope {
+                accepted = Some((un, fnew, gnew));
+                break;
+            }
+            step *= 0.5;
+        }
+        let Some((un, fnew, gnew)) = accepted else {
+            // no decrease possible along d: at a (numerical) minimum
+            converged = gmax <= 1e-3;
+            break;
+        };
+        let s: Vec<f64> = (0..n).map(|i| un[i] - u[i]).collect();
+        let y: Vec<f64> = (0..n).map(|i| gnew[i] - g[i]).collect();
+        let sy: f64 = (0..n).map(|i| s[i] * y[i]).sum();
+        let df = f - fnew;
+        u = un;
+        f = fnew;
+        g = gnew;
+        if df.abs() <= 1e-15 * f.abs().max(1.0) {
+            stalls += 1;
+            if stalls >= 3 {
+                let gmax = g.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+                converged = gmax <= 1e-3;
+                break;
+            }
+        } else {
+            stalls = 0;
+        }
+        if sy > 1e-300 {
+            // BFGS inverse update: H = (I - rho s y')H(I - rho y s') + rho s s'
+            let rho = 1.0 / sy;
+            let mut hy = [0.0; 5];
+            for i in 0..n {
+                hy[i] = (0..n).map(|j| h[i][j] * y[j]).sum();
+            }
+            let yhy: f64 = (0..n).map(|i| y[i] * hy[i]).sum();
+            for i in 0..n {
+                for j in 0..n {
+                    h[i][j] += -rho * (hy[i] * s[j] + s[i] * hy[j])
+                        + (rho * rho * yhy + rho) * s[i] * s[j];
+                }
+            }
+        }
+    }
+    let theta = from_u(&u);
+    let in_bounds = [theta.alpha1, theta.beta1, theta.alpha2, theta.beta2]
+        .iter()
+        .all(|v| *v > 0.0 && *v < param_limit)
+        && theta.p > 0.0
+        && theta.p < 1.0;
+    FitRun {
+        start: *start,
+        theta,
+        nll: neg_log_lik(&theta, points),
+        iterations,
+        converged,
+        in_bounds,
+    }
+}
+
+/// Result of [`auto_hyper`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct HyperFit {
+    /// the chosen estimate (smallest negative log-likelihood among convergent, in-bounds runs)
+    pub theta: Theta,
+    /// its negative log-likelihood on the data it was fitted to
+    pub nll: f64,
+    /// how many other runs ended close to it (openEBGM's `num_close`)
+    pub num_close: usize,
+    /// every run, in the order of the starts
+    pub runs: Vec<FitRun>,
+}
+
+/// openEBGM's `autoHyper` (with `min_conv = 1`, tolerances (0.05, 0.05, 0.2, 0.2, 0.025) and
+/// `param_limit = 100`): fit from each start, keep convergent in-bounds runs, choose the one
+/// with the smallest negative log-likelihood, and require at least one other run close to it.
+/// Unlike openEBGM there is one optimiser (BFGS on log/logit parameters) rather than a
+/// fallback chain nlminb → nlm → BFGS.
+pub fn auto_hyper(points: &[Point], starts: &[Theta]) -> Result<HyperFit> {
+    if points.is_empty() {
+        return Err(StatsError::FitFailed("no data points".into()));
+    }
+    if let Some(bad) = points.iter().find(|p| p.n == 0 || !(p.e > 0.0)) {
+        return Err(StatsError::FitFailed(format!(
+            "points must have N >= 1 and E > 0, found N = {}, E = {}",
+            bad.n, bad.e
+        )));
+    }
+    if starts.len() < 2 {
+        return Err(StatsError::InvalidArgument(
+            "autoHyper needs at least two starting points".into(),
+        ));
+    }
+    const TOL: [f64; 5] = [0.05, 0.05, 0.2, 0.2, 0.025];
+    let runs: Vec<FitRun> = starts.iter().map(|s| fit_from(s, points, 100.0)).collect();
+    let best = runs
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.converged && r.in_bounds && r.nll.is_finite())
+        .min_by(|a, b| a.1.nll.total_cmp(&b.1.nll))
+        .map(|(i, _)| i);
+    let Some(best) = best else {
+        return Err(StatsError::FitFailed(
+            "no starting point converged inside the parameter space".into(),
+        ));
+    };
+    let cand = runs[best].theta.to_array();
+    let num_close = runs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != best)
+        .filter(|(_, r)| {
+            let t = r.theta.to_array();
+            (0..5).all(|k| (t[k] - cand[k]).abs() < TOL[k])
+        })
+        .count();
+    if num_close < 1 {
+        return Err(StatsError::FitFailed(format!(
+            "the best estimate {:?} (negLL {}) is not confirmed by any other starting point",
+            runs[best].theta, runs[best].nll
+        )));
+    }
+    Ok(HyperFit {
+        theta: runs[best].theta,
+        nll: runs[best].nll,
+        num_close,
+        runs,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// data squashing (openEBGM's squashData / autoSquash)
+// ---------------------------------------------------------------------------------------
+
+/// openEBGM's `squashData` for one count: the points with `N == count`, sorted by `E`, except
+/// the `keep_pts` largest, are replaced by bins of `bin_size` consecutive points (the last bin
+/// may be partial) carrying the bin's mean `E` and weight = number of points.
+/// `points` must be sorted by `n` (ties in any order); the result is sorted by `n` and stable.
+pub fn squash_count(points: &[Point], count: u32, bin_size: usize, keep_pts: usize) -> Vec<Point> {
+    let mut out = Vec::with_capacity(points.len());
+    let mut these: Vec<Point> = Vec::new();
+    for p in points {
+        if p.n == count {
+            these.push(*p);
+        }
+    }
+    let num_squash = these.len().saturating_sub(keep_pts);
+    if bin_size < 1 || num_squash < bin_size {
+        return points.to_vec();
+    }
+    these.sort_by(|a, b| a.e.total_cmp(&b.e));
+    let mut squashed = Vec::with_capacity(num_squash / bin_size + 1 + keep_pts);
+    for chunk in these[..num_squash].chunks(bin_size) {
+        let mean = chunk.iter().map(|p| p.e).sum::<f64>() / chunk.len() as f64;
+        squashed.push(Point {
+            n: count,
+            e: mean,
+            w: chunk.len() as f64,
+        });
+    }
+    squashed.extend_from_slice(&these[num_squash..]);
+    // rbind(hold, squash, keep) then a stable sort by N: the squashed block sits where N == count
+    let mut inserted = false;
+    for p in points {
+        if p.n == count {
+            continue;
+        }
+        if !inserted && p.n > count {
+            out.extend_from_slice(&squashed);
+            inserted = true;
+        }
+        out.push(*p);
+    }
+    if !inserted {
+        out.extend_from_slice(&squashed);
+    }
+    out
+}
+
+/// Settings of [`auto_squash`] (openEBGM's defaults in [`Default`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SquashOptions {
+    /// points left unsquashed per count (first for the smallest count; the last repeats)
+    pub keep_pts: Vec<usize>,
+    /// cut-offs on the number of points to squash
+    pub cut_offs: Vec<usize>,
+    /// super points to end with, one more than `cut_offs`
+    pub num_super_pts: Vec<usize>,
+}
+
+impl Default for SquashOptions {
+    fn default() -> Self {
+        SquashOptions {
+            keep_pts: vec![100, 75, 50, 25],
+            cut_offs: vec![500, 1_000, 10_000, 100_000, 500_000, 1_000_000, 5_000_000],
+            num_super_pts: vec![50, 75, 150, 500, 750, 1_000, 2_000, 5_000],
+        }
+    }
+}
+
+/// openEBGM's `autoSquash`: squash every count that has more than `max(keep_pts) + 1` points.
+/// Input points are unweighted pairs (`w = 1`) with `n >= 1`.
+pub fn auto_squash(points: &[Point], opts: &SquashOptions) -> Result<Vec<Point>> {
+    if opts.keep_pts.is_empty() || opts.num_super_pts.len() != opts.cut_offs.len() + 1 {
+        return Err(StatsError::InvalidArgument(
+            "keep_pts must be non-empty and num_super_pts one longer than cut_offs".into(),
+        ));
+    }
+    let mut data: Vec<Point> = points.to_vec();
+    data.sort_by_key(|p| p.n);
+    // table(N)
+    let mut table: Vec<(u32, usize)> = Vec::new();
+    for p in &data {
+        match table.last_mut() {
+            Some((n, c)) if *n == p.n => *c += 1,
+            _ => table.push((p.n, 1)),
+        }
+    }
+    let max_keep = *opts.keep_pts.iter().max().unwrap_or(&0);
+    let counts: Vec<(u32, usize)> = table.into_iter().filter(|(_, c)| *c > max_keep + 1).collect();
+    let keep_for = |pos: usize| -> usize {
+        *opts
+            .keep_pts
+            .get(pos)
+            .unwrap_or_else(|| opts.keep_pts.last().unwrap_or(&0))
+    };
+    for (pos, &(count, num)) in counts.iter().enumerate() {
+        let keep = keep_for(pos);
+        let to_squash = num - keep;
+        let idx = opts
+            .cut_offs
+            .iter()
+            .position(|&c| to_squash < c)
+            .unwrap_or(opts.cut_offs.len());
+        let supers = opts.num_super_pts[idx];
+        let bin = ((to_squash as f64 / supers as f64).floor() as usize).max(2);
+        data = squash_count(&data, count, bin, keep);
+    }
+    Ok(data)
+}
+
+// ---------------------------------------------------------------------------------------
+// posterior
+// ---------------------------------------------------------------------------------------
+
+/// Posterior summaries of one pair.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Posterior {
+    /// posterior weight of the first component
+    pub qn: f64,
+    /// empirical Bayes geometric mean
+    pub ebgm: f64,
+    /// 5% posterior quantile
+    pub eb05: f64,
+    /// 95% posterior quantile
+    pub eb95: f64,
+}
+
+/// Precomputed per-count quantities for scoring many pairs under one θ.
+pub struct Scorer {
+    theta: Theta,
+    // indexed by n (grown on demand)
+    lg1: Vec<f64>,
+    lg2: Vec<f64>,
+    dg1: Vec<f64>,
+    dg2: Vec<f64>,
+}
+
+impl Scorer {
+    /// A scorer for θ (validated), with tables for counts below `max_n`.
+    pub fn new(theta: Theta, max_n: u32) -> Result<Self> {
+        theta.validate()?;
+        let mut s = Scorer {
+            theta,
+            lg1: Vec::new(),
+            lg2: Vec::new(),
+            dg1: Vec::new(),
+            dg2: Vec::new(),
+        };
+        s.grow(max_n as usize + 1);
+        Ok(s)
+    }
+
+    fn grow(&mut self, len: usize) {
+        let t = self.theta;
+        for n in self.lg1.len()..len {
+            let nf = n as f64;
+            self.lg1.push(ln_gamma(t.alpha1 + nf));
+            self.lg2.push(ln_gamma(t.alpha2 + nf));
+            self.dg1.push(digamma(t.alpha1 + nf));
+            self.dg2.push(digamma(t.alpha2 + nf));
+        }
+    }
+
+    fn tables(&self, n: u32) -> (f64, f64, f64, f64) {
+        let i = n as usize;
+        if i < self.lg1.len() {
+            (self.lg1[i], self.lg2[i], self.dg1[i], self.dg2[i])
+        } else {
+            let t = self.theta;
+            let nf = n as f64;
+            (
+                ln_gamma(t.alpha1 + nf),
+                ln_gamma(t.alpha2 + nf),
+                digamma(t.alpha1 + nf),
+                digamma(t.alpha2 + nf),
+            )
+        }
+    }
+
+    /// Qn, EBGM, EB05 and EB95 for count `n` and expected count `e` (> 0).
+    pub fn score(&self, n: u32, e: f64) -> Posterior {
+        self.score_quantiles(n, e, 0.05, 0.95)
+    }
+
+    /// Qn, EBGM and the `lo` / `hi` posterior quantiles.
+    pub fn score_quantiles(&self, n: u32, e: f64, lo: f64, hi: f64) -> Posterior {
+        let t = &self.theta;
+        let nf = n as f64;
+        let (lg1, lg2, dg1, dg2) = self.tables(n);
+        let (r1, r2) = (t.beta1 + e, t.beta2 + e);
+        let (lr1, lr2) = (r1.ln(), r2.ln());
+        // log NB pmf without the common -ln n! and n ln e terms
+        let l1 = lg1 - ln_gamma(t.alpha1) + t.alpha1 * (t.beta1.ln() - lr1) - nf * lr1;
+        let l2 = lg2 - ln_gamma(t.alpha2) + t.alpha2 * (t.beta2.ln() - lr2) - nf * lr2;
+        let x = (1.0 - t.p).ln() + l2 - t.p.ln() - l1;
+        let qn = 1.0 / (1.0 + x.exp());
+        let elog = qn * (dg1 - lr1) + (1.0 - qn) * (dg2 - lr2);
+        let comps = MixComps {
+            q: qn,
+            a1: t.alpha1 + nf,
+            r1,
+            lga1: lg1,
+            a2: t.alpha2 + nf,
+            r2,
+            lga2: lg2,
+        };
+        Posterior {
+            qn,
+            ebgm: elog.exp(),
+            eb05: comps.quantile(lo),
+            eb95: comps.quantile(hi),
+        }
+    }
+}
+
+/// The two-component gamma posterior.
+struct MixComps {
+    q: f64,
+    a1: f64,
+    r1: f64,
+    lga1: f64,
+    a2: f64,
+    r2: f64,
+    lga2: f64,
+}
+
+impl MixComps {
+    /// (CDF, x * density) at x = e^t
+    fn cdf(&self, t: f64) -> (f64, f64) {
+        let x = t.exp();
+        let (mut f, mut d) = (0.0, 0.0);
+        if self.q > 0.0 {
+            let (p1, _, lp1) = gamma_pq_with(self.a1, self.r1 * x, self.lga1);
+            f += self.q * p1;
+            d += self.q * lp1.exp();
+        }
+        if self.q < 1.0 {
+            let (p2, _, lp2) = gamma_pq_with(self.a2, self.r2 * x, self.lga2);
+            f += (1.0 - self.q) * p2;
+            d += (1.0 - self.q) * lp2.exp();
+        }
+        (f, d)
+    }
+
+    fn quantile(&self, prob: f64) -> f64 {
+        // start from the Wilson-Hilferty quantile of the heavier component
+        let (a, r) = if self.q >= 0.5 {
+            (self.a1, self.r1)
+        } else {
+            (self.a2, self.r2)
+        };
+        let z = normal_quantile(prob);
+        let c = 1.0 / (9.0 * a);
+        let wh = a * (1.0 - c + z * c.sqrt()).powi(3);
+        let t0 = if wh > 0.0 { (wh / r).ln() } else { (a / r).ln() - 2.0 };
+        solve_increasing(
+            |t| {
+                let (f, d) = self.cdf(t);
+                (f - prob, d)
+            },
+            t0,
+        )
+        .exp()
+    }
+}
+
+/// Expected value of `ln λ` and EBGM, without quantiles (cheap).
+pub fn ebgm(theta: &Theta, n: u32, e: f64) -> f64 {
+    let s = Scorer {
+        theta: *theta,
+        lg1: Vec::new(),
+        lg2: Vec::new(),
+        dg1: Vec::new(),
+        dg2: Vec::new(),
+    };
+    s.score_quantiles(n, e, 0.5, 0.5).ebgm
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn theta() -> Theta {
+        Theta::from_array([3.25, 0.4, 2.03, 1.9, 0.065])
+    }
+
+    #[test]
+    fn analytic_gradient_matches_finite_differences() {
+        let pts: Vec<Point> = (1..40)
+            .map(|i| Point {
+                n: 1 + (i % 7) as u32,
+                e: 0.01 * i as f64 + 0.003 * (i * i) as f64,
+                w: 1.0 + (i % 3) as f64,
+            })
+            .collect();
+        let u = to_u(&theta());
+        let (f0, g) = nll_and_grad(&u, &pts);
+        assert!((f0 - neg_log_lik(&theta(), &pts)).abs() < 1e-9);
+        for k in 0..5 {
+            let h = 1e-6;
+            let mut up = u;
+            up[k] += h;
+            let mut dn = u;
+            dn[k] -= h;
+            let fd = (nll_and_grad(&up, &pts).0 - nll_and_grad(&dn, &pts).0) / (2.0 * h);
+            assert!((fd - g[k]).abs() < 1e-5 * fd.abs().max(1.0), "k={k}: {fd} vs {}", g[k]);
+        }
+    }
+
+    #[test]
+    fn posterior_quantiles_bracket_the_geometric_mean() {
+        let s = Scorer::new(theta(), 10).unwrap();
+        for (n, e) in [(1, 0.03), (3, 0.5), (20, 2.0), (200, 150.0)] {
+            let p = s.score(n, e);
+            assert!(p.eb05 < p.ebgm && p.ebgm < p.eb95, "{n} {e} {p:?}");
+            let c = MixComps {
+                q: p.qn,
+                a1: 3.25 + n as f64,
+                r1: 0.4 + e,
+                lga1: ln_gamma(3.25 + n as f64),
+                a2: 2.03 + n as f64,
+                r2: 1.9 + e,
+                lga2: ln_gamma(2.03 + n as f64),
+            };
+            assert!((c.cdf(p.eb05.ln()).0 - 0.05).abs() < 1e-12);
+            assert!((c.cdf(p.eb95.ln()).0 - 0.95).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn squashing_keeps_the_total_weight_and_the_largest_points() {
+        let pts: Vec<Point> = (0..1000)
+            .map(|i| Point {
+                n: if i % 10 == 0 { 2 } else { 1 },
+                e: (i as f64 * 0.37) % 5.0 + 0.01,
+                w: 1.0,
+            })
+            .collect();
+        let sq = auto_squash(&pts, &SquashOptions::default()).unwrap();
+        let w: f64 = sq.iter().map(|p| p.w).sum();
+        assert_eq!(w, 1000.0);
+        assert!(sq.len() < 300);
+        assert!(sq.windows(2).all(|w| w[0].n <= w[1].n));
+        let max_e1 = pts.iter().filter(|p| p.n == 1).map(|p| p.e).fold(0.0, f64::max);
+        assert!(sq.iter().any(|p| p.n == 1 && p.e == max_e1 && p.w == 1.0));
+        // weighted sums of E are preserved by bin means
+        let s0: f64 = pts.iter().map(|p| p.e).sum();
+        let s1: f64 = sq.iter().map(|p| p.e * p.w).sum();
+        assert!((s0 - s1).abs() < 1e-9 * s0);
+    }
+
+    #[test]
+    fn invalid_theta_is_rejected() {
+        assert!(Scorer::new(Theta::from_array([1.0, 1.0, 1.0, 1.0, 1.0]), 3).is_err());
+        assert!(Scorer::new(Theta::from_array([-1.0, 1.0, 1.0, 1.0, 0.5]), 3).is_err());
+    }
+}
