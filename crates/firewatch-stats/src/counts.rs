@@ -1,1 +1,681 @@
-//! counts
+//! openEBGM's `processRaw`: from rows of (report id, product, event[, strata...]) to the
+//! number of distinct reports per (product, event) pair `N`, the marginal report counts and
+//! the expected counts.
+//!
+//! Counting is by distinct report id, as openEBGM does: a report listing the same pair twice
+//! counts once, and the margins are distinct reports per product (`n_i.`), per event (`n_.j`)
+//! and in all (`n_..`). Expected counts: `E = n_i. n_.j / n_..`; with strata (the combination
+//! of the strata columns' values, per row), `E = Σ_s n_i.^s n_.j^s / n_..^s`.
+//!
+//! Implementation: product and event names are interned to `u32`; report ids that are
+//! canonical decimal integers are used as numbers, other ids are interned. Rows are stored
+//! compactly (16 bytes each, 20 with strata); if the ids arrive grouped (every report's rows
+//! contiguous, the usual export layout) the groups are processed in one pass, otherwise the
+//! rows are first sorted by id. Pair counts live in an open-addressing table keyed by
+//! `(product << 32) | event`.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::io::Read;
+
+use crate::csvfast::{CsvReader, column_indices};
+use crate::gps::Point;
+use crate::{Result, StatsError};
+
+/// FxHash (rustc's hasher): fast, not DoS-resistant; fine for interning offline inputs.
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher {
+    hash: u64,
+}
+
+const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, w: u64) {
+        self.hash = (self.hash.rotate_left(5) ^ w).wrapping_mul(SEED);
+    }
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(b) ^ ((rest.len() as u64) << 56));
+        }
+    }
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(i as u64);
+    }
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.hash
+    }
+}
+
+/// `HashMap` with [`FxHasher`].
+pub type FxHashMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// Interns byte strings to dense `u32` ids.
+#[derive(Default)]
+pub struct Interner {
+    map: FxHashMap<Box<[u8]>, u32>,
+    names: Vec<Box<[u8]>>,
+    last: Vec<u8>,
+    last_id: Option<u32>,
+}
+
+impl Interner {
+    /// The id of `s`, adding it if new.
+    #[inline]
+    pub fn intern(&mut self, s: &[u8]) -> u32 {
+        if let Some(id) = self.last_id
+            && self.last == s
+        {
+            return id;
+        }
+        let id = match self.map.get(s) {
+            Some(&id) => id,
+            None => {
+                let id = self.names.len() as u32;
+                let b: Box<[u8]> = s.into();
+                self.names.push(b.clone());
+                self.map.insert(b, id);
+                id
+            }
+        };
+        self.last.clear();
+        self.last.extend_from_slice(s);
+        self.last_id = Some(id);
+        id
+    }
+
+    /// Number of distinct strings.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether nothing was interned.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// The strings, by id (lossy UTF-8).
+    pub fn into_names(self) -> Vec<String> {
+        self.names
+            .into_iter()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .collect()
+    }
+}
+
+/// Open-addressing `u64 -> u32` counter (keys must not be `u64::MAX`).
+pub struct PairTable {
+    keys: Vec<u64>,
+    vals: Vec<u32>,
+    len: usize,
+    shift: u32,
+}
+
+const EMPTY: u64 = u64::MAX;
+
+impl PairTable {
+    /// An empty table with room for about `cap` keys before growing.
+    pub fn with_capacity(cap: usize) -> Self {
+        let size = (cap * 2).next_power_of_two().max(1024);
+        PairTable {
+            keys: vec![EMPTY; size],
+            vals: vec![0; size],
+            len: 0,
+            shift: 64 - size.trailing_zeros(),
+        }
+    }
+
+    #[inline]
+    fn slot(&self, k: u64) -> usize {
+        (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+    }
+
+    /// Add one to `k`'s count.
+    #[inline]
+    pub fn increment(&mut self, k: u64) {
+        if self.len * 2 >= self.keys.len() {
+            self.grow();
+        }
+        let mask = self.keys.len() - 1;
+        let mut i = self.slot(k);
+        loop {
+            let cur = self.keys[i];
+            if cur == k {
+                self.vals[i] += 1;
+                return;
+            }
+            if cur == EMPTY {
+                self.keys[i] = k;
+                self.vals[i] = 1;
+                self.len += 1;
+                return;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn grow(&mut self) {
+        let old_k = std::mem::take(&mut self.keys);
+        let old_v = std::mem::take(&mut self.vals);
+        let size = old_k.len() * 2;
+        self.keys = vec![EMPTY; size];
+        self.vals = vec![0; size];
+        self.shift = 64 - size.trailing_zeros();
+        let mask = size - 1;
+        for (k, v) in old_k.into_iter().zip(old_v) {
+            if k == EMPTY {
+                continue;
+            }
+            let mut i = self.slot(k);
+            while self.keys[i] != EMPTY {
+                i = (i + 1) & mask;
+            }
+            self.keys[i] = k;
+            self.vals[i] = v;
+        }
+    }
+
+    /// Number of distinct keys.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// All (key, count) entries, in no particular order.
+    pub fn entries(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
+        self.keys
+            .iter()
+            .zip(&self.vals)
+            .filter(|(k, _)| **k != EMPTY)
+            .map(|(k, v)| (*k, *v))
+    }
+}
+
+/// Which columns hold what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Columns {
+    /// report id column
+    pub id: String,
+    /// product column
+    pub product: String,
+    /// event (hazard) column
+    pub event: String,
+    /// stratification columns (may be empty)
+    pub strata: Vec<String>,
+}
+
+impl Default for Columns {
+    /// openEBGM's names: `id`, `var1`, `var2`, no strata.
+    fn default() -> Self {
+        Columns {
+            id: "id".into(),
+            product: "var1".into(),
+            event: "var2".into(),
+            strata: Vec::new(),
+        }
+    }
+}
+
+/// Progress of a long run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// rows read so far and bytes consumed
+    Reading {
+        /// data rows read
+        rows: u64,
+        /// bytes consumed from the input
+        bytes: u64,
+    },
+    /// a named stage started (counting, fitting, scoring, writing)
+    Stage(&'static str),
+    /// pairs scored or written so far out of the total
+    Pairs {
+        /// done
+        done: u64,
+        /// total
+        total: u64,
+    },
+}
+
+/// Per-stratum margins.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Strata {
+    /// stratum labels (the strata columns' values joined with `|`)
+    pub names: Vec<String>,
+    /// distinct reports per (product, stratum), row-major `[product * S + s]`
+    pub product: Vec<u32>,
+    /// distinct reports per (event, stratum)
+    pub event: Vec<u32>,
+    /// distinct reports per stratum
+    pub total: Vec<u64>,
+}
+
+/// One (product, event) pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pair {
+    /// product id (index into [`Counts::products`])
+    pub product: u32,
+    /// event id (index into [`Counts::events`])
+    pub event: u32,
+    /// distinct reports with both
+    pub n: u32,
+}
+
+/// The result of counting: openEBGM's `processRaw` before the expected counts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Counts {
+    /// product names by id
+    pub products: Vec<String>,
+    /// event names by id
+    pub events: Vec<String>,
+    /// pairs with `N >= 1`, sorted by product name then event name (byte order)
+    pub pairs: Vec<Pair>,
+    /// distinct reports per product
+    pub product_reports: Vec<u32>,
+    /// distinct reports per event
+    pub event_reports: Vec<u32>,
+    /// distinct reports in all
+    pub total_reports: u64,
+    /// per-stratum margins when strata columns were given
+    pub strata: Option<Strata>,
+    /// data rows read
+    pub rows: u64,
+}
+
+impl Counts {
+    /// Expected counts, one per pair (same order as [`Counts::pairs`]).
+    pub fn expected(&self) -> Vec<f64> {
+        match &self.strata {
+            None => {
+                let tot = self.total_reports as f64;
+                self.pairs
+                    .iter()
+                    .map(|p| {
+                        self.product_reports[p.product as usize] as f64
+                            * self.event_reports[p.event as usize] as f64
+                            / tot
+                    })
+                    .collect()
+            }
+            Some(st) => {
+                let s_n = st.total.len();
+                self.pairs
+                    .iter()
+                    .map(|p| {
+                        let pi = p.product as usize * s_n;
+                        let ej = p.event as usize * s_n;
+                        (0..s_n)
+                            .filter(|&s| st.total[s] > 0)
+                            .map(|s| {
+                                st.product[pi + s] as f64 * st.event[ej + s] as f64
+                                    / st.total[s] as f64
+                            })
+                            .sum()
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// The (N, E) points for the hyperparameter fit, weight 1.
+    pub fn points(&self, expected: &[f64]) -> Vec<Point> {
+        self.pairs
+            .iter()
+            .zip(expected)
+            .map(|(p, &e)| Point {
+                n: p.n,
+                e,
+                w: 1.0,
+            })
+            .collect()
+    }
+}
+
+/// Parse a canonical non-negative decimal (no sign, no leading zero) below 2^62.
+#[inline]
+fn numeric_id(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 18 || (s[0] == b'0' && s.len() > 1) {
+        return None;
+    }
+    let mut v = 0u64;
+    for &b in s {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v * 10 + d as u64;
+    }
+    Some(v)
+}
+
+/// Count distinct reports per pair and the margins from a CSV with a header naming `cols`.
+pub fn count_reports(
+    input: impl Read,
+    cols: &Columns,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Counts> {
+    const INPUT: &str = "input";
+    let mut rdr = CsvReader::new(input, INPUT);
+    let header = rdr
+        .next_record()?
+        .ok_or_else(|| StatsError::EmptyInput(INPUT.into()))?;
+    let mut wanted: Vec<&str> = vec![&cols.id, &cols.product, &cols.event];
+    wanted.extend(cols.strata.iter().map(String::as_str));
+    let idx = column_indices(&header, &wanted, INPUT)?;
+    let need = idx.iter().copied().max().unwrap_or(0) + 1;
+    let has_strata = !cols.strata.is_empty();
+
+    let mut products = Interner::default();
+    let mut events = Interner::default();
+    let mut strata_names = Interner::default();
+    let mut text_ids = Interner::default();
+    let mut keys: Vec<u64> = Vec::new();
+    let mut pe: Vec<[u32; 2]> = Vec::new();
+    let mut st: Vec<u32> = Vec::new();
+    let mut grouped = true;
+    let mut last_key = 0u64;
+    let mut rows = 0u64;
+    let mut stratum_buf: Vec<u8> = Vec::new();
+    while let Some(rec) = rdr.next_record()? {
+        if rec.len() < need {
+            return Err(StatsError::Malformed {
+                input: INPUT.into(),
+                line: rec.line,
+                message: format!("expected at least {need} fields, found {}", rec.len()),
+            });
+        }
+        let id = rec.get(idx[0]).unwrap_or_default();
+        let key = match numeric_id(id) {
+            Some(v) => v,
+            None => (1u64 << 63) | text_ids.intern(id) as u64,
+        };
+        if rows > 0 && key < last_key {
+            grouped = false;
+        }
+        last_key = key;
+        let p = products.intern(rec.get(idx[1]).unwrap_or_default());
+        let e = events.intern(rec.get(idx[2]).unwrap_or_default());
+        keys.push(key);
+        pe.push([p, e]);
+        if has_strata {
+            stratum_buf.clear();
+            for (k, &i) in idx[3..].iter().enumerate() {
+                if k > 0 {
+                    stratum_buf.push(b'|');
+                }
+                stratum_buf.extend_from_slice(rec.get(i).unwrap_or_default());
+            }
+            st.push(strata_names.intern(&stratum_buf));
+        }
+        rows += 1;
+        if rows % (1 << 20) == 0 {
+            progress(Progress::Reading {
+                rows,
+                bytes: rdr.bytes_read(),
+            });
+        }
+    }
+    if rows == 0 {
+        return Err(StatsError::EmptyInput(INPUT.into()));
+    }
+    progress(Progress::Reading {
+        rows,
+        bytes: rdr.bytes_read(),
+    });
+    progress(Progress::Stage("counting"));
+
+    // order of rows: as read when grouped, else stably sorted by id
+    let order: Option<Vec<u32>> = if grouped {
+        None
+    } else {
+        let mut o: Vec<u32> = (0..rows as u32).collect();
+        o.sort_by_key(|&i| keys[i as usize]);
+        Some(o)
+    };
+    let row_at = |i: usize| -> usize {
+        match &order {
+            None => i,
+            Some(o) => o[i] as usize,
+        }
+    };
+
+    let n_prod = products.len();
+    let n_ev = events.len();
+    let n_st = if has_strata { strata_names.len() } else { 0 };
+    let mut prod_rep = vec![0u32; n_prod];
+    let mut ev_rep = vec![0u32; n_ev];
+    let mut prod_st = vec![0u32; n_prod * n_st];
+    let mut ev_st = vec![0u32; n_ev * n_st];
+    let mut st_tot = vec![0u64; n_st];
+    let mut table = PairTable::with_capacity((rows as usize / 8).max(1024));
+    let mut total = 0u64;
+
+    let mut g_pairs: Vec<u64> = Vec::new();
+    let mut g_prod: Vec<u64> = Vec::new();
+    let mut g_ev: Vec<u64> = Vec::new();
+    let mut g_st: Vec<u32> = Vec::new();
+    let n = rows as usize;
+    let mut i = 0;
+    while i < n {
+        let r0 = row_at(i);
+        let key = keys[r0];
+        let mut j = i + 1;
+        while j < n && keys[row_at(j)] == key {
+            j += 1;
+        }
+        total += 1;
+        if j == i + 1 && !has_strata {
+            let [p, e] = pe[r0];
+            prod_rep[p as usize] += 1;
+            ev_rep[e as usize] += 1;
+            table.increment(((p as u64) << 32) | e as u64);
+        } else {
+            g_pairs.clear();
+            g_prod.clear();
+            g_ev.clear();
+            g_st.clear();
+            for k in i..j {
+                let r = row_at(k);
+                let [p, e] = pe[r];
+                let s = if has_strata { st[r] } else { 0 };
+                g_pairs.push(((p as u64) << 32) | e as u64);
+                g_prod.push(((p as u64) << 32) | s as u64);
+                g_ev.push(((e as u64) << 32) | s as u64);
+                g_st.push(s);
+            }
+            for v in [&mut g_pairs, &mut g_prod, &mut g_ev] {
+                v.sort_unstable();
+                v.dedup();
+            }
+            for &k in &g_pairs {
+                table.increment(k);
+            }
+            let mut last = u32::MAX;
+            for &k in &g_prod {
+                let p = (k >> 32) as u32;
+                if p != last {
+                    prod_rep[p as usize] += 1;
+                    last = p;
+                }
+                if has_strata {
+                    prod_st[p as usize * n_st + (k as u32) as usize] += 1;
+                }
+            }
+            let mut last = u32::MAX;
+            for &k in &g_ev {
+                let e = (k >> 32) as u32;
+                if e != last {
+                    ev_rep[e as usize] += 1;
+                    last = e;
+                }
+                if has_strata {
+                    ev_st[e as usize * n_st + (k as u32) as usize] += 1;
+                }
+            }
+            if has_strata {
+                g_st.sort_unstable();
+                g_st.dedup();
+                for &s in &g_st {
+                    st_tot[s as usize] += 1;
+                }
+            }
+        }
+        i = j;
+    }
+    drop(keys);
+    drop(pe);
+
+    let products = products.into_names();
+    let events = events.into_names();
+    // sort pairs by (product name, event name)
+    let rank = |names: &[String]| -> Vec<u32> {
+        let mut o: Vec<u32> = (0..names.len() as u32).collect();
+        o.sort_by(|&a, &b| names[a as usize].as_bytes().cmp(names[b as usize].as_bytes()));
+        let mut r = vec![0u32; names.len()];
+        for (pos, &id) in o.iter().enumerate() {
+            r[id as usize] = pos as u32;
+        }
+        r
+    };
+    let pr = rank(&products);
+    let er = rank(&events);
+    let mut pairs: Vec<(u64, Pair)> = table
+        .entries()
+        .map(|(k, v)| {
+            let p = (k >> 32) as u32;
+            let e = k as u32;
+            (
+                ((pr[p as usize] as u64) << 32) | er[e as usize] as u64,
+                Pair {
+                    product: p,
+                    event: e,
+                    n: v,
+                },
+            )
+        })
+        .collect();
+    pairs.sort_unstable_by_key(|x| x.0);
+    let pairs = pairs.into_iter().map(|x| x.1).collect();
+    let strata = has_strata.then(|| Strata {
+        names: strata_names.into_names(),
+        product: prod_st,
+        event: ev_st,
+        total: st_tot,
+    });
+    Ok(Counts {
+        products,
+        events,
+        pairs,
+        product_reports: prod_rep,
+        event_reports: ev_rep,
+        total_reports: total,
+        strata,
+        rows,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count(text: &str, cols: &Columns) -> Counts {
+        count_reports(text.as_bytes(), cols, &mut |_| {}).unwrap()
+    }
+
+    #[test]
+    fn duplicate_rows_of_a_report_count_once_even_when_not_contiguous() {
+        let csv = "id,var1,var2\n1,A,x\n2,A,y\n1,A,x\n1,B,x\n3,B,y\n2,A,x\n";
+        let c = count(csv, &Columns::default());
+        assert_eq!(c.total_reports, 3);
+        let get = |p: &str, e: &str| {
+            c.pairs
+                .iter()
+                .find(|q| c.products[q.product as usize] == p && c.events[q.event as usize] == e)
+                .map(|q| q.n)
+        };
+        assert_eq!(get("A", "x"), Some(2));
+        assert_eq!(get("A", "y"), Some(1));
+        assert_eq!(get("B", "x"), Some(1));
+        assert_eq!(get("B", "y"), Some(1));
+        let a = c.products.iter().position(|p| p == "A").unwrap();
+        assert_eq!(c.product_reports[a], 2);
+        // sorted by product then event
+        let names: Vec<(String, String)> = c
+            .pairs
+            .iter()
+            .map(|q| (c.products[q.product as usize].clone(), c.events[q.event as usize].clone()))
+            .collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(names, sorted);
+    }
+
+    #[test]
+    fn expected_counts_follow_the_margins_and_sum_over_strata() {
+        let csv = "id,var1,var2,sex\n1,A,x,F\n2,A,y,M\n3,B,x,F\n4,B,x,M\n5,A,x,M\n";
+        let plain = count(csv, &Columns::default());
+        let e = plain.expected();
+        // A-x: n_A = 3, n_x = 4, n = 5
+        let ax = plain
+            .pairs
+            .iter()
+            .position(|q| plain.products[q.product as usize] == "A" && plain.events[q.event as usize] == "x")
+            .unwrap();
+        assert!((e[ax] - 3.0 * 4.0 / 5.0).abs() < 1e-12);
+        let cols = Columns {
+            strata: vec!["sex".into()],
+            ..Columns::default()
+        };
+        let strat = count(csv, &cols);
+        let es = strat.expected();
+        // F: n_A=1, n_x=2, n=2 -> 1; M: n_A=2, n_x=2, n=3 -> 4/3
+        assert!((es[ax] - (1.0 + 4.0 / 3.0)).abs() < 1e-12, "{}", es[ax]);
+    }
+
+    #[test]
+    fn text_ids_and_missing_columns_and_empty_input_are_handled() {
+        let c = count("id,var1,var2\nr-1,A,x\nr-2,A,x\nr-1,A,x\n", &Columns::default());
+        assert_eq!(c.pairs[0].n, 2);
+        let err = count_reports("id,var1\n1,A\n".as_bytes(), &Columns::default(), &mut |_| {})
+            .unwrap_err();
+        assert!(matches!(err, StatsError::MissingColumn { ref column, .. } if column == "var2"));
+        let err = count_reports("id,var1,var2\n".as_bytes(), &Columns::default(), &mut |_| {})
+            .unwrap_err();
+        assert!(matches!(err, StatsError::EmptyInput(_)));
+        let err = count_reports("".as_bytes(), &Columns::default(), &mut |_| {}).unwrap_err();
+        assert!(matches!(err, StatsError::EmptyInput(_)));
+    }
+
+    #[test]
+    fn pair_table_counts_and_grows() {
+        let mut t = PairTable::with_capacity(4);
+        for k in 0..5000u64 {
+            t.increment(k % 3000);
+        }
+        assert_eq!(t.len(), 3000);
+        let total: u64 = t.entries().map(|(_, v)| v as u64).sum();
+        assert_eq!(total, 5000);
+    }
+}

@@ -325,15 +325,21 @@ pub struct HyperFit {
     pub nll: f64,
     /// how many other runs ended close to it (openEBGM's `num_close`)
     pub num_close: usize,
+    /// a run with a smaller negative log-likelihood that no other start confirmed (reported,
+    /// not chosen: a lone optimum of this flat likelihood is usually a spike fitted to a few
+    /// extreme pairs)
+    pub unconfirmed_better: Option<FitRun>,
     /// every run, in the order of the starts
     pub runs: Vec<FitRun>,
 }
 
 /// openEBGM's `autoHyper` (with `min_conv = 1`, tolerances (0.05, 0.05, 0.2, 0.2, 0.025) and
-/// `param_limit = 100`): fit from each start, keep convergent in-bounds runs, choose the one
-/// with the smallest negative log-likelihood, and require at least one other run close to it.
-/// Unlike openEBGM there is one optimiser (BFGS on log/logit parameters) rather than a
-/// fallback chain nlminb → nlm → BFGS.
+/// `param_limit = 100`): fit from each start, keep convergent in-bounds runs, and choose the
+/// one with the smallest negative log-likelihood that at least one other run is close to.
+/// Differences from openEBGM: one optimiser (BFGS on log/logit parameters) instead of the
+/// fallback chain nlminb → nlm → BFGS; and when the very best run is not confirmed, the best
+/// confirmed one is chosen (openEBGM would retry with its next optimiser) and the better,
+/// unconfirmed one is reported in [`HyperFit::unconfirmed_better`].
 pub fn auto_hyper(points: &[Point], starts: &[Theta]) -> Result<HyperFit> {
     if points.is_empty() {
         return Err(StatsError::FitFailed("no data points".into()));
@@ -351,37 +357,53 @@ pub fn auto_hyper(points: &[Point], starts: &[Theta]) -> Result<HyperFit> {
     }
     const TOL: [f64; 5] = [0.05, 0.05, 0.2, 0.2, 0.025];
     let runs: Vec<FitRun> = starts.iter().map(|s| fit_from(s, points, 100.0)).collect();
-    let best = runs
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| r.converged && r.in_bounds && r.nll.is_finite())
-        .min_by(|a, b| a.1.nll.total_cmp(&b.1.nll))
-        .map(|(i, _)| i);
-    let Some(best) = best else {
-        return Err(StatsError::FitFailed(
-            "no starting point converged inside the parameter space".into(),
-        ));
+    let ok: Vec<usize> = (0..runs.len())
+        .filter(|&i| runs[i].converged && runs[i].in_bounds && runs[i].nll.is_finite())
+        .collect();
+    let close_to = |c: usize| -> usize {
+        let cand = runs[c].theta.to_array();
+        (0..runs.len())
+            .filter(|&i| i != c)
+            .filter(|&i| {
+                let t = runs[i].theta.to_array();
+                (0..5).all(|k| (t[k] - cand[k]).abs() < TOL[k])
+            })
+            .count()
     };
-    let cand = runs[best].theta.to_array();
-    let num_close = runs
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != best)
-        .filter(|(_, r)| {
-            let t = r.theta.to_array();
-            (0..5).all(|k| (t[k] - cand[k]).abs() < TOL[k])
-        })
-        .count();
-    if num_close < 1 {
+    // candidates by increasing negLL; the first one confirmed by another run wins
+    let mut order = ok.clone();
+    order.sort_by(|&a, &b| runs[a].nll.total_cmp(&runs[b].nll));
+    let chosen = order.iter().map(|&i| (i, close_to(i))).find(|&(_, n)| n >= 1);
+    let Some((best, num_close)) = chosen else {
+        let detail: Vec<String> = runs
+            .iter()
+            .map(|r| {
+                format!(
+                    "{:?} -> {:?} negLL {} converged {} in_bounds {} after {} iterations",
+                    r.start.to_array(),
+                    r.theta.to_array(),
+                    r.nll,
+                    r.converged,
+                    r.in_bounds,
+                    r.iterations
+                )
+            })
+            .collect();
         return Err(StatsError::FitFailed(format!(
-            "the best estimate {:?} (negLL {}) is not confirmed by any other starting point",
-            runs[best].theta, runs[best].nll
+            "no estimate converged inside the parameter space and confirmed by another \
+             starting point: {}",
+            detail.join("; ")
         )));
-    }
+    };
+    let unconfirmed_better = order
+        .first()
+        .filter(|&&i| i != best && runs[i].nll < runs[best].nll)
+        .map(|&i| runs[i]);
     Ok(HyperFit {
         theta: runs[best].theta,
         nll: runs[best].nll,
         num_close,
+        unconfirmed_better,
         runs,
     })
 }
