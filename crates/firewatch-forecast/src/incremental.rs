@@ -18,7 +18,10 @@
 //! to every instant at or after it. A push therefore costs at most `K` kernel evaluations, where
 //! `K` (the grid size) is a constant chosen at construction and independent of the cascade size `n`:
 //! O(1) per event, amortised over nothing (O(K) in the worst case, and less for later events).
-//! A forecast reads the sums of the latest grid instant `<= now`: O(1).
+//! A forecast reads the sums of the latest grid instant `<= now` and turns them into an estimate,
+//! an interval (two chi-square quantiles) and a tail probability; the result is cached until a
+//! push changes that instant's sums, so asking after every event costs a comparison except once
+//! per grid instant (or when a late share lands before the current instant).
 //!
 //! Because the per-instant terms are the same expressions the batch code uses, added in the same
 //! (time) order, the result equals [`crate::infectiousness`] + [`crate::predict_cascade`] at each
@@ -96,6 +99,8 @@ struct Slot {
     n: usize,
     observed: usize,
     ccdf_sum: f64,
+    /// Bumped by every push that changes this instant's sums (cache key for forecasts).
+    version: u64,
 }
 
 /// Incremental SEISMIC forecaster for one cascade (see the module docs for the cost argument).
@@ -110,6 +115,9 @@ pub struct CascadeForecaster {
     beyond_horizon: usize,
     /// (slot index, shares before the slot's instant, estimate) of the last min.count fallback.
     fallback: Option<(usize, usize, Infectiousness)>,
+    /// The last forecast and its key (slot, slot version, threshold bits, n* bits): forecasts
+    /// asked again before the instant's sums change cost a comparison.
+    last: Option<((usize, u64, u64, u64), Forecast)>,
 }
 
 impl CascadeForecaster {
@@ -152,6 +160,7 @@ impl CascadeForecaster {
                     n: 0,
                     observed: 0,
                     ccdf_sum: 0.0,
+                    version: 0,
                 }
             })
             .collect();
@@ -164,6 +173,7 @@ impl CascadeForecaster {
             last_time: None,
             beyond_horizon: 0,
             fallback: None,
+            last: None,
         })
     }
 
@@ -204,6 +214,7 @@ impl CascadeForecaster {
         self.times.push(time);
         let p = &self.params;
         for slot in &mut self.slots[first..] {
+            slot.version += 1;
             slot.observed += 1;
             slot.ccdf_sum += followers * memory_ccdf(slot.ptime - time, p);
             if time < slot.ptime {
@@ -284,6 +295,12 @@ impl CascadeForecaster {
             k -= 1;
         }
         let slot = self.slots[k];
+        let key = (k, slot.version, threshold.to_bits(), n_star.to_bits());
+        if let Some((cached_key, cached)) = self.last
+            && cached_key == key
+        {
+            return Ok(cached);
+        }
         let inf = if slot.in_window_all >= self.params.min_count {
             Infectiousness::from_parts(slot.weighted, slot.integral, slot.n, slot.window)
         } else {
@@ -295,7 +312,7 @@ impl CascadeForecaster {
         let reshares = slot.observed as f64 - 1.0;
         let p_exceed = exceed_probability(&inf, reshares, slot.ccdf_sum, threshold, n_star);
         let p_infinite = tail_above(&inf, 1.0 / n_star);
-        Ok(Forecast {
+        let forecast = Forecast {
             at: slot.ptime,
             observed: slot.observed,
             infectiousness: inf,
@@ -305,7 +322,9 @@ impl CascadeForecaster {
             p_exceed,
             p_infinite,
             infinite: predicted_final.is_infinite(),
-        })
+        };
+        self.last = Some((key, forecast));
+        Ok(forecast)
     }
 
     fn fallback_estimate(&mut self, k: usize, ptime: f64) -> Infectiousness {
@@ -356,4 +375,73 @@ pub(crate) fn exceed_probability(
         1.0 / n_star
     };
     tail_above(inf, p_t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cached_forecast_is_refreshed_when_a_late_share_lands_before_its_instant() {
+        let mut fc = CascadeForecaster::new();
+        for (t, d) in [
+            (0.0, 500.0),
+            (10.0, 40.0),
+            (20.0, 40.0),
+            (30.0, 40.0),
+            (400.0, 40.0),
+            (450.0, 40.0),
+        ] {
+            fc.push(t, d).unwrap();
+        }
+        let before = fc.forecast(700.0, 50.0, 100.0).unwrap();
+        assert_eq!(before.at, 600.0);
+        assert_eq!(fc.forecast(700.0, 50.0, 100.0).unwrap(), before, "cached");
+        fc.push(500.0, 40.0).unwrap(); // still before the 600 s instant
+        let after = fc.forecast(700.0, 50.0, 100.0).unwrap();
+        assert_eq!(after.observed, before.observed + 1);
+        assert_ne!(after.infectiousness, before.infectiousness);
+        fc.push(650.0, 40.0).unwrap(); // after the instant: no change
+        assert_eq!(fc.forecast(700.0, 50.0, 100.0).unwrap(), after);
+        // another threshold is another question, not the cached answer
+        assert_ne!(
+            fc.forecast(700.0, 5.0, 100.0).unwrap().p_exceed,
+            after.p_exceed
+        );
+    }
+
+    #[test]
+    fn grids_that_are_invalid_or_too_fine_are_rejected() {
+        let p = SeismicParams::default();
+        assert!(
+            CascadeForecaster::with_grid(
+                p,
+                ForecastGrid {
+                    step: 0.0,
+                    horizon: 10.0
+                }
+            )
+            .is_err()
+        );
+        assert!(
+            CascadeForecaster::with_grid(
+                p,
+                ForecastGrid {
+                    step: 1.0,
+                    horizon: 1e9
+                }
+            )
+            .is_err()
+        );
+        assert!(
+            CascadeForecaster::with_grid(
+                p,
+                ForecastGrid {
+                    step: 60.0,
+                    horizon: f64::NAN
+                }
+            )
+            .is_err()
+        );
+    }
 }
