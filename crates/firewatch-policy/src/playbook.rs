@@ -186,6 +186,33 @@ impl Loader {
         }
     }
 
+    /// Deserializes the array `table[key]` element by element, so that one bad element
+    /// does not hide the others and each problem names its index (`clocks[2]`).
+    fn list<T: DeserializeOwned>(
+        &mut self,
+        table: &toml::Table,
+        key: &str,
+        loc: &Location,
+    ) -> Option<Vec<(usize, T)>> {
+        let v = table.get(key)?;
+        let Some(items) = v.as_array() else {
+            self.push(loc, Some(key), "expected an array");
+            return None;
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            match item.clone().try_into::<T>() {
+                Ok(t) => out.push((i, t)),
+                Err(e) => self.push(
+                    loc,
+                    Some(&format!("{key}[{i}]")),
+                    clean_serde_message(&e.to_string()),
+                ),
+            }
+        }
+        Some(out)
+    }
+
     fn unknown_keys(&mut self, table: &toml::Table, allowed: &[&str], loc: &Location) {
         for k in table.keys() {
             if !allowed.contains(&k.as_str()) {
@@ -291,7 +318,7 @@ fn compile_when(env: &cel::Env, when: &str) -> Result<cel::Program, String> {
     let program = env.compile(when).map_err(|errs| {
         let first = errs.errors.first();
         match first {
-            Some(e) => format!("CEL parse error at {}:{}: {}", e.pos.0, e.pos.1 + 1, e.msg),
+            Some(e) => format!("CEL parse error at {}:{}: {}", e.pos.0, e.pos.1, e.msg),
             None => "CEL parse error".to_string(),
         }
     })?;
@@ -846,8 +873,8 @@ fn load_effects(
             ),
         }
     }
-    if let Some(list) = l.field::<Vec<RawApproval>>(t, "approvals_required", loc) {
-        for (i, a) in list.into_iter().enumerate() {
+    if let Some(list) = l.list::<RawApproval>(t, "approvals_required", loc) {
+        for (i, a) in list {
             if a.roles.is_empty() {
                 l.push(
                     loc,
@@ -862,9 +889,9 @@ fn load_effects(
         }
     }
     fx.exception_approver = l.field::<Role>(t, "exception_approver", loc);
-    if let Some(list) = l.field::<Vec<RawTask>>(t, "tasks_required_before_resolution", loc) {
+    if let Some(list) = l.list::<RawTask>(t, "tasks_required_before_resolution", loc) {
         let mut seen = BTreeSet::new();
-        for (i, task) in list.into_iter().enumerate() {
+        for (i, task) in list {
             let f = format!("tasks_required_before_resolution[{i}]");
             if task.chain_of_custody && task.task != TaskKind::DeviceRetrieval {
                 l.push(
@@ -882,9 +909,9 @@ fn load_effects(
             });
         }
     }
-    if let Some(list) = l.field::<Vec<RawClock>>(t, "clocks", loc) {
+    if let Some(list) = l.list::<RawClock>(t, "clocks", loc) {
         let mut names = BTreeSet::new();
-        for (i, c) in list.into_iter().enumerate() {
+        for (i, c) in list {
             let f = |x: &str| format!("clocks[{i}].{x}");
             if !valid_name(&c.name, 64) {
                 l.push(
@@ -945,8 +972,8 @@ fn load_effects(
             });
         }
     }
-    if let Some(list) = l.field::<Vec<RawNotification>>(t, "notifications", loc) {
-        for (i, n) in list.into_iter().enumerate() {
+    if let Some(list) = l.list::<RawNotification>(t, "notifications", loc) {
+        for (i, n) in list {
             let f = |x: &str| format!("notifications[{i}].{x}");
             let target = n.target.trim();
             let ok = match n.channel {
