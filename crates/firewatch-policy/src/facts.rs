@@ -1,7 +1,7 @@
 //! The facts of a case that playbook rules see as the CEL variable `case`.
 
 use firewatch_domain::{HazardCode, InjuryLevel, Severity};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Longest string handed to CEL (longer ones are cut): bounds evaluation cost.
 pub const MAX_FACT_STRING: usize = 256;
@@ -9,7 +9,8 @@ pub const MAX_FACT_STRING: usize = 256;
 pub const MAX_FACT_LIST: usize = 64;
 
 /// The product the case is about. Unknown fields are empty strings and a zero price.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ProductFacts {
     pub brand: String,
     pub model: String,
@@ -20,7 +21,8 @@ pub struct ProductFacts {
 }
 
 /// Public mentions of the case (social posts, news) and their reach forecasts.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct MentionFacts {
     pub count: i64,
     /// The largest forecast final reach among the case's mentions.
@@ -31,20 +33,27 @@ pub struct MentionFacts {
 
 /// What a playbook knows about a case. Built by the application from the case, its
 /// reports' triage results and its mentions.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CaseFacts {
     pub severity: Severity,
     /// Hazards that occurred.
+    #[serde(default)]
     pub hazards: Vec<HazardCode>,
     /// Hazards that are only a risk or a hedge.
+    #[serde(default)]
     pub potential_hazards: Vec<HazardCode>,
+    #[serde(default)]
     pub injuries: InjuryLevel,
     /// ISO 3166-1 alpha-2 country code, upper case (e.g. "FR"); empty when unknown.
+    #[serde(default)]
     pub market: String,
+    #[serde(default)]
     pub product: ProductFacts,
     /// web|phone|email|social|news|regulator|api
+    #[serde(default)]
     pub channel: String,
     pub is_safety: bool,
+    #[serde(default)]
     pub mentions: MentionFacts,
 }
 
@@ -137,7 +146,7 @@ impl CelCase {
             potential_hazards: codes(&f.potential_hazards),
             injuries: f.injuries.as_str(),
             person_hurt: f.person_hurt(),
-            market: cut(&f.market),
+            market: cut(f.market.trim()).to_ascii_uppercase(),
             product: CelProduct {
                 brand: cut(&f.product.brand),
                 model: cut(&f.product.model),

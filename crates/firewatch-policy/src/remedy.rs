@@ -122,6 +122,7 @@ fn describe_allowed(allowed: &[AllowedRemedy]) -> String {
                     Some(p) => format!("a refund of at least {p}% of the price"),
                     None => "a refund".to_string(),
                 },
+                (RemedyKind::Goodwill, _) => "a goodwill gesture".to_string(),
                 (k, 0) => format!("a free {}", k.as_str()),
                 (k, 100) => kind_phrase(k).to_string(),
                 (k, p) => format!("{} with the customer paying at most {p}%", kind_phrase(k)),
@@ -146,10 +147,13 @@ fn refusal(eval: &Evaluation, rule: &MatchedRule, why: String) -> RemedyDecision
         ));
     }
     explanation.push_str(&format!("Rule \"{}\"", rule.rule_id));
-    if !rule.description.is_empty() {
-        explanation.push_str(&format!(" ({})", rule.description.trim_end_matches('.')));
+    let description = rule.description.trim().trim_end_matches('.');
+    if description.is_empty() {
+        explanation.push_str(" applies.");
+    } else {
+        explanation.push_str(&format!(" says: {description}."));
     }
-    explanation.push_str(&format!(": {why} {}", describe_allowed(&allowed)));
+    explanation.push_str(&format!(" {why} {}", describe_allowed(&allowed)));
     match rule.effects.exception_approver {
         Some(role) => {
             let role = if eval.facts.is_safety { Role::Hq } else { role };
@@ -200,14 +204,14 @@ pub fn decide_remedy(eval: &Evaluation, proposal: &RemedyProposal) -> RemedyDeci
         {
             let why = if max == 0 {
                 format!(
-                    "the customer must not pay anything, but this proposal of {} asks them to pay {}% of it.",
-                    kind_phrase(kind),
+                    "the customer must not pay anything, but this {} asks them to pay {}%.",
+                    kind.as_str(),
                     proposal.customer_pays_percent
                 )
             } else {
                 format!(
-                    "the customer may pay at most {max}%, but this proposal of {} asks them to pay {}%.",
-                    kind_phrase(kind),
+                    "the customer may pay at most {max}%, but this {} asks them to pay {}%.",
+                    kind.as_str(),
                     proposal.customer_pays_percent
                 )
             };

@@ -130,17 +130,14 @@ proptest! {
 
     #[test]
     fn the_deadline_is_monotone_in_the_duration(
-        start in instant(), d1 in duration(), d2 in duration(), b in basis(), cal in 0usize..2,
+        start in instant(), d in duration(), more_days in 0i64..3, more_secs in 0i64..86_400,
+        b in basis(), cal in 0usize..2,
     ) {
         let cal = &calendars()[cal];
-        let (short, long) = if (d1.days(), d1.seconds()) <= (d2.days(), d2.seconds())
-            && d1.seconds() <= d2.seconds() { (d1, d2) } else if d2.days() <= d1.days() && d2.seconds() <= d1.seconds() { (d2, d1) } else {
-            // Not comparable component-wise (e.g. 1d vs 30h on business hours): skip the pair.
-            return Ok(());
-        };
-        let a = deadline(start, short, b, cal, &[]).unwrap();
-        let z = deadline(start, long, b, cal, &[]).unwrap();
-        prop_assert!(a <= z, "{short} -> {a}, {long} -> {z}");
+        let longer = ClockDuration::new(d.days() + more_days, d.seconds() + more_secs).unwrap();
+        let a = deadline(start, d, b, cal, &[]).unwrap();
+        let z = deadline(start, longer, b, cal, &[]).unwrap();
+        prop_assert!(a <= z, "{d} -> {a}, {longer} -> {z}");
     }
 
     #[test]
@@ -175,6 +172,35 @@ proptest! {
         prop_assert_eq!(&with, &without);
         prop_assert!(!with.paused);
         prop_assert_eq!(with.breached, now >= start.checked_add(SignedDuration::from_hours(hours)).unwrap());
+    }
+
+    #[test]
+    fn a_courtesy_clock_does_not_breach_while_paused_before_its_deadline(
+        start in instant(), hours in 1i64..100, pause_off in 0i64..(4 * 86_400), now_off in 0i64..(20 * 86_400),
+    ) {
+        let plan = ClockPlan {
+            name: "first_customer_contact".into(),
+            kind: ClockKind::Courtesy,
+            duration: ClockDuration::from_hours(hours).unwrap(),
+            basis: ClockBasis::BusinessHours,
+            pausable: true,
+            calendar: paris(),
+            rule_id: "r".into(),
+            reference: None,
+        };
+        let pause_start = start.checked_add(SignedDuration::from_secs(pause_off)).unwrap();
+        let now = pause_start.checked_add(SignedDuration::from_secs(now_off)).unwrap();
+        let unpaused_deadline = plan.deadline(start, &[]).unwrap();
+        let st = clock_state(&plan, start, now, &[(pause_start, None)]);
+        prop_assert!(st.paused);
+        if pause_start < unpaused_deadline {
+            prop_assert!(!st.breached);
+            prop_assert_eq!(st.deadline, None);
+            prop_assert!(st.projected_deadline.unwrap() >= unpaused_deadline);
+        } else {
+            prop_assert!(st.breached);
+            prop_assert_eq!(st.deadline, Some(unpaused_deadline));
+        }
     }
 }
 

@@ -198,3 +198,126 @@ fn a_runtime_error_in_a_rule_is_recorded_and_the_rule_does_not_match() {
     assert!(eval.matched.is_empty());
     assert_eq!(eval.errors().count(), 1);
 }
+
+mod invariants {
+    use super::*;
+    use firewatch_domain::InjuryLevel;
+    use proptest::prelude::*;
+    use std::sync::OnceLock;
+
+    fn playbook() -> &'static Playbook {
+        static P: OnceLock<Playbook> = OnceLock::new();
+        P.get_or_init(Playbook::default_playbook)
+    }
+
+    fn severity() -> impl Strategy<Value = Severity> {
+        prop_oneof![
+            Just(Severity::S1),
+            Just(Severity::S2),
+            Just(Severity::S3),
+            Just(Severity::S4)
+        ]
+    }
+
+    fn injury() -> impl Strategy<Value = InjuryLevel> {
+        prop_oneof![
+            Just(InjuryLevel::None),
+            Just(InjuryLevel::Minor),
+            Just(InjuryLevel::Serious),
+            Just(InjuryLevel::Fatal),
+            Just(InjuryLevel::Unknown)
+        ]
+    }
+
+    fn hazards() -> impl Strategy<Value = Vec<HazardCode>> {
+        prop::sample::subsequence(HazardCode::ALL.to_vec(), 0..=HazardCode::ALL.len())
+    }
+
+    prop_compose! {
+        fn facts()(
+            sev in severity(),
+            hazards in hazards(),
+            potential in hazards(),
+            injuries in injury(),
+            market in prop::sample::select(vec!["FR", "US", "CA", "DE", "JP", "BR", "CN", "IN", "ID", "", "fr", "ZZ"]),
+            category in prop::sample::select(vec!["phone", "e-bike", "power-bank", "laptop", ""]),
+            price in 0.0f64..5000.0,
+            count in 0i64..1000,
+            reach in 0.0f64..1e7,
+            p in 0.0f64..1.0,
+        ) -> CaseFacts {
+            let mut f = CaseFacts::new(sev);
+            f.hazards = hazards;
+            f.potential_hazards = potential;
+            f.injuries = injuries;
+            f.market = market.to_string();
+            f.product.category = category.to_string();
+            f.product.price = price;
+            f.product.currency = "EUR".into();
+            f.mentions = MentionFacts { count, max_predicted_reach: reach, max_p_exceed: p };
+            f
+        }
+    }
+
+    fn kind() -> impl Strategy<Value = RemedyKind> {
+        prop::sample::select(RemedyKind::ALL.to_vec())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+        #[test]
+        fn the_default_playbook_never_fails_at_run_time(f in facts()) {
+            let eval = playbook().evaluate(&f);
+            prop_assert_eq!(eval.errors().count(), 0);
+            prop_assert_eq!(eval.trace.len(), playbook().rules().len());
+            // Severity can only rise.
+            prop_assert!(eval.facts.severity <= f.severity);
+        }
+
+        #[test]
+        fn on_every_safety_case_a_paying_customer_is_refused_by_safety_cost_free(
+            f in facts(), k in kind(), pays in 1u8..=100,
+        ) {
+            let eval = playbook().evaluate(&f);
+            let d = decide_remedy(&eval, &RemedyProposal::new(k, pays));
+            if eval.facts.is_safety {
+                let refused_by_cost_free = matches!(&d, RemedyDecision::Refused { rule_id, .. } if rule_id == "safety-cost-free");
+                prop_assert!(refused_by_cost_free, "{:?}", d);
+            }
+        }
+
+        #[test]
+        fn on_every_safety_case_a_free_replacement_or_repair_is_allowed(f in facts(), repair in any::<bool>()) {
+            let eval = playbook().evaluate(&f);
+            let k = if repair { RemedyKind::Repair } else { RemedyKind::Replacement };
+            if eval.facts.is_safety {
+                prop_assert_eq!(decide_remedy(&eval, &RemedyProposal::new(k, 0)), RemedyDecision::Allowed);
+            }
+        }
+
+        #[test]
+        fn every_s1_case_needs_device_retrieval_with_custody_and_a_regulator_clock(f in facts()) {
+            let eval = playbook().evaluate(&f);
+            if eval.facts.severity == Severity::S1 {
+                let dr = eval.effects.tasks.iter().find(|t| t.task == TaskKind::DeviceRetrieval);
+                prop_assert!(dr.is_some_and(|t| t.chain_of_custody));
+                prop_assert!(eval.clock("regulator_report").is_some_and(|c| !c.pausable));
+            }
+            if f.person_hurt() {
+                prop_assert!(eval.effects.tasks.iter().any(|t| t.task == TaskKind::InjuryFollowUp));
+            }
+        }
+
+        #[test]
+        fn only_hq_approves_exceptions_on_safety_cases(f in facts(), role in prop::sample::select(Role::ALL.to_vec())) {
+            let eval = playbook().evaluate(&f);
+            let r = may_approve_exception(&eval, "safety-cost-free", role, "The customer asked for an upgrade model.");
+            if eval.facts.is_safety {
+                prop_assert_eq!(r.is_ok(), role == Role::Hq);
+            } else {
+                prop_assert!(r.is_err());
+            }
+        }
+    }
+}

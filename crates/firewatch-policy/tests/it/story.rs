@@ -247,3 +247,19 @@ fn breach_escalates_one_level_at_a_time_to_hq() {
         vec![Level::Agent, Level::Supervisor, Level::Safety, Level::Hq]
     );
 }
+
+#[test]
+fn the_refusal_explains_itself_in_plain_language() {
+    let eval = Playbook::default_playbook().evaluate(&french_phone_fire());
+    let d = decide_remedy(&eval, &RemedyProposal::new(RemedyKind::Replacement, 50));
+    let RemedyDecision::Refused { explanation, .. } = d else {
+        panic!("{d:?}")
+    };
+    println!("{explanation}");
+    assert!(explanation.contains("free replacement"), "{explanation}");
+    assert!(
+        explanation.contains("refund of at least the price paid"),
+        "{explanation}"
+    );
+    assert!(!explanation.contains("discount"), "{explanation}");
+}
