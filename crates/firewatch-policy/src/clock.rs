@@ -179,7 +179,16 @@ pub fn deadline(
     if left.is_zero() {
         return Some(start);
     }
+    // Pauses are merged and sorted, so an open-ended one is the last.
+    let suspended_from = pauses
+        .last()
+        .filter(|(_, until)| *until == Timestamp::MAX)
+        .map(|(from, _)| *from);
     for (a, b) in active_intervals(basis, calendar, start) {
+        if suspended_from.is_some_and(|from| a >= from) {
+            // Suspended for good: no need to walk the calendar any further.
+            return None;
+        }
         for (x, y) in subtract(a, b, &pauses) {
             let len = x.duration_until(y);
             if y == Timestamp::MAX || len >= left {

@@ -4,17 +4,29 @@ use firewatch_policy::*;
 use jiff::{SignedDuration, Timestamp};
 use proptest::prelude::*;
 
+fn default_calendars() -> &'static [Calendar; 2] {
+    // Loading the playbook compiles CEL: do it once, not per generated case.
+    static CALS: std::sync::OnceLock<[Calendar; 2]> = std::sync::OnceLock::new();
+    CALS.get_or_init(|| {
+        let p = Playbook::default_playbook();
+        // Paris has a lunch break; both carry the 2026-2027 holidays of the default playbook.
+        [
+            p.calendar("FR").unwrap().clone(),
+            p.calendar("US").unwrap().clone(),
+        ]
+    })
+}
+
 fn paris() -> Calendar {
-    // Lunch break and the French 2026-2027 holidays from the default playbook.
-    Playbook::default_playbook().calendar("FR").unwrap().clone()
+    default_calendars()[0].clone()
 }
 
 fn new_york() -> Calendar {
-    Playbook::default_playbook().calendar("US").unwrap().clone()
+    default_calendars()[1].clone()
 }
 
-fn calendars() -> Vec<Calendar> {
-    vec![paris(), new_york()]
+fn calendars() -> &'static [Calendar; 2] {
+    default_calendars()
 }
 
 /// Instants within a few days of the 2026 DST changes in Paris and New York, or anywhere
@@ -90,8 +102,29 @@ fn expected_budget(
     }
 }
 
+/// Total time covered by (possibly overlapping) closed pauses inside [from, to], second by
+/// second over merged intervals.
+fn paused_overlap(pauses: &[Pause], from: Timestamp, to: Timestamp) -> SignedDuration {
+    let mut iv: Vec<(Timestamp, Timestamp)> = pauses
+        .iter()
+        .map(|(a, b)| ((*a).max(from), b.unwrap().min(to)))
+        .filter(|(a, b)| a < b)
+        .collect();
+    iv.sort();
+    let mut total = SignedDuration::ZERO;
+    let mut covered_until = from;
+    for (a, b) in iv {
+        let a = a.max(covered_until);
+        if b > a {
+            total += a.duration_until(b);
+            covered_until = b;
+        }
+    }
+    total
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
     fn the_deadline_is_never_before_the_start(start in instant(), d in duration(), b in basis(), cal in 0usize..2) {
@@ -150,6 +183,13 @@ proptest! {
         let paused = deadline(start, d, b, cal, &pauses).unwrap();
         prop_assert!(paused >= free);
         prop_assert_eq!(active_time(start, paused, b, cal, &pauses), expected_budget(start, d, b, cal));
+        if b == ClockBasis::Calendar {
+            // Independently: elapsed = budget + the paused time inside [start, deadline].
+            prop_assert_eq!(
+                start.duration_until(paused),
+                expected_budget(start, d, b, cal) + paused_overlap(&pauses, start, paused)
+            );
+        }
     }
 
     #[test]
