@@ -11,8 +11,8 @@
 //! canonical decimal integers are used as numbers, other ids are interned. Rows are stored
 //! compactly (16 bytes each, 20 with strata); if the ids arrive grouped (every report's rows
 //! contiguous, the usual export layout) the groups are processed in one pass, otherwise the
-//! rows are first sorted by id. Pair counts live in an open-addressing table keyed by
-//! `(product << 32) | event`.
+//! rows are first sorted by id. Pair counts come from a radix sort of the keys
+//! `product * events + event` (one per distinct report and pair) and their run lengths.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -52,6 +52,15 @@ impl Hasher for FxHasher {
         }
     }
     #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    #[inline]
+    fn write_u128(&mut self, i: u128) {
+        self.add(i as u64);
+        self.add((i >> 64) as u64);
+    }
+    #[inline]
     fn write_u8(&mut self, i: u8) {
         self.add(i as u64);
     }
@@ -61,32 +70,46 @@ impl Hasher for FxHasher {
     }
     #[inline]
     fn finish(&self) -> u64 {
-        self.hash
+        // Fx leaves the low bits (hashbrown's bucket index) weakly mixed for keys that differ
+        // only in high bytes, such as packed short strings: finish with murmur3's fmix64
+        let mut h = self.hash;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h
     }
 }
 
 /// `HashMap` with [`FxHasher`].
 pub type FxHashMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
-/// Interns byte strings to dense `u32` ids.
+/// Interns byte strings to dense `u32` ids. Strings of up to 15 bytes (product codes, event
+/// terms, report ids) are packed into a `u128` key with their length, so the lookup hashes
+/// two words and compares integers; longer strings go through a byte-string map.
 #[derive(Default)]
 pub struct Interner {
+    small: FxHashMap<u128, u32>,
     map: FxHashMap<Box<[u8]>, u32>,
     names: Vec<Box<[u8]>>,
-    last: Vec<u8>,
-    last_id: Option<u32>,
 }
 
 impl Interner {
     /// The id of `s`, adding it if new.
     #[inline]
     pub fn intern(&mut self, s: &[u8]) -> u32 {
-        if let Some(id) = self.last_id
-            && self.last == s
-        {
+        if s.len() <= 15 {
+            let mut b = [0u8; 16];
+            b[..s.len()].copy_from_slice(s);
+            b[15] = s.len() as u8;
+            let key = u128::from_le_bytes(b);
+            let next = self.names.len() as u32;
+            let id = *self.small.entry(key).or_insert(next);
+            if id == next {
+                self.names.push(s.into());
+            }
             return id;
         }
-        let id = match self.map.get(s) {
+        match self.map.get(s) {
             Some(&id) => id,
             None => {
                 let id = self.names.len() as u32;
@@ -95,11 +118,7 @@ impl Interner {
                 self.map.insert(b, id);
                 id
             }
-        };
-        self.last.clear();
-        self.last.extend_from_slice(s);
-        self.last_id = Some(id);
-        id
+        }
     }
 
     /// Number of distinct strings.
@@ -121,95 +140,32 @@ impl Interner {
     }
 }
 
-/// Open-addressing `u64 -> u32` counter (keys must not be `u64::MAX`).
-pub struct PairTable {
-    keys: Vec<u64>,
-    vals: Vec<u32>,
-    len: usize,
-    shift: u32,
-}
-
-const EMPTY: u64 = u64::MAX;
-
-impl PairTable {
-    /// An empty table with room for about `cap` keys before growing.
-    pub fn with_capacity(cap: usize) -> Self {
-        let size = (cap * 2).next_power_of_two().max(1024);
-        PairTable {
-            keys: vec![EMPTY; size],
-            vals: vec![0; size],
-            len: 0,
-            shift: 64 - size.trailing_zeros(),
+/// Sort `keys` (all below `2^bits`) with an LSD radix sort in 11-bit digits; `scratch` is
+/// reused as the second buffer.
+pub fn radix_sort(keys: &mut Vec<u64>, scratch: &mut Vec<u64>, bits: u32) {
+    const DIGIT: u32 = 11;
+    const BUCKETS: usize = 1 << DIGIT;
+    scratch.clear();
+    scratch.resize(keys.len(), 0);
+    let passes = bits.div_ceil(DIGIT).max(1);
+    for pass in 0..passes {
+        let shift = pass * DIGIT;
+        let mut count = vec![0usize; BUCKETS];
+        for &k in keys.iter() {
+            count[((k >> shift) as usize) & (BUCKETS - 1)] += 1;
         }
-    }
-
-    #[inline]
-    fn slot(&self, k: u64) -> usize {
-        (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
-    }
-
-    /// Add one to `k`'s count.
-    #[inline]
-    pub fn increment(&mut self, k: u64) {
-        if self.len * 2 >= self.keys.len() {
-            self.grow();
+        let mut sum = 0;
+        for c in count.iter_mut() {
+            let v = *c;
+            *c = sum;
+            sum += v;
         }
-        let mask = self.keys.len() - 1;
-        let mut i = self.slot(k);
-        loop {
-            let cur = self.keys[i];
-            if cur == k {
-                self.vals[i] += 1;
-                return;
-            }
-            if cur == EMPTY {
-                self.keys[i] = k;
-                self.vals[i] = 1;
-                self.len += 1;
-                return;
-            }
-            i = (i + 1) & mask;
+        for &k in keys.iter() {
+            let d = ((k >> shift) as usize) & (BUCKETS - 1);
+            scratch[count[d]] = k;
+            count[d] += 1;
         }
-    }
-
-    fn grow(&mut self) {
-        let old_k = std::mem::take(&mut self.keys);
-        let old_v = std::mem::take(&mut self.vals);
-        let size = old_k.len() * 2;
-        self.keys = vec![EMPTY; size];
-        self.vals = vec![0; size];
-        self.shift = 64 - size.trailing_zeros();
-        let mask = size - 1;
-        for (k, v) in old_k.into_iter().zip(old_v) {
-            if k == EMPTY {
-                continue;
-            }
-            let mut i = self.slot(k);
-            while self.keys[i] != EMPTY {
-                i = (i + 1) & mask;
-            }
-            self.keys[i] = k;
-            self.vals[i] = v;
-        }
-    }
-
-    /// Number of distinct keys.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether the table is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// All (key, count) entries, in no particular order.
-    pub fn entries(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
-        self.keys
-            .iter()
-            .zip(&self.vals)
-            .filter(|(k, _)| **k != EMPTY)
-            .map(|(k, v)| (*k, *v))
+        std::mem::swap(keys, scratch);
     }
 }
 
@@ -469,7 +425,8 @@ pub fn count_reports(
     let mut prod_st = vec![0u32; n_prod * n_st];
     let mut ev_st = vec![0u32; n_ev * n_st];
     let mut st_tot = vec![0u64; n_st];
-    let mut table = PairTable::with_capacity((rows as usize / 8).max(1024));
+    let n_ev64 = n_ev as u64;
+    let mut pair_keys: Vec<u64> = Vec::with_capacity(rows as usize);
     let mut total = 0u64;
 
     let mut g_pairs: Vec<u64> = Vec::new();
@@ -490,7 +447,7 @@ pub fn count_reports(
             let [p, e] = pe[r0];
             prod_rep[p as usize] += 1;
             ev_rep[e as usize] += 1;
-            table.increment(((p as u64) << 32) | e as u64);
+            pair_keys.push(p as u64 * n_ev64 + e as u64);
         } else {
             g_pairs.clear();
             g_prod.clear();
@@ -500,7 +457,7 @@ pub fn count_reports(
                 let r = row_at(k);
                 let [p, e] = pe[r];
                 let s = if has_strata { st[r] } else { 0 };
-                g_pairs.push(((p as u64) << 32) | e as u64);
+                g_pairs.push(p as u64 * n_ev64 + e as u64);
                 g_prod.push(((p as u64) << 32) | s as u64);
                 g_ev.push(((e as u64) << 32) | s as u64);
                 g_st.push(s);
@@ -509,9 +466,7 @@ pub fn count_reports(
                 v.sort_unstable();
                 v.dedup();
             }
-            for &k in &g_pairs {
-                table.increment(k);
-            }
+            pair_keys.extend_from_slice(&g_pairs);
             let mut last = u32::MAX;
             for &k in &g_prod {
                 let p = (k >> 32) as u32;
@@ -561,21 +516,32 @@ pub fn count_reports(
     };
     let pr = rank(&products);
     let er = rank(&events);
-    let mut pairs: Vec<(u64, Pair)> = table
-        .entries()
-        .map(|(k, v)| {
-            let p = (k >> 32) as u32;
-            let e = k as u32;
-            (
-                ((pr[p as usize] as u64) << 32) | er[e as usize] as u64,
-                Pair {
-                    product: p,
-                    event: e,
-                    n: v,
-                },
-            )
-        })
-        .collect();
+    // count pairs: radix sort the keys, then run lengths
+    let bits = 64 - (n_prod as u64 * n_ev64).max(1).leading_zeros();
+    let mut scratch = Vec::new();
+    radix_sort(&mut pair_keys, &mut scratch, bits);
+    drop(scratch);
+    let mut pairs: Vec<(u64, Pair)> = Vec::new();
+    let mut k = 0;
+    while k < pair_keys.len() {
+        let key = pair_keys[k];
+        let mut r = k + 1;
+        while r < pair_keys.len() && pair_keys[r] == key {
+            r += 1;
+        }
+        let p = (key / n_ev64) as u32;
+        let e = (key % n_ev64) as u32;
+        pairs.push((
+            ((pr[p as usize] as u64) << 32) | er[e as usize] as u64,
+            Pair {
+                product: p,
+                event: e,
+                n: (r - k) as u32,
+            },
+        ));
+        k = r;
+    }
+    drop(pair_keys);
     pairs.sort_unstable_by_key(|x| x.0);
     let pairs = pairs.into_iter().map(|x| x.1).collect();
     let strata = has_strata.then(|| Strata {
@@ -669,13 +635,11 @@ mod tests {
     }
 
     #[test]
-    fn pair_table_counts_and_grows() {
-        let mut t = PairTable::with_capacity(4);
-        for k in 0..5000u64 {
-            t.increment(k % 3000);
-        }
-        assert_eq!(t.len(), 3000);
-        let total: u64 = t.entries().map(|(_, v)| v as u64).sum();
-        assert_eq!(total, 5000);
+    fn radix_sort_orders_keys() {
+        let mut v: Vec<u64> = (0..10_000u64).map(|i| (i * 7919) % 40_000_000).collect();
+        let mut expected = v.clone();
+        expected.sort_unstable();
+        radix_sort(&mut v, &mut Vec::new(), 26);
+        assert_eq!(v, expected);
     }
 }

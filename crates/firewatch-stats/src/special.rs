@@ -127,15 +127,16 @@ pub fn gamma_quantile(a: f64, p: f64, tail: Tail) -> f64 {
     solve_increasing(eval, t0).exp()
 }
 
-/// Solve `h(t) = 0` for an increasing `h` with derivative, from a start point: bracket by
-/// stepping outwards, then Newton inside the bracket with bisection fallback.
+/// Solve `h(t) = 0` for an increasing `h` with derivative, from a start point: Newton steps,
+/// kept inside the bracket found so far (bisection when a step leaves it, doubling steps
+/// outwards while there is no bracket). Stops once a Newton step is below 1e-10 (the
+/// quadratic convergence then leaves an error near 1e-20) or the bracket is below 1e-15.
 pub(crate) fn solve_increasing(mut h: impl FnMut(f64) -> (f64, f64), t0: f64) -> f64 {
     let (mut lo, mut hi) = (f64::NEG_INFINITY, f64::INFINITY);
     let mut t = t0;
-    let mut step = 1.0;
-    let (mut v, mut d) = h(t);
-    // bracket
-    for _ in 0..200 {
+    let mut step_cap = 1.0;
+    for _ in 0..500 {
+        let (v, d) = h(t);
         if v == 0.0 {
             return t;
         }
@@ -144,46 +145,28 @@ pub(crate) fn solve_increasing(mut h: impl FnMut(f64) -> (f64, f64), t0: f64) ->
         } else {
             hi = t;
         }
-        if lo.is_finite() && hi.is_finite() {
-            break;
-        }
-        // try a Newton step first, bounded, then widen
         let mut nt = if d > 0.0 && d.is_finite() && v.is_finite() {
             t - v / d
         } else {
             f64::NAN
         };
-        if !nt.is_finite() || (nt - t).abs() > step {
-            nt = if v < 0.0 { t + step } else { t - step };
-            step *= 2.0;
+        let scale = t.abs().max(1.0);
+        if nt.is_finite() && (nt - t).abs() <= 1e-10 * scale {
+            return nt;
         }
-        t = nt;
-        (v, d) = h(t);
-    }
-    if !(lo.is_finite() && hi.is_finite()) {
-        return t;
-    }
-    for _ in 0..200 {
-        let mut nt = if d > 0.0 && d.is_finite() && v.is_finite() {
-            t - v / d
-        } else {
-            f64::NAN
-        };
-        if !(nt > lo && nt < hi) {
-            nt = 0.5 * (lo + hi);
+        let bracketed = lo.is_finite() && hi.is_finite();
+        if !nt.is_finite() || nt <= lo || nt >= hi || (!bracketed && (nt - t).abs() > step_cap) {
+            nt = if bracketed {
+                0.5 * (lo + hi)
+            } else {
+                step_cap *= 2.0;
+                if v < 0.0 { t + step_cap } else { t - step_cap }
+            };
         }
         let moved = (nt - t).abs();
         t = nt;
-        (v, d) = h(t);
-        if v == 0.0 {
-            return t;
-        }
-        if v < 0.0 {
-            lo = t;
-        } else {
-            hi = t;
-        }
-        if moved <= 1e-15 * t.abs().max(1.0) || (hi - lo) <= 1e-15 * t.abs().max(1.0) {
+        let scale = t.abs().max(1.0);
+        if moved <= 1e-10 * scale || (bracketed && hi - lo <= 1e-15 * scale) {
             break;
         }
     }
