@@ -2,7 +2,7 @@
 //! prediction time.
 
 use crate::chisq::chisq_ratio;
-use crate::kernel::{integral_memory_kernel, memory_ccdf};
+use crate::kernel::Kernel;
 use crate::{ForecastError, SeismicParams};
 
 /// The infectiousness estimate at one prediction time, as `get.infectiousness` returns it
@@ -195,9 +195,10 @@ pub(crate) fn infectiousness_at_sorted(
     };
     let end = times.partition_point(|&t| t < ptime);
     // Shares at or after ptime contribute zero to the kernel integral (case `p.time <= share.time`).
+    let kernel = Kernel::new(p);
     let integral: f64 = pairs[..end]
         .iter()
-        .map(|&(s, d)| d * integral_memory_kernel(ptime, s, slope, window, p))
+        .map(|&(s, d)| d * kernel.integral(ptime, s, slope, window))
         .sum();
     let start = times.partition_point(|&t| t < ptime - window).max(1); // drop the original
     let mut weighted = 0.0;
@@ -280,9 +281,10 @@ pub(crate) fn observed_and_ccdf(
     p: &SeismicParams,
 ) -> (usize, f64) {
     let end = pairs.partition_point(|e| e.0 <= ptime);
+    let kernel = Kernel::new(p);
     let sum = pairs[..end]
         .iter()
-        .map(|&(s, d)| d * memory_ccdf(ptime - s, p))
+        .map(|&(s, d)| d * kernel.ccdf(ptime - s))
         .sum();
     (end, sum)
 }

@@ -23,10 +23,11 @@
 //! push changes that instant's sums, so asking after every event costs a comparison except once
 //! per grid instant (or when a late share lands before the current instant).
 //!
-//! Because the per-instant terms are the same expressions the batch code uses, added in the same
-//! (time) order, the result equals [`crate::infectiousness`] + [`crate::predict_cascade`] at each
-//! grid instant (the integration tests check this on the 15,563-share cascade at every instant of
-//! a one-minute grid, and on sparse cascades).
+//! Because the per-instant terms are the same expressions the batch code uses (one shared
+//! `Kernel`), added in the same (time) order, the result equals [`crate::infectiousness`] +
+//! [`crate::predict_cascade`] at each grid instant **bit for bit** (the integration tests check
+//! exact equality on the 15,563-share cascade at every instant of a one-minute grid, and on a
+//! sparse cascade where R's `min.count` widening applies).
 //!
 //! The only data-dependent part of R's window is the `min.count` rule: when fewer than 5 shares
 //! fall in the standard window, R widens it back to an earlier share. That can only be decided
@@ -42,7 +43,7 @@ use crate::batch::{
     Infectiousness, Prediction, check_value, final_size, infectiousness_at_sorted, standard_window,
 };
 use crate::chisq::gamma_upper_tail;
-use crate::kernel::{integral_memory_kernel, memory_ccdf};
+use crate::kernel::Kernel;
 use crate::{ForecastError, SeismicParams};
 
 /// The prediction instants of a [`CascadeForecaster`]: `0, step, 2·step, ... <= horizon`, in
@@ -107,6 +108,7 @@ struct Slot {
 #[derive(Debug, Clone)]
 pub struct CascadeForecaster {
     params: SeismicParams,
+    kernel: Kernel,
     grid: ForecastGrid,
     slots: Vec<Slot>,
     events: Vec<(f64, f64)>,
@@ -166,6 +168,7 @@ impl CascadeForecaster {
             .collect();
         Ok(Self {
             params,
+            kernel: Kernel::new(&params),
             grid,
             slots,
             events: Vec::new(),
@@ -212,14 +215,15 @@ impl CascadeForecaster {
         }
         self.events.push((time, followers));
         self.times.push(time);
-        let p = &self.params;
+        let kernel = &self.kernel;
         for slot in &mut self.slots[first..] {
             slot.version += 1;
             slot.observed += 1;
-            slot.ccdf_sum += followers * memory_ccdf(slot.ptime - time, p);
+            let (integral, ccdf) =
+                kernel.integral_and_ccdf(slot.ptime, time, slot.slope, slot.window);
+            slot.ccdf_sum += followers * ccdf;
             if time < slot.ptime {
-                slot.integral += followers
-                    * integral_memory_kernel(slot.ptime, time, slot.slope, slot.window, p);
+                slot.integral += followers * integral;
                 if time >= slot.ptime - slot.window {
                     slot.in_window_all += 1;
                     if !is_original {
