@@ -373,7 +373,8 @@ pub(crate) fn exceed_probability(
     }
     let excess = threshold - reshares;
     let denom = ccdf_sum + excess * n_star;
-    let p_t = if denom > 0.0 {
+    // an infinite threshold (or no ccdf mass) is passed only by a supercritical cascade
+    let p_t = if denom > 0.0 && excess.is_finite() {
         excess / denom
     } else {
         1.0 / n_star
@@ -412,6 +413,9 @@ mod tests {
             fc.forecast(700.0, 5.0, 100.0).unwrap().p_exceed,
             after.p_exceed
         );
+        let never = fc.forecast(700.0, f64::INFINITY, 100.0).unwrap();
+        assert_eq!(never.p_exceed, never.p_infinite);
+        assert!(never.p_exceed.is_finite());
     }
 
     #[test]
