@@ -62,3 +62,16 @@ fn business_hours_deadline_in_paris(bencher: divan::Bencher, d: &str) {
         )
     });
 }
+
+/// The costliest kind of `when` the limits allow: two nested comprehensions over literal
+/// lists as long as the 400-node limit permits.
+#[divan::bench]
+fn worst_case_rule_within_limits(bencher: divan::Bencher) {
+    let list: Vec<String> = (0..70).map(|i| i.to_string()).collect();
+    let list = format!("[{}]", list.join(","));
+    let when = format!("{list}.exists(a, {list}.exists(b, a + b < 0))");
+    let text = format!("[[rules]]\nid = \"worst\"\nwhen = \"{when}\"\n");
+    let p = Playbook::from_toml_str("worst.toml", &text).unwrap();
+    let f = story();
+    bencher.bench(|| p.evaluate(divan::black_box(&f)));
+}

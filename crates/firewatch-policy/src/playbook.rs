@@ -24,6 +24,12 @@ pub const MAX_WHEN_NODES: usize = 400;
 /// Deepest nesting of comprehensions (`exists`, `all`, `map`, `filter`) in one expression.
 /// With facts lists capped at 64 items this bounds one rule to 64^2 loop steps.
 pub const MAX_COMPREHENSION_DEPTH: usize = 2;
+/// Most loop steps one `when` may take, estimated statically: a comprehension over a literal
+/// list counts its length, over anything else [`MAX_FACT_LIST`](crate::facts::MAX_FACT_LIST);
+/// nested comprehensions multiply. cel 0.15 has no evaluation budget, so this bounds cost.
+pub const MAX_LOOP_STEPS_PER_RULE: u64 = 5_000;
+/// Most estimated loop steps of all rules of a playbook together.
+pub const MAX_LOOP_STEPS_TOTAL: u64 = 65_536;
 
 /// A rule: an id, a CEL condition over `case`, and effects.
 #[derive(Debug)]
@@ -304,6 +310,64 @@ fn ast_shape(e: &IdedExpr, depth: usize, nodes: &mut usize, max_depth: &mut usiz
     }
 }
 
+/// An upper bound on the number of items a comprehension can iterate over.
+fn range_size(e: &IdedExpr) -> u64 {
+    match &e.expr {
+        Expr::List(l) => l.elements.len() as u64,
+        // map/filter yield at most as many items as they read.
+        Expr::Comprehension(c) => range_size(&c.iter_range),
+        Expr::Call(c) if c.func_name == "_+_" && c.target.is_none() => {
+            c.args.iter().map(range_size).sum()
+        }
+        _ => crate::facts::MAX_FACT_LIST as u64,
+    }
+}
+
+/// Static estimate of the loop steps an expression takes when its enclosing loops run
+/// `mult` times.
+fn loop_steps(e: &IdedExpr, mult: u64) -> u64 {
+    let sum = |xs: &mut dyn Iterator<Item = &IdedExpr>, m: u64| -> u64 {
+        xs.map(|x| loop_steps(x, m)).fold(0u64, u64::saturating_add)
+    };
+    match &e.expr {
+        Expr::Comprehension(c) => {
+            let inner = mult.saturating_mul(range_size(&c.iter_range));
+            inner
+                .saturating_add(sum(&mut [&c.iter_range, &c.accu_init].into_iter(), mult))
+                .saturating_add(sum(
+                    &mut [&c.loop_cond, &c.loop_step, &c.result].into_iter(),
+                    inner,
+                ))
+        }
+        Expr::Call(c) => sum(
+            &mut c.target.as_deref().into_iter().chain(c.args.iter()),
+            mult,
+        ),
+        Expr::List(l) => sum(&mut l.elements.iter(), mult),
+        Expr::Select(sel) => loop_steps(&sel.operand, mult),
+        Expr::Map(m) => {
+            let mut parts = Vec::new();
+            for entry in &m.entries {
+                if let EntryExpr::MapEntry(me) = &entry.expr {
+                    parts.push(&me.key);
+                    parts.push(&me.value);
+                }
+            }
+            sum(&mut parts.into_iter(), mult)
+        }
+        Expr::Struct(st) => {
+            let mut parts = Vec::new();
+            for entry in &st.entries {
+                if let EntryExpr::StructField(f) = &entry.expr {
+                    parts.push(&f.value);
+                }
+            }
+            sum(&mut parts.into_iter(), mult)
+        }
+        Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => 0,
+    }
+}
+
 /// Compiles a `when` expression with the size limits. Errors are plain messages.
 fn compile_when(env: &cel::Env, when: &str) -> Result<cel::Program, String> {
     if when.trim().is_empty() {
@@ -332,6 +396,12 @@ fn compile_when(env: &cel::Env, when: &str) -> Result<cel::Program, String> {
     if depth > MAX_COMPREHENSION_DEPTH {
         return Err(format!(
             "CEL comprehensions (exists/all/map/filter) nested {depth} deep, at most {MAX_COMPREHENSION_DEPTH}"
+        ));
+    }
+    let steps = loop_steps(program.expression(), 1);
+    if steps > MAX_LOOP_STEPS_PER_RULE {
+        return Err(format!(
+            "CEL expression may take up to {steps} loop steps, at most {MAX_LOOP_STEPS_PER_RULE} (comprehensions over long lists)"
         ));
     }
     let refs = program.references();
@@ -616,6 +686,7 @@ impl Playbook {
             );
         }
         let mut ids = BTreeSet::new();
+        let (mut total_steps, mut over_budget) = (0u64, false);
         for (i, t) in raw_rules.iter().enumerate().take(MAX_RULES) {
             let id = match t.get("id") {
                 Some(toml::Value::String(s)) => s.clone(),
@@ -661,6 +732,17 @@ impl Playbook {
             };
             let effects = load_effects(&mut l, t, &loc, &calendars);
             if let (Some(program), Some(when)) = (program, when) {
+                total_steps = total_steps.saturating_add(loop_steps(program.expression(), 1));
+                if total_steps > MAX_LOOP_STEPS_TOTAL && !over_budget {
+                    over_budget = true;
+                    l.push(
+                        &loc,
+                        Some("when"),
+                        format!(
+                            "the rules up to this one may take more than {MAX_LOOP_STEPS_TOTAL} loop steps together (comprehensions over long lists)"
+                        ),
+                    );
+                }
                 // Smoke evaluation: type errors and typos surface now, not on a real case.
                 for sample in smoke_samples() {
                     let v = cel_case_value(&sample);
@@ -1427,6 +1509,27 @@ mod tests {
             "case.hazards.exists(a, case.hazards.exists(b, case.hazards.exists(c, a == c)))";
         let err = compile_when(&env, three).unwrap_err();
         assert!(err.contains("nested 3 deep"), "{err}");
+    }
+
+    #[test]
+    fn comprehensions_over_long_literal_lists_are_refused() {
+        let env = cel::Env::stdlib();
+        let list = |n: usize| {
+            let items: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+            format!("[{}]", items.join(","))
+        };
+        // 60 x 60 = 3600 steps: allowed. 95 x 95 = 9025: refused.
+        let ok = format!("{}.exists(a, {}.exists(b, a == b))", list(60), list(60));
+        assert!(compile_when(&env, &ok).is_ok());
+        let big = format!("{}.exists(a, {}.exists(b, a == b))", list(95), list(95));
+        let err = compile_when(&env, &big).unwrap_err();
+        assert!(err.contains("loop steps"), "{err}");
+        // Over facts lists the bound is the 64-item cap: 64 + 64 x 64 = 4160, allowed.
+        let facts = "case.hazards.exists(a, case.potential_hazards.exists(b, a == b))";
+        assert_eq!(
+            loop_steps(env.compile(facts).unwrap().expression(), 1),
+            64 + 64 * 64
+        );
     }
 
     #[test]

@@ -114,3 +114,15 @@ fn a_huge_file_is_refused_without_parsing() {
         .to_string();
     assert!(err.starts_with("big.toml: file too large"), "{err}");
 }
+
+#[test]
+fn many_looping_rules_together_exceed_the_playbook_loop_budget() {
+    let when = "case.hazards.exists(a, case.potential_hazards.exists(b, a == b))";
+    let rule = |i: usize| format!("[[rules]]\nid = \"loop-{i}\"\nwhen = \"{when}\"\n");
+    let fifteen: String = (0..15).map(rule).collect();
+    assert!(Playbook::from_toml_str("p.toml", &fifteen).is_ok());
+    let twenty: String = (0..20).map(rule).collect();
+    let err = Playbook::from_toml_str("p.toml", &twenty).unwrap_err();
+    assert_eq!(err.problems.len(), 1, "{err}");
+    assert!(err.to_string().starts_with("p.toml: rule \"loop-15\": field when: the rules up to this one may take more than 65536 loop steps"), "{err}");
+}
