@@ -98,10 +98,20 @@ impl Interner {
     #[inline]
     pub fn intern(&mut self, s: &[u8]) -> u32 {
         if s.len() <= 15 {
-            let mut b = [0u8; 16];
-            b[..s.len()].copy_from_slice(s);
-            b[15] = s.len() as u8;
-            let key = u128::from_le_bytes(b);
+            // pack: bytes 0..8 in `lo`, 8..15 in `hi`, the length in the top byte of `hi`
+            let word = |t: &[u8]| -> u64 {
+                if t.len() >= 8 {
+                    u64::from_le_bytes([t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]])
+                } else {
+                    t.iter().rev().fold(0u64, |acc, &b| (acc << 8) | b as u64)
+                }
+            };
+            let (lo, hi) = if s.len() > 8 {
+                (word(&s[..8]), word(&s[8..]))
+            } else {
+                (word(s), 0)
+            };
+            let key = (((hi | ((s.len() as u64) << 56)) as u128) << 64) | lo as u128;
             let next = self.names.len() as u32;
             let id = *self.small.entry(key).or_insert(next);
             if id == next {

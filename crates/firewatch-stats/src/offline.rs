@@ -91,33 +91,44 @@ pub fn csv_field(s: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Score every pair with `threads` worker threads (scoped; `threads <= 1` runs inline). The
-/// posterior quantiles dominate the run time and are independent per pair.
+/// posterior quantiles dominate the run time and depend only on `(n, e)`, which repeat a lot
+/// in large tables (pairs whose product and event have the same report counts), so each
+/// distinct `(n, e)` is scored once.
 pub fn score_pairs(scorer: &Scorer, n: &[u32], e: &[f64], threads: usize) -> Vec<Posterior> {
     assert_eq!(n.len(), e.len());
-    let threads = threads.max(1).min(n.len().max(1));
-    if threads == 1 {
-        return n.iter().zip(e).map(|(&n, &e)| scorer.score(n, e)).collect();
-    }
-    let chunk = n.len().div_ceil(threads);
-    let mut out = Vec::with_capacity(n.len());
-    std::thread::scope(|s| {
-        let handles: Vec<_> = n
-            .chunks(chunk)
-            .zip(e.chunks(chunk))
-            .map(|(nc, ec)| {
-                s.spawn(move || {
-                    nc.iter()
-                        .zip(ec)
-                        .map(|(&n, &e)| scorer.score(n, e))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        for h in handles {
-            out.extend(h.join().expect("scoring thread panicked"));
+    let mut keys: Vec<(u32, u64, u32)> = n
+        .iter()
+        .zip(e)
+        .enumerate()
+        .map(|(i, (&n, &e))| (n, e.to_bits(), i as u32))
+        .collect();
+    keys.sort_unstable();
+    let mut uniq: Vec<(u32, f64)> = Vec::new();
+    let mut slot = vec![0u32; n.len()];
+    for k in &keys {
+        if uniq.last().is_none_or(|&(un, ue)| un != k.0 || ue.to_bits() != k.1) {
+            uniq.push((k.0, f64::from_bits(k.1)));
         }
-    });
-    out
+        slot[k.2 as usize] = (uniq.len() - 1) as u32;
+    }
+    drop(keys);
+    let threads = threads.max(1).min(uniq.len().max(1));
+    let scored: Vec<Posterior> = if threads == 1 {
+        uniq.iter().map(|&(n, e)| scorer.score(n, e)).collect()
+    } else {
+        let chunk = uniq.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = uniq
+                .chunks(chunk)
+                .map(|c| s.spawn(move || c.iter().map(|&(n, e)| scorer.score(n, e)).collect::<Vec<_>>()))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("scoring thread panicked"))
+                .collect()
+        })
+    };
+    slot.iter().map(|&k| scored[k as usize]).collect()
 }
 
 /// `firewatch stats disproportionality`: read rows of (id, product, event[, strata]), count
