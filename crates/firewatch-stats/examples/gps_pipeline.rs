@@ -60,7 +60,9 @@ fn timed<T>(steps: &mut Vec<Step>, name: &'static str, f: impl FnOnce() -> T) ->
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let path = args.next().ok_or("usage: gps_pipeline FILE.csv [threads]")?;
+    let path = args
+        .next()
+        .ok_or("usage: gps_pipeline FILE.csv [threads]")?;
     let threads: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(2);
     let mut steps = Vec::new();
     let (t_all, c_all) = (Instant::now(), cpu_seconds());
@@ -70,12 +72,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         count_reports(file, &Columns::default(), &mut |_| {})
             .map_err(Box::<dyn std::error::Error>::from)
     })?;
-    let e = timed(&mut steps, "expected counts (processRaw)", || counts.expected());
+    let e = timed(&mut steps, "expected counts (processRaw)", || {
+        counts.expected()
+    });
     let squashed = timed(&mut steps, "squash (autoSquash)", || {
         auto_squash(&counts.points(&e), &SquashOptions::default())
     })?;
     let fit = timed(&mut steps, "fit from 5 starts (autoHyper)", || {
-        let starts: Vec<Theta> = DEFAULT_STARTS.iter().map(|s| Theta::from_array(*s)).collect();
+        let starts: Vec<Theta> = DEFAULT_STARTS
+            .iter()
+            .map(|s| Theta::from_array(*s))
+            .collect();
         auto_hyper_threads(&squashed, &starts, threads)
     })?;
     let post = timed(&mut steps, "EBGM, EB05, EB95 (ebScores)", || {

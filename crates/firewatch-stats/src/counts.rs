@@ -42,7 +42,9 @@ impl Hasher for FxHasher {
     fn write(&mut self, bytes: &[u8]) {
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
-            self.add(u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]));
+            self.add(u64::from_le_bytes([
+                c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
+            ]));
         }
         let rest = chunks.remainder();
         if !rest.is_empty() {
@@ -310,11 +312,7 @@ impl Counts {
         self.pairs
             .iter()
             .zip(expected)
-            .map(|(p, &e)| Point {
-                n: p.n,
-                e,
-                w: 1.0,
-            })
+            .map(|(p, &e)| Point { n: p.n, e, w: 1.0 })
             .collect()
     }
 }
@@ -396,7 +394,7 @@ pub fn count_reports(
             st.push(strata_names.intern(&stratum_buf));
         }
         rows += 1;
-        if rows % (1 << 20) == 0 {
+        if rows.is_multiple_of(1 << 20) {
             progress(Progress::Reading {
                 rows,
                 bytes: rdr.bytes_read(),
@@ -517,7 +515,11 @@ pub fn count_reports(
     // sort pairs by (product name, event name)
     let rank = |names: &[String]| -> Vec<u32> {
         let mut o: Vec<u32> = (0..names.len() as u32).collect();
-        o.sort_by(|&a, &b| names[a as usize].as_bytes().cmp(names[b as usize].as_bytes()));
+        o.sort_by(|&a, &b| {
+            names[a as usize]
+                .as_bytes()
+                .cmp(names[b as usize].as_bytes())
+        });
         let mut r = vec![0u32; names.len()];
         for (pos, &id) in o.iter().enumerate() {
             r[id as usize] = pos as u32;
@@ -601,7 +603,12 @@ mod tests {
         let names: Vec<(String, String)> = c
             .pairs
             .iter()
-            .map(|q| (c.products[q.product as usize].clone(), c.events[q.event as usize].clone()))
+            .map(|q| {
+                (
+                    c.products[q.product as usize].clone(),
+                    c.events[q.event as usize].clone(),
+                )
+            })
             .collect();
         let mut sorted = names.clone();
         sorted.sort();
@@ -617,7 +624,9 @@ mod tests {
         let ax = plain
             .pairs
             .iter()
-            .position(|q| plain.products[q.product as usize] == "A" && plain.events[q.event as usize] == "x")
+            .position(|q| {
+                plain.products[q.product as usize] == "A" && plain.events[q.event as usize] == "x"
+            })
             .unwrap();
         assert!((e[ax] - 3.0 * 4.0 / 5.0).abs() < 1e-12);
         let cols = Columns {
@@ -632,13 +641,24 @@ mod tests {
 
     #[test]
     fn text_ids_and_missing_columns_and_empty_input_are_handled() {
-        let c = count("id,var1,var2\nr-1,A,x\nr-2,A,x\nr-1,A,x\n", &Columns::default());
+        let c = count(
+            "id,var1,var2\nr-1,A,x\nr-2,A,x\nr-1,A,x\n",
+            &Columns::default(),
+        );
         assert_eq!(c.pairs[0].n, 2);
-        let err = count_reports("id,var1\n1,A\n".as_bytes(), &Columns::default(), &mut |_| {})
-            .unwrap_err();
+        let err = count_reports(
+            "id,var1\n1,A\n".as_bytes(),
+            &Columns::default(),
+            &mut |_| {},
+        )
+        .unwrap_err();
         assert!(matches!(err, StatsError::MissingColumn { ref column, .. } if column == "var2"));
-        let err = count_reports("id,var1,var2\n".as_bytes(), &Columns::default(), &mut |_| {})
-            .unwrap_err();
+        let err = count_reports(
+            "id,var1,var2\n".as_bytes(),
+            &Columns::default(),
+            &mut |_| {},
+        )
+        .unwrap_err();
         assert!(matches!(err, StatsError::EmptyInput(_)));
         let err = count_reports("".as_bytes(), &Columns::default(), &mut |_| {}).unwrap_err();
         assert!(matches!(err, StatsError::EmptyInput(_)));

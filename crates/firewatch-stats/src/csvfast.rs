@@ -222,9 +222,11 @@ impl<R: Read> CsvReader<R> {
             }
             // skip blank lines
             while self.pos < self.end && matches!(self.buf[self.pos], b'\n' | b'\r') {
-                if self.buf[self.pos] == b'\n' {
-                    self.line += 1;
-                } else if self.pos + 1 < self.end && self.buf[self.pos + 1] != b'\n' {
+                // a line ends at '\n', or at a '\r' not followed by '\n'
+                let lone_cr = self.buf[self.pos] == b'\r'
+                    && self.pos + 1 < self.end
+                    && self.buf[self.pos + 1] != b'\n';
+                if self.buf[self.pos] == b'\n' || lone_cr {
                     self.line += 1;
                 }
                 self.pos += 1;

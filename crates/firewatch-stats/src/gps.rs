@@ -351,7 +351,7 @@ fn fit_prepared(start: &Theta, data: &FitData, param_limit: f64, threads: usize)
             d[i] = -(0..n).map(|j| h[i][j] * g[j]).sum::<f64>();
         }
         let mut slope: f64 = (0..n).map(|i| d[i] * g[i]).sum();
-        if !(slope < 0.0) {
+        if slope >= 0.0 || slope.is_nan() {
             // reset to steepest descent
             for (i, row) in h.iter_mut().enumerate() {
                 *row = [0.0; 5];
@@ -484,7 +484,7 @@ pub fn auto_hyper_threads(points: &[Point], starts: &[Theta], threads: usize) ->
     if points.is_empty() {
         return Err(StatsError::FitFailed("no data points".into()));
     }
-    if let Some(bad) = points.iter().find(|p| p.n == 0 || !(p.e > 0.0)) {
+    if let Some(bad) = points.iter().find(|p| p.n == 0 || p.e.is_nan() || p.e <= 0.0) {
         return Err(StatsError::FitFailed(format!(
             "points must have N >= 1 and E > 0, found N = {}, E = {}",
             bad.n, bad.e
@@ -517,7 +517,10 @@ pub fn auto_hyper_threads(points: &[Point], starts: &[Theta], threads: usize) ->
     // candidates by increasing negLL; the first one confirmed by another run wins
     let mut order = ok.clone();
     order.sort_by(|&a, &b| runs[a].nll.total_cmp(&runs[b].nll));
-    let chosen = order.iter().map(|&i| (i, close_to(i))).find(|&(_, n)| n >= 1);
+    let chosen = order
+        .iter()
+        .map(|&i| (i, close_to(i)))
+        .find(|&(_, n)| n >= 1);
     let Some((best, num_close)) = chosen else {
         let detail: Vec<String> = runs
             .iter()
@@ -641,7 +644,10 @@ pub fn auto_squash(points: &[Point], opts: &SquashOptions) -> Result<Vec<Point>>
         }
     }
     let max_keep = *opts.keep_pts.iter().max().unwrap_or(&0);
-    let counts: Vec<(u32, usize)> = table.into_iter().filter(|(_, c)| *c > max_keep + 1).collect();
+    let counts: Vec<(u32, usize)> = table
+        .into_iter()
+        .filter(|(_, c)| *c > max_keep + 1)
+        .collect();
     let keep_for = |pos: usize| -> usize {
         *opts
             .keep_pts
@@ -933,7 +939,11 @@ mod tests {
             let mut dn = u;
             dn[k] -= h;
             let fd = (nll_and_grad(&up, &pts).0 - nll_and_grad(&dn, &pts).0) / (2.0 * h);
-            assert!((fd - g[k]).abs() < 1e-5 * fd.abs().max(1.0), "k={k}: {fd} vs {}", g[k]);
+            assert!(
+                (fd - g[k]).abs() < 1e-5 * fd.abs().max(1.0),
+                "k={k}: {fd} vs {}",
+                g[k]
+            );
         }
     }
 
@@ -1008,7 +1018,11 @@ mod tests {
         assert_eq!(w, 1000.0);
         assert!(sq.len() < 300);
         assert!(sq.windows(2).all(|w| w[0].n <= w[1].n));
-        let max_e1 = pts.iter().filter(|p| p.n == 1).map(|p| p.e).fold(0.0, f64::max);
+        let max_e1 = pts
+            .iter()
+            .filter(|p| p.n == 1)
+            .map(|p| p.e)
+            .fold(0.0, f64::max);
         assert!(sq.iter().any(|p| p.n == 1 && p.e == max_e1 && p.w == 1.0));
         // weighted sums of E are preserved by bin means
         let s0: f64 = pts.iter().map(|p| p.e).sum();

@@ -106,7 +106,10 @@ pub fn score_pairs(scorer: &Scorer, n: &[u32], e: &[f64], threads: usize) -> Vec
     let mut uniq: Vec<(u32, f64)> = Vec::new();
     let mut slot = vec![0u32; n.len()];
     for k in &keys {
-        if uniq.last().is_none_or(|&(un, ue)| un != k.0 || ue.to_bits() != k.1) {
+        if uniq
+            .last()
+            .is_none_or(|&(un, ue)| un != k.0 || ue.to_bits() != k.1)
+        {
             uniq.push((k.0, f64::from_bits(k.1)));
         }
         slot[k.2 as usize] = (uniq.len() - 1) as u32;
@@ -120,7 +123,13 @@ pub fn score_pairs(scorer: &Scorer, n: &[u32], e: &[f64], threads: usize) -> Vec
         std::thread::scope(|s| {
             let handles: Vec<_> = uniq
                 .chunks(chunk)
-                .map(|c| s.spawn(move || c.iter().map(|&(n, e)| scorer.score(n, e)).collect::<Vec<_>>()))
+                .map(|c| {
+                    s.spawn(move || {
+                        c.iter()
+                            .map(|&(n, e)| scorer.score(n, e))
+                            .collect::<Vec<_>>()
+                    })
+                })
                 .collect();
             handles
                 .into_iter()
@@ -164,7 +173,10 @@ pub fn disproportionality(
                 pts = auto_squash(&pts, &SquashOptions::default())?;
                 squashed = Some(pts.len());
             }
-            let starts: Vec<Theta> = DEFAULT_STARTS.iter().map(|s| Theta::from_array(*s)).collect();
+            let starts: Vec<Theta> = DEFAULT_STARTS
+                .iter()
+                .map(|s| Theta::from_array(*s))
+                .collect();
             let fit = auto_hyper(&pts, &starts)?;
             (fit.theta, Some(fit), squashed)
         }
@@ -275,7 +287,10 @@ fn check_month(s: &str, input: &str, line: u64) -> Result<()> {
     let ok = b.len() == 7
         && b[4] == b'-'
         && b[..4].iter().chain(&b[5..]).all(u8::is_ascii_digit)
-        && matches!(&s[5..], "01" | "02" | "03" | "04" | "05" | "06" | "07" | "08" | "09" | "10" | "11" | "12");
+        && matches!(
+            &s[5..],
+            "01" | "02" | "03" | "04" | "05" | "06" | "07" | "08" | "09" | "10" | "11" | "12"
+        );
     if ok {
         Ok(())
     } else {
@@ -315,8 +330,14 @@ pub fn rates(reports: impl Read, exposure: impl Read, output: impl Write) -> Res
     {
         const IN: &str = "exposure";
         let mut rdr = CsvReader::new(exposure, IN);
-        let header = rdr.next_record()?.ok_or_else(|| StatsError::EmptyInput(IN.into()))?;
-        let idx = column_indices(&header, &["brand", "model", "market", "month", "units_sold"], IN)?;
+        let header = rdr
+            .next_record()?
+            .ok_or_else(|| StatsError::EmptyInput(IN.into()))?;
+        let idx = column_indices(
+            &header,
+            &["brand", "model", "market", "month", "units_sold"],
+            IN,
+        )?;
         let cat = optional_index(&header, "category");
         while let Some(rec) = rdr.next_record()? {
             let brand = field(&rec, idx[0], IN, "brand")?;
@@ -357,12 +378,17 @@ pub fn rates(reports: impl Read, exposure: impl Read, output: impl Write) -> Res
     {
         const IN: &str = "reports";
         let mut rdr = CsvReader::new(reports, IN);
-        let header = rdr.next_record()?.ok_or_else(|| StatsError::EmptyInput(IN.into()))?;
+        let header = rdr
+            .next_record()?
+            .ok_or_else(|| StatsError::EmptyInput(IN.into()))?;
         let idx = column_indices(&header, &["brand", "model", "hazard", "month"], IN)?;
         let market_col = optional_index(&header, "market");
         let cat_col = optional_index(&header, "category");
         while let Some(rec) = rdr.next_record()? {
-            let prod = (field(&rec, idx[0], IN, "brand")?, field(&rec, idx[1], IN, "model")?);
+            let prod = (
+                field(&rec, idx[0], IN, "brand")?,
+                field(&rec, idx[1], IN, "model")?,
+            );
             let hazard = field(&rec, idx[2], IN, "hazard")?;
             let month = field(&rec, idx[3], IN, "month")?;
             check_month(&month, IN, rec.line)?;
@@ -376,7 +402,9 @@ pub fn rates(reports: impl Read, exposure: impl Read, output: impl Write) -> Res
                     category.entry(prod.clone()).or_insert(c);
                 }
             }
-            *counts.entry((prod.clone(), "ALL".into(), hazard.clone())).or_default() += 1;
+            *counts
+                .entry((prod.clone(), "ALL".into(), hazard.clone()))
+                .or_default() += 1;
             if let Some(m) = market_col {
                 let m = field(&rec, m, IN, "market")?;
                 if !m.is_empty() {
@@ -428,7 +456,11 @@ pub fn rates(reports: impl Read, exposure: impl Read, output: impl Write) -> Res
                     .copied()
                     .unwrap_or(0)
                     - c;
-                let rest_u = cat_units.get(&(cat.clone(), market.clone())).copied().unwrap_or(0.0) - u;
+                let rest_u = cat_units
+                    .get(&(cat.clone(), market.clone()))
+                    .copied()
+                    .unwrap_or(0.0)
+                    - u;
                 cells.push(fmt_num(u));
                 cells.push(fmt_num(r.per_million.estimate));
                 cells.push(fmt_num(r.per_million.lower));

@@ -95,10 +95,18 @@ pub enum Tail {
 /// probability in `ln x`, kept inside a bisection bracket; relative accuracy ~1e-14.
 pub fn gamma_quantile(a: f64, p: f64, tail: Tail) -> f64 {
     if p <= 0.0 {
-        return if tail == Tail::Lower { 0.0 } else { f64::INFINITY };
+        return if tail == Tail::Lower {
+            0.0
+        } else {
+            f64::INFINITY
+        };
     }
     if p >= 1.0 {
-        return if tail == Tail::Lower { f64::INFINITY } else { 0.0 };
+        return if tail == Tail::Lower {
+            f64::INFINITY
+        } else {
+            0.0
+        };
     }
     let lga = ln_gamma(a);
     let target = p.ln();

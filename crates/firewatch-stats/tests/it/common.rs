@@ -15,16 +15,25 @@ pub fn rows(name: &str) -> (Vec<String>, Vec<Vec<String>>) {
     let text = fixture(name);
     let mut rdr = firewatch_stats::csvfast::CsvReader::new(text.as_bytes(), name);
     let rec = rdr.next_record().unwrap().unwrap();
-    let header = (0..rec.len()).map(|i| rec.get_str(i).unwrap().into_owned()).collect();
+    let header = (0..rec.len())
+        .map(|i| rec.get_str(i).unwrap().into_owned())
+        .collect();
     let mut out = Vec::new();
     while let Some(rec) = rdr.next_record().unwrap() {
-        out.push((0..rec.len()).map(|i| rec.get_str(i).unwrap().into_owned()).collect());
+        out.push(
+            (0..rec.len())
+                .map(|i| rec.get_str(i).unwrap().into_owned())
+                .collect(),
+        );
     }
     (header, out)
 }
 
 pub fn col(header: &[String], name: &str) -> usize {
-    header.iter().position(|h| h == name).unwrap_or_else(|| panic!("no column {name}"))
+    header
+        .iter()
+        .position(|h| h == name)
+        .unwrap_or_else(|| panic!("no column {name}"))
 }
 
 pub fn num(s: &str) -> f64 {

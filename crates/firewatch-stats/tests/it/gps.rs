@@ -7,8 +7,12 @@ use firewatch_stats::gps::{
 };
 
 fn caers() -> Counts {
-    count_reports(fixture("openebgm_caers.csv").as_bytes(), &Columns::default(), &mut |_| {})
-        .unwrap()
+    count_reports(
+        fixture("openebgm_caers.csv").as_bytes(),
+        &Columns::default(),
+        &mut |_| {},
+    )
+    .unwrap()
 }
 
 fn pair_index(c: &Counts) -> std::collections::HashMap<(String, String), usize> {
@@ -17,7 +21,10 @@ fn pair_index(c: &Counts) -> std::collections::HashMap<(String, String), usize> 
         .enumerate()
         .map(|(i, p)| {
             (
-                (c.products[p.product as usize].clone(), c.events[p.event as usize].clone()),
+                (
+                    c.products[p.product as usize].clone(),
+                    c.events[p.event as usize].clone(),
+                ),
                 i,
             )
         })
@@ -63,7 +70,12 @@ fn counts_and_expected_counts_match_process_raw() {
             c.total_reports,
             e[i],
         );
-        assert!(close(m.prr, num(&r[col(&h, "PRR")]), 1e-10), "row {i}: {} vs {}", m.prr, r[col(&h, "PRR")]);
+        assert!(
+            close(m.prr, num(&r[col(&h, "PRR")]), 1e-10),
+            "row {i}: {} vs {}",
+            m.prr,
+            r[col(&h, "PRR")]
+        );
     }
 }
 
@@ -74,13 +86,23 @@ fn ebgm_and_quantiles_match_openebgm_to_1e_6_relative() {
     let (theta, _) = openebgm_theta("autoHyper_squashed");
     let scorer = Scorer::new(theta, 64).unwrap();
     let (h, data) = rows("openebgm_ebscores_first2000.csv");
-    let (cq, cg, c5, c95) = (col(&h, "Qn"), col(&h, "EBGM"), col(&h, "QUANT_05"), col(&h, "QUANT_95"));
+    let (cq, cg, c5, c95) = (
+        col(&h, "Qn"),
+        col(&h, "EBGM"),
+        col(&h, "QUANT_05"),
+        col(&h, "QUANT_95"),
+    );
     let mut worst = 0.0f64;
     let index = pair_index(&c);
     for r in &data {
         let i = index[&(r[0].clone(), r[1].clone())];
         let s = scorer.score(c.pairs[i].n, e[i]);
-        for (mine, theirs) in [(s.qn, num(&r[cq])), (s.ebgm, num(&r[cg])), (s.eb05, num(&r[c5])), (s.eb95, num(&r[c95]))] {
+        for (mine, theirs) in [
+            (s.qn, num(&r[cq])),
+            (s.ebgm, num(&r[cg])),
+            (s.eb05, num(&r[c5])),
+            (s.eb95, num(&r[c95])),
+        ] {
             let rel = ((mine - theirs) / theirs).abs();
             worst = worst.max(rel);
             assert!(rel < 1e-6, "({}, {}): {mine} vs {theirs}", r[0], r[1]);
@@ -107,7 +129,11 @@ fn own_fit_on_the_full_table_reaches_openebgm_likelihood() {
     let pts = c.points(&c.expected());
     let fit = auto_hyper(&pts, &starts()).unwrap_or_else(|e| panic!("{e}"));
     let full = neg_log_lik(&fit.theta, &pts);
-    assert!((full - 4162.4557).abs() < 1e-3, "negLL {full} with {:?}", fit.theta);
+    assert!(
+        (full - 4162.4557).abs() < 1e-3,
+        "negLL {full} with {:?}",
+        fit.theta
+    );
     assert!(fit.num_close >= 1);
     // every run converged; openEBGM's nlminb agrees with four of them (4162.45571038)
     assert!(fit.runs.iter().all(|r| r.converged && r.in_bounds));
@@ -126,7 +152,11 @@ fn own_fit_on_auto_squashed_data_reaches_openebgm_likelihood_on_the_full_table()
     assert_eq!(w, pts.len() as f64);
     let fit = auto_hyper(&sq, &starts()).unwrap_or_else(|e| panic!("{e}"));
     let full = neg_log_lik(&fit.theta, &pts);
-    assert!((full - 4162.4557).abs() < 1e-3, "negLL on full data {full} with {:?}", fit.theta);
+    assert!(
+        (full - 4162.4557).abs() < 1e-3,
+        "negLL on full data {full} with {:?}",
+        fit.theta
+    );
 }
 
 #[test]

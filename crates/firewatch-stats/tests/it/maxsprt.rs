@@ -12,7 +12,10 @@ fn critical_values_match_r_sequential_to_1e_6() {
     ];
     for (t, alpha, m, r) in cases {
         let cv = critical_value(t, alpha, m).unwrap();
-        assert!((cv - r).abs() < 1e-6, "T={t} alpha={alpha} M={m}: {cv} vs R {r}");
+        assert!(
+            (cv - r).abs() < 1e-6,
+            "T={t} alpha={alpha} M={m}: {cv} vs R {r}"
+        );
     }
 }
 
@@ -21,10 +24,38 @@ fn critical_values_match_the_table_shipped_in_r_sequential() {
     // TableCV.PoissonM rows from Sequential's sources (alpha = 0.05, D = 0) for T = 1, 2, 20
     // and 200, columns M = 1, 2, 3.
     let cases = [
-        (1.0, [2.853_937_003_261_28, 2.366_638_227_443_95, 1.774_217_846_314_6]),
-        (2.0, [3.046_977_462_828_6, 2.689_353_641_016_25, 2.349_679_324_925_01]),
-        (20.0, [3.628_123_015_872_01, 3.430_140_762_558_7, 3.288_215_663_468_14]),
-        (200.0, [4.074_827_664_063_64, 3.948_929_709_102_66, 3.862_762_228_950_03]),
+        (
+            1.0,
+            [
+                2.853_937_003_261_28,
+                2.366_638_227_443_95,
+                1.774_217_846_314_6,
+            ],
+        ),
+        (
+            2.0,
+            [
+                3.046_977_462_828_6,
+                2.689_353_641_016_25,
+                2.349_679_324_925_01,
+            ],
+        ),
+        (
+            20.0,
+            [
+                3.628_123_015_872_01,
+                3.430_140_762_558_7,
+                3.288_215_663_468_14,
+            ],
+        ),
+        (
+            200.0,
+            [
+                4.074_827_664_063_64,
+                3.948_929_709_102_66,
+                3.862_762_228_950_03,
+            ],
+        ),
     ];
     for (t, row) in cases {
         for (i, r) in row.iter().enumerate() {
@@ -37,7 +68,12 @@ fn critical_values_match_the_table_shipped_in_r_sequential() {
 
 #[test]
 fn alpha_is_reached_exactly_at_the_critical_value() {
-    for (t, alpha, m) in [(10.0, 0.05, 1), (37.5, 0.02, 3), (150.0, 0.001, 2), (5.0, 0.1, 1)] {
+    for (t, alpha, m) in [
+        (10.0, 0.05, 1),
+        (37.5, 0.02, 3),
+        (150.0, 0.001, 2),
+        (5.0, 0.1, 1),
+    ] {
         let cv = critical_value(t, alpha, m).unwrap();
         let a = type_one_error(cv, t, m);
         assert!((a - alpha).abs() < 1e-11, "T={t}: alpha({cv}) = {a}");
@@ -107,13 +143,18 @@ fn type_one_error_agrees_with_a_direct_sum_over_first_signal_times() {
 #[test]
 fn critical_values_increase_with_surveillance_length_and_decrease_with_alpha_and_m() {
     let ts = [3.0, 8.0, 25.0, 60.0, 140.0];
-    let cvs: Vec<f64> = ts.iter().map(|&t| critical_value(t, 0.05, 1).unwrap()).collect();
+    let cvs: Vec<f64> = ts
+        .iter()
+        .map(|&t| critical_value(t, 0.05, 1).unwrap())
+        .collect();
     assert!(cvs.windows(2).all(|w| w[0] < w[1]), "{cvs:?}");
     let by_alpha: Vec<f64> = [0.001, 0.01, 0.05, 0.1]
         .iter()
         .map(|&a| critical_value(40.0, a, 1).unwrap())
         .collect();
     assert!(by_alpha.windows(2).all(|w| w[0] > w[1]), "{by_alpha:?}");
-    let by_m: Vec<f64> = (1..=6).map(|m| critical_value(40.0, 0.05, m).unwrap()).collect();
+    let by_m: Vec<f64> = (1..=6)
+        .map(|m| critical_value(40.0, 0.05, m).unwrap())
+        .collect();
     assert!(by_m.windows(2).all(|w| w[0] > w[1]), "{by_m:?}");
 }

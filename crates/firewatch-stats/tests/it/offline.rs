@@ -9,10 +9,16 @@ use firewatch_stats::offline::{
 fn parse(out: &[u8]) -> (Vec<String>, Vec<Vec<String>>) {
     let mut rdr = firewatch_stats::csvfast::CsvReader::new(out, "output");
     let h = rdr.next_record().unwrap().unwrap();
-    let header = (0..h.len()).map(|i| h.get_str(i).unwrap().into_owned()).collect();
+    let header = (0..h.len())
+        .map(|i| h.get_str(i).unwrap().into_owned())
+        .collect();
     let mut v = Vec::new();
     while let Some(r) = rdr.next_record().unwrap() {
-        v.push((0..r.len()).map(|i| r.get_str(i).unwrap().into_owned()).collect());
+        v.push(
+            (0..r.len())
+                .map(|i| r.get_str(i).unwrap().into_owned())
+                .collect(),
+        );
     }
     (header, v)
 }
@@ -20,7 +26,13 @@ fn parse(out: &[u8]) -> (Vec<String>, Vec<Vec<String>>) {
 #[test]
 fn disproportionality_with_openebgm_theta_writes_openebgm_scores() {
     let opts = DispOptions {
-        theta: Some([3.25378642859681, 0.399888365988918, 2.02613053523768, 1.90808259827928, 0.0653457004101028]),
+        theta: Some([
+            3.25378642859681,
+            0.399888365988918,
+            2.02613053523768,
+            1.90808259827928,
+            0.0653457004101028,
+        ]),
         ..DispOptions::default()
     };
     let mut out = Vec::new();
@@ -42,7 +54,14 @@ fn disproportionality_with_openebgm_theta_writes_openebgm_scores() {
     let find = |p: &str, e: &str| body.iter().find(|r| r[0] == p && r[1] == e).unwrap();
     for r in reference.iter().step_by(97) {
         let mine = find(&r[0], &r[1]);
-        for (mc, rc) in [("N", "N"), ("E", "E"), ("EBGM", "EBGM"), ("EB05", "QUANT_05"), ("EB95", "QUANT_95"), ("PRR", "PRR")] {
+        for (mc, rc) in [
+            ("N", "N"),
+            ("E", "E"),
+            ("EBGM", "EBGM"),
+            ("EB05", "QUANT_05"),
+            ("EB95", "QUANT_95"),
+            ("PRR", "PRR"),
+        ] {
             let a = num(&mine[col(&header, mc)]);
             let b = num(&r[col(&rh, rc)]);
             assert!(close(a, b, 1e-6), "{} {}: {mc} {a} vs {b}", r[0], r[1]);
@@ -52,10 +71,18 @@ fn disproportionality_with_openebgm_theta_writes_openebgm_scores() {
 
 #[test]
 fn disproportionality_without_theta_fits_on_squashed_data_and_reports_the_fit() {
-    let opts = DispOptions { squash: true, ..DispOptions::default() };
+    let opts = DispOptions {
+        squash: true,
+        ..DispOptions::default()
+    };
     let mut out = Vec::new();
-    let s = disproportionality(fixture("openebgm_caers.csv").as_bytes(), &opts, &mut out, &mut |_| {})
-        .unwrap();
+    let s = disproportionality(
+        fixture("openebgm_caers.csv").as_bytes(),
+        &opts,
+        &mut out,
+        &mut |_| {},
+    )
+    .unwrap();
     let fit = s.fit.expect("a fit");
     assert!(s.squashed_points.unwrap() < 17_189 / 5);
     assert!(fit.num_close >= 1);
@@ -64,16 +91,43 @@ fn disproportionality_without_theta_fits_on_squashed_data_and_reports_the_fit() 
 
 #[test]
 fn disproportionality_names_a_missing_column_and_rejects_empty_input() {
-    let opts = DispOptions { product_col: "product".into(), ..DispOptions::default() };
-    let err = disproportionality("id,var1,var2\n1,a,b\n".as_bytes(), &opts, Vec::new(), &mut |_| {})
-        .unwrap_err();
-    assert!(matches!(&err, StatsError::MissingColumn { column, .. } if column == "product"), "{err}");
+    let opts = DispOptions {
+        product_col: "product".into(),
+        ..DispOptions::default()
+    };
+    let err = disproportionality(
+        "id,var1,var2\n1,a,b\n".as_bytes(),
+        &opts,
+        Vec::new(),
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, StatsError::MissingColumn { column, .. } if column == "product"),
+        "{err}"
+    );
     assert!(err.to_string().contains("id,var1,var2"));
-    let err = disproportionality("id,var1,var2\n".as_bytes(), &DispOptions::default(), Vec::new(), &mut |_| {})
-        .unwrap_err();
+    let err = disproportionality(
+        "id,var1,var2\n".as_bytes(),
+        &DispOptions::default(),
+        Vec::new(),
+        &mut |_| {},
+    )
+    .unwrap_err();
     assert!(matches!(err, StatsError::EmptyInput(_)));
-    let bad_theta = DispOptions { theta: Some([1.0, 1.0, 1.0, 1.0, 2.0]), ..DispOptions::default() };
-    assert!(disproportionality("id,var1,var2\n1,a,b\n".as_bytes(), &bad_theta, Vec::new(), &mut |_| {}).is_err());
+    let bad_theta = DispOptions {
+        theta: Some([1.0, 1.0, 1.0, 1.0, 2.0]),
+        ..DispOptions::default()
+    };
+    assert!(
+        disproportionality(
+            "id,var1,var2\n1,a,b\n".as_bytes(),
+            &bad_theta,
+            Vec::new(),
+            &mut |_| {}
+        )
+        .is_err()
+    );
 }
 
 #[test]
@@ -141,17 +195,38 @@ fn rates_per_million_and_rate_ratio_against_the_rest_of_the_category() {
 
 #[test]
 fn rates_report_non_numeric_units_with_line_and_column() {
-    let exposure = "brand,model,market,month,units_sold\nAcme,X1,FR,2026-01,100\nAcme,X1,FR,2026-02,lots\n";
+    let exposure =
+        "brand,model,market,month,units_sold\nAcme,X1,FR,2026-01,100\nAcme,X1,FR,2026-02,lots\n";
     let err = rates(REPORTS.as_bytes(), exposure.as_bytes(), Vec::new()).unwrap_err();
     match &err {
-        StatsError::NotNumeric { line, column, value, .. } => {
-            assert_eq!((*line, column.as_str(), value.as_str()), (3, "units_sold", "lots"));
+        StatsError::NotNumeric {
+            line,
+            column,
+            value,
+            ..
+        } => {
+            assert_eq!(
+                (*line, column.as_str(), value.as_str()),
+                (3, "units_sold", "lots")
+            );
         }
         other => panic!("{other}"),
     }
     assert!(err.to_string().contains("line 3"));
-    let err = rates("brand,model,month\n".as_bytes(), EXPOSURE.as_bytes(), Vec::new()).unwrap_err();
-    assert!(matches!(&err, StatsError::MissingColumn { column, input, .. } if column == "hazard" && input == "reports"));
-    let err = rates("brand,model,hazard,month\n".as_bytes(), EXPOSURE.as_bytes(), Vec::new()).unwrap_err();
+    let err = rates(
+        "brand,model,month\n".as_bytes(),
+        EXPOSURE.as_bytes(),
+        Vec::new(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, StatsError::MissingColumn { column, input, .. } if column == "hazard" && input == "reports")
+    );
+    let err = rates(
+        "brand,model,hazard,month\n".as_bytes(),
+        EXPOSURE.as_bytes(),
+        Vec::new(),
+    )
+    .unwrap_err();
     assert!(matches!(err, StatsError::EmptyInput(_)));
 }
