@@ -484,7 +484,10 @@ pub fn auto_hyper_threads(points: &[Point], starts: &[Theta], threads: usize) ->
     if points.is_empty() {
         return Err(StatsError::FitFailed("no data points".into()));
     }
-    if let Some(bad) = points.iter().find(|p| p.n == 0 || p.e.is_nan() || p.e <= 0.0) {
+    if let Some(bad) = points
+        .iter()
+        .find(|p| p.n == 0 || p.e.is_nan() || p.e <= 0.0)
+    {
         return Err(StatsError::FitFailed(format!(
             "points must have N >= 1 and E > 0, found N = {}, E = {}",
             bad.n, bad.e
