@@ -126,3 +126,77 @@ fn many_looping_rules_together_exceed_the_playbook_loop_budget() {
     assert_eq!(err.problems.len(), 1, "{err}");
     assert!(err.to_string().starts_with("p.toml: rule \"loop-15\": field when: the rules up to this one may take more than 65536 loop steps"), "{err}");
 }
+
+mod never_panics {
+    use firewatch_policy::{CaseFacts, Playbook};
+    use proptest::prelude::*;
+
+    /// CEL-looking noise: identifiers, operators, brackets, quotes and the macros.
+    fn cel_noise() -> impl Strategy<Value = String> {
+        let token = prop::sample::select(vec![
+            "case",
+            ".",
+            "hazards",
+            "severity",
+            "is_safety",
+            "product",
+            "price",
+            "exists",
+            "all",
+            "map",
+            "filter",
+            "size",
+            "(",
+            ")",
+            "[",
+            "]",
+            "{",
+            "}",
+            ",",
+            "'S1'",
+            "'x'",
+            "1",
+            "1.5",
+            "-",
+            "+",
+            "*",
+            "/",
+            "%",
+            "==",
+            "!=",
+            "<",
+            ">=",
+            "&&",
+            "||",
+            "!",
+            "?",
+            ":",
+            "in",
+            "h",
+            "true",
+            "null",
+            "b'a'",
+            "1u",
+            "\\\\",
+            " ",
+        ]);
+        prop::collection::vec(token, 0..30).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_when_text_is_either_loaded_or_refused_with_a_message(when in cel_noise()) {
+            let text = format!("[[rules]]\nid = \"fuzz\"\nwhen = '''{when}'''\n");
+            match Playbook::from_toml_str("fuzz.toml", &text) {
+                Ok(p) => {
+                    // Whatever loaded also evaluates without panicking.
+                    let eval = p.evaluate(&CaseFacts::new(firewatch_domain::Severity::S2));
+                    prop_assert_eq!(eval.trace.len(), 1);
+                }
+                Err(e) => prop_assert!(e.to_string().starts_with("fuzz.toml: ")),
+            }
+        }
+    }
+}
