@@ -1,0 +1,6 @@
+//! The one integration-test binary of firewatch-policy.
+
+mod clocks;
+mod default_playbook;
+mod golden;
+mod story;

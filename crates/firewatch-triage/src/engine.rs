@@ -1,0 +1,1279 @@
+//! The triage engine: one Aho-Corasick automaton over every lexicon term, cue and catalog
+//! name, run once over the normalised text; everything else is reasoning over the hits.
+
+use crate::catalog::{Catalog, Product};
+use crate::lexicon::{self, LANGUAGES, LexiconError, SOURCES};
+use crate::normalize::{Normalized, is_spaced_word_char, normalize, normalize_term};
+use crate::result::{
+    Evidence, HazardFinding, InjuryFinding, InjuryKind, ProductMatch, TriageResult,
+};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
+use firewatch_domain::{HazardCode, InjuryLevel, Modality, default_severity};
+use std::collections::HashMap;
+
+const ANY: u8 = u8::MAX;
+const EN: u8 = 0;
+const DE: u8 = 3;
+const HI: u8 = 6;
+const ZH: u8 = 7;
+
+/// Words allowed between a negation cue and the hazard it negates.
+const NEG_WINDOW: usize = 3;
+/// Han characters allowed between a Chinese negation cue and the hazard.
+const NEG_WINDOW_CJK: usize = 4;
+/// Words allowed between a hazard and a negation that follows it (hi, de, ...).
+const NEG_AFTER_WINDOW: usize = 2;
+/// Words allowed between a hedge cue and the hazard it hedges (same sentence).
+const HEDGE_WINDOW: usize = 8;
+const HEDGE_AFTER_WINDOW: usize = 3;
+/// Words allowed between "already" and the hazard state it asserts.
+const REALIS_WINDOW: usize = 2;
+/// Words around a hazard in which a figurative-context word ("sales") makes it figurative.
+const FIG_BEFORE: usize = 6;
+const FIG_AFTER: usize = 3;
+/// Words after a burn/damage verb in which its object (a person or belongings) is looked for.
+const OBJECT_WINDOW: usize = 3;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    Hazard(HazardCode),
+    Potential(HazardCode),
+    Burn,
+    Damage,
+    Neg,
+    NegAfter,
+    Hedge,
+    HedgeAfter,
+    Realis,
+    Breaker,
+    FigCtx,
+    Absorb,
+    Person,
+    Property,
+    FirstPerson,
+    OtherStory,
+    Register,
+    Stop,
+    /// product index, needs its brand next to it (short model names such as "i40")
+    Model(u32, bool),
+    Brand(u32),
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Info {
+    lang: u8,
+    role: Role,
+}
+
+#[derive(Default)]
+struct PatternSet {
+    index: HashMap<String, usize>,
+    patterns: Vec<String>,
+    prefix: Vec<bool>,
+    infos: Vec<Vec<Info>>,
+}
+
+impl PatternSet {
+    fn add(&mut self, raw: &str, lang: u8, role: Role) {
+        let (raw, prefix) = match raw.strip_suffix('*') {
+            Some(r) => (r, true),
+            None => (raw, false),
+        };
+        let norm = normalize_term(raw);
+        self.add_normalized(norm, prefix, lang, role);
+    }
+
+    fn add_normalized(&mut self, norm: String, prefix: bool, lang: u8, role: Role) {
+        if norm.is_empty() {
+            return;
+        }
+        let id = match self.index.get(&norm) {
+            Some(&id) => id,
+            None => {
+                let id = self.patterns.len();
+                self.index.insert(norm.clone(), id);
+                self.patterns.push(norm);
+                self.prefix.push(false);
+                self.infos.push(Vec::new());
+                id
+            }
+        };
+        self.prefix[id] |= prefix;
+        let infos = &mut self.infos[id];
+        if !infos.iter().any(|i| i.lang == lang && i.role == role) {
+            infos.push(Info { lang, role });
+        }
+    }
+}
+
+struct FuzzyKey {
+    compact: Vec<u8>,
+    digits: Vec<u8>,
+    target: FuzzyTarget,
+}
+
+#[derive(Clone, Copy)]
+enum FuzzyTarget {
+    Product(u32),
+}
+
+/// Keys bucketed by (first byte, length) and (second byte, length) so that every key within
+/// one edit of a candidate is found with six bucket look-ups.
+struct FuzzyIndex {
+    keys: Vec<FuzzyKey>,
+    by_first: HashMap<(u8, usize), Vec<u32>>,
+    by_second: HashMap<(u8, usize), Vec<u32>>,
+    max_len: usize,
+}
+
+const FUZZY_MIN_LEN: usize = 6;
+
+impl FuzzyIndex {
+    fn new(keys: Vec<FuzzyKey>) -> FuzzyIndex {
+        let mut by_first: HashMap<(u8, usize), Vec<u32>> = HashMap::new();
+        let mut by_second: HashMap<(u8, usize), Vec<u32>> = HashMap::new();
+        let mut max_len = 0;
+        for (i, k) in keys.iter().enumerate() {
+            by_first
+                .entry((k.compact[0], k.compact.len()))
+                .or_default()
+                .push(i as u32);
+            by_second
+                .entry((k.compact[1], k.compact.len()))
+                .or_default()
+                .push(i as u32);
+            max_len = max_len.max(k.compact.len());
+        }
+        FuzzyIndex {
+            keys,
+            by_first,
+            by_second,
+            max_len,
+        }
+    }
+
+    fn lookup(&self, cand: &[u8], out: &mut Vec<u32>) {
+        out.clear();
+        let n = cand.len();
+        if n < FUZZY_MIN_LEN - 1 || n > self.max_len + 1 || self.keys.is_empty() {
+            return;
+        }
+        let (c0, c1) = (cand[0], cand[1]);
+        let mut push = |m: &HashMap<(u8, usize), Vec<u32>>, b: u8, len: usize| {
+            if let Some(v) = m.get(&(b, len)) {
+                out.extend_from_slice(v);
+            }
+        };
+        push(&self.by_first, c0, n - 1);
+        push(&self.by_first, c0, n);
+        push(&self.by_first, c0, n + 1);
+        push(&self.by_second, c1, n);
+        push(&self.by_second, c0, n + 1);
+        push(&self.by_first, c1, n - 1);
+        push(&self.by_first, c1, n);
+        out.sort_unstable();
+        out.dedup();
+        let digits: Vec<u8> = cand.iter().copied().filter(u8::is_ascii_digit).collect();
+        out.retain(|&k| {
+            let key = &self.keys[k as usize];
+            key.digits == digits && osa_within_one(cand, &key.compact)
+        });
+    }
+}
+
+/// Optimal string alignment distance <= 1 (one substitution, insertion, deletion or
+/// transposition of adjacent bytes).
+fn osa_within_one(a: &[u8], b: &[u8]) -> bool {
+    if a == b {
+        return true;
+    }
+    let (la, lb) = (a.len(), b.len());
+    if la.abs_diff(lb) > 1 {
+        return false;
+    }
+    let p = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    if la == lb {
+        if a[p + 1..] == b[p + 1..] {
+            return true;
+        }
+        return p + 1 < la && a[p] == b[p + 1] && a[p + 1] == b[p] && a[p + 2..] == b[p + 2..];
+    }
+    if la > lb {
+        a[p + 1..] == b[p..]
+    } else {
+        a[p..] == b[p + 1..]
+    }
+}
+
+struct ProductEntry {
+    product: Product,
+    brand: u32,
+}
+
+/// The triage engine. Build it once per catalog (it compiles the automaton) and share it:
+/// it is `Send + Sync` and `triage` takes `&self`.
+pub struct Triager {
+    ac: AhoCorasick,
+    need_left: Vec<bool>,
+    need_right: Vec<bool>,
+    info_start: Vec<u32>,
+    infos: Vec<Info>,
+    neg_after_langs: [bool; 9],
+    products: Vec<ProductEntry>,
+    fuzzy: FuzzyIndex,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Hit {
+    s: u32,
+    e: u32,
+    p: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum HKind {
+    Plain,
+    Burn,
+    Damage,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct HazardHit {
+    s: usize,
+    e: usize,
+    code: HazardCode,
+    kind: HKind,
+    fixed_potential: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Active,
+    Negated,
+    Figurative,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Event {
+    code: HazardCode,
+    modality: Modality,
+    state: State,
+    s: usize,
+    e: usize,
+}
+
+type Span = (usize, usize);
+
+#[derive(Default)]
+struct Cues {
+    neg: Vec<Span>,
+    neg_after: Vec<Span>,
+    hedge: Vec<Span>,
+    hedge_after: Vec<Span>,
+    realis: Vec<Span>,
+    breaker: Vec<Span>,
+    fig: Vec<Span>,
+    person: Vec<Span>,
+    property: Vec<Span>,
+    first_person: Vec<Span>,
+    other_story: Vec<Span>,
+    register: bool,
+}
+
+impl Triager {
+    /// Builds the engine from the embedded lexicons and a catalog.
+    pub fn new(catalog: Catalog) -> Triager {
+        // The embedded lexicons are checked by this crate's tests; a failure here is a
+        // build-time data bug, never user input.
+        Self::try_new(catalog).expect("embedded lexicons are valid")
+    }
+
+    /// Like [`Triager::new`], reporting lexicon errors instead of panicking.
+    pub fn try_new(catalog: Catalog) -> Result<Triager, LexiconError> {
+        let mut set = PatternSet::default();
+        let mut neg_after_langs = [false; 9];
+        for (li, (lang, src)) in LANGUAGES.iter().zip(SOURCES).enumerate() {
+            let lang_id = li as u8;
+            let lex = lexicon::parse(lang, src)?;
+            for (code, terms) in &lex.hazards {
+                for t in terms {
+                    set.add(t, lang_id, Role::Hazard(*code));
+                }
+            }
+            for (code, terms) in &lex.potential {
+                for t in terms {
+                    set.add(t, lang_id, Role::Potential(*code));
+                }
+            }
+            for t in &lex.file.burn.verbs {
+                set.add(t, lang_id, Role::Burn);
+            }
+            for t in &lex.file.damage.verbs {
+                set.add(t, lang_id, Role::Damage);
+            }
+            let c = &lex.file.cue;
+            neg_after_langs[li] = !c.negation_after.is_empty();
+            let groups: [(&Vec<String>, Role); 15] = [
+                (&c.realis, Role::Realis),
+                (&c.negation, Role::Neg),
+                (&c.negation_after, Role::NegAfter),
+                (&c.hedge, Role::Hedge),
+                (&c.hedge_after, Role::HedgeAfter),
+                (&c.breaker, Role::Breaker),
+                (&c.figurative, Role::Absorb),
+                (&c.figurative_context, Role::FigCtx),
+                (&c.neutral, Role::Absorb),
+                (&c.person, Role::Person),
+                (&c.property, Role::Property),
+                (&c.first_person, Role::FirstPerson),
+                (&c.other_story, Role::OtherStory),
+                (&c.register, Role::Register),
+                (&c.stopwords, Role::Stop),
+            ];
+            for (terms, role) in groups {
+                for t in terms {
+                    set.add(t, lang_id, role);
+                }
+            }
+        }
+
+        // catalog names
+        let mut brand_ids: HashMap<String, u32> = HashMap::new();
+        let mut products = Vec::new();
+        let mut fuzzy_keys = Vec::new();
+        for (pi, p) in catalog.products().iter().enumerate() {
+            let bnorm = normalize_term(&p.brand);
+            let next = brand_ids.len() as u32;
+            let bid = *brand_ids.entry(bnorm.clone()).or_insert(next);
+            if bid == next {
+                for v in spacing_variants(&bnorm) {
+                    set.add_normalized(v, false, ANY, Role::Brand(bid));
+                }
+            }
+            for form in std::iter::once(&p.model).chain(p.aliases.iter()) {
+                let norm = normalize_term(form);
+                let compact_len = norm.bytes().filter(|b| *b != b' ').count();
+                let short = compact_len <= 3;
+                for v in spacing_variants(&norm) {
+                    set.add_normalized(v, false, ANY, Role::Model(pi as u32, short));
+                }
+                push_fuzzy(&mut fuzzy_keys, &norm, FuzzyTarget::Product(pi as u32));
+            }
+            products.push(ProductEntry {
+                product: p.clone(),
+                brand: bid,
+            });
+        }
+
+        let mut need_left = Vec::with_capacity(set.patterns.len());
+        let mut need_right = Vec::with_capacity(set.patterns.len());
+        for (i, p) in set.patterns.iter().enumerate() {
+            need_left.push(p.chars().next().is_some_and(is_spaced_word_char));
+            need_right.push(!set.prefix[i] && p.chars().next_back().is_some_and(is_spaced_word_char));
+        }
+        let mut info_start = Vec::with_capacity(set.infos.len() + 1);
+        let mut infos = Vec::new();
+        for v in &set.infos {
+            info_start.push(infos.len() as u32);
+            infos.extend_from_slice(v);
+        }
+        info_start.push(infos.len() as u32);
+        let ac = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(&set.patterns)
+            .or_else(|_| {
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::LeftmostLongest)
+                    .build(&set.patterns)
+            })
+            .map_err(|e| LexiconError::Parse {
+                lang: "*".into(),
+                message: e.to_string(),
+            })?;
+        Ok(Triager {
+            ac,
+            need_left,
+            need_right,
+            info_start,
+            infos,
+            neg_after_langs,
+            products,
+            fuzzy: FuzzyIndex::new(fuzzy_keys),
+        })
+    }
+
+    /// Number of patterns in the automaton (lexicon terms, cues and catalog names).
+    pub fn pattern_count(&self) -> usize {
+        self.need_left.len()
+    }
+
+    /// Benchmark baseline: a bare scan of the same automaton over `text` as it is (no
+    /// normalisation, no boundary checks, no reasoning). Returns the number of matches.
+    pub fn bare_scan(&self, text: &str) -> usize {
+        self.ac.find_iter(text).count()
+    }
+
+    fn infos(&self, p: u32) -> &[Info] {
+        let a = self.info_start[p as usize] as usize;
+        let b = self.info_start[p as usize + 1] as usize;
+        &self.infos[a..b]
+    }
+
+    /// Triage one narrative. `language_hint` (a BCP 47 tag such as "fr" or "hi-Latn")
+    /// overrides detection when it names a supported language.
+    pub fn triage(&self, text: &str, language_hint: Option<&str>) -> TriageResult {
+        let norm = normalize(text);
+        let t = norm.text.as_str();
+        let mut hits: Vec<Hit> = Vec::new();
+        // A match that fails its word-boundary check must not swallow the text after it:
+        // resume the search one character after its start instead of after its end.
+        let mut pos = 0;
+        while pos < t.len() {
+            let Some(m) = self.ac.find(Input::new(t).span(pos..t.len())) else {
+                break;
+            };
+            let (s, e, p) = (m.start(), m.end(), m.pattern().as_usize());
+            let left_bad =
+                self.need_left[p] && t[..s].chars().next_back().is_some_and(is_spaced_word_char);
+            let right_bad =
+                self.need_right[p] && t[e..].chars().next().is_some_and(is_spaced_word_char);
+            if left_bad || right_bad {
+                pos = s + t[s..].chars().next().map_or(1, char::len_utf8);
+                continue;
+            }
+            hits.push(Hit {
+                s: s as u32,
+                e: e as u32,
+                p: p as u32,
+            });
+            pos = e;
+        }
+        if std::env::var_os("TRIAGE_DEBUG").is_some() {
+            for h in &hits {
+                eprintln!("hit {:?} {:?}", &t[h.s as usize..h.e as usize], self.infos(h.p));
+            }
+        }
+        let lang = language_hint
+            .and_then(parse_hint)
+            .or_else(|| self.detect(&norm, &hits, text));
+        let la = lang.unwrap_or(EN);
+        let language = lang.map_or("und", |l| LANGUAGES[l as usize]).to_string();
+
+        // classify hits for the active language
+        let mut cues = Cues::default();
+        let mut hazards: Vec<HazardHit> = Vec::new();
+        let mut models: Vec<(Span, u32, bool)> = Vec::new();
+        let mut brands: Vec<(Span, u32)> = Vec::new();
+        for h in &hits {
+            let span = (h.s as usize, h.e as usize);
+            for info in self.infos(h.p) {
+                if info.lang != la && info.lang != ANY {
+                    continue;
+                }
+                match info.role {
+                    Role::Hazard(code) => hazards.push(HazardHit {
+                        s: span.0,
+                        e: span.1,
+                        code,
+                        kind: HKind::Plain,
+                        fixed_potential: false,
+                    }),
+                    Role::Potential(code) => hazards.push(HazardHit {
+                        s: span.0,
+                        e: span.1,
+                        code,
+                        kind: HKind::Plain,
+                        fixed_potential: true,
+                    }),
+                    Role::Burn => hazards.push(HazardHit {
+                        s: span.0,
+                        e: span.1,
+                        code: HazardCode::ThermalFire,
+                        kind: HKind::Burn,
+                        fixed_potential: false,
+                    }),
+                    Role::Damage => hazards.push(HazardHit {
+                        s: span.0,
+                        e: span.1,
+                        code: HazardCode::DamageProperty,
+                        kind: HKind::Damage,
+                        fixed_potential: false,
+                    }),
+                    Role::Neg => cues.neg.push(span),
+                    Role::NegAfter => cues.neg_after.push(span),
+                    Role::Hedge => cues.hedge.push(span),
+                    Role::HedgeAfter => cues.hedge_after.push(span),
+                    Role::Realis => cues.realis.push(span),
+                    Role::Breaker => cues.breaker.push(span),
+                    Role::FigCtx => cues.fig.push(span),
+                    Role::Person => cues.person.push(span),
+                    Role::Property => cues.property.push(span),
+                    Role::FirstPerson => cues.first_person.push(span),
+                    Role::OtherStory => cues.other_story.push(span),
+                    Role::Register => cues.register = true,
+                    Role::Absorb | Role::Stop => {}
+                    Role::Model(pi, short) => models.push((span, pi, short)),
+                    Role::Brand(b) => brands.push((span, b)),
+                }
+            }
+        }
+
+        let tb = t.as_bytes();
+        let cjk = la == ZH;
+        let neg_after = self.neg_after_langs[la as usize];
+        // verb-final clauses put the burnt object before the verb ("die Finger verbrannt")
+        let object_first = la == HI || la == DE;
+        let mut events: Vec<Event> = Vec::with_capacity(hazards.len() + 2);
+        for h in &hazards {
+            let state = if is_figurative(tb, &cues, h) {
+                State::Figurative
+            } else if is_negated(tb, &cues, h, cjk, neg_after) {
+                State::Negated
+            } else {
+                State::Active
+            };
+            let modality = if h.fixed_potential
+                || cues.register
+                || (is_hedged(tb, &cues, h) && !is_realis(tb, &cues, h))
+            {
+                Modality::Potential
+            } else {
+                Modality::Occurred
+            };
+            let mut emit = |code| {
+                events.push(Event {
+                    code,
+                    modality,
+                    state,
+                    s: h.s,
+                    e: h.e,
+                })
+            };
+            match h.kind {
+                HKind::Plain => emit(h.code),
+                HKind::Burn => match burn_object(tb, &cues, h, object_first) {
+                    Object::Person => emit(HazardCode::InjuryBurn),
+                    Object::Property => {
+                        emit(HazardCode::ThermalFire);
+                        emit(HazardCode::DamageProperty);
+                    }
+                    Object::None => emit(HazardCode::ThermalFire),
+                },
+                HKind::Damage => {
+                    if burn_object(tb, &cues, h, object_first) == Object::Property {
+                        emit(HazardCode::DamageProperty);
+                    }
+                }
+            }
+        }
+
+        let ev = |s: usize, e: usize| {
+            let (a, b) = norm.original_span(text, s, e);
+            Evidence {
+                start: a,
+                end: b,
+                text: text[a..b].to_string(),
+            }
+        };
+
+        // aggregate per code
+        let mut found = Vec::new();
+        let mut negated = Vec::new();
+        let mut figurative = Vec::new();
+        for code in HazardCode::ALL {
+            let of = |state: State, modality: Option<Modality>| -> Vec<Evidence> {
+                let mut v: Vec<Evidence> = events
+                    .iter()
+                    .filter(|x| {
+                        x.code == code && x.state == state && modality.is_none_or(|m| x.modality == m)
+                    })
+                    .map(|x| ev(x.s, x.e))
+                    .collect();
+                v.dedup();
+                v
+            };
+            let occurred = of(State::Active, Some(Modality::Occurred));
+            if !occurred.is_empty() {
+                found.push(HazardFinding {
+                    code,
+                    modality: Modality::Occurred,
+                    evidence: occurred,
+                });
+                continue;
+            }
+            let potential = of(State::Active, Some(Modality::Potential));
+            if !potential.is_empty() {
+                found.push(HazardFinding {
+                    code,
+                    modality: Modality::Potential,
+                    evidence: potential,
+                });
+                continue;
+            }
+            for (state, list) in [
+                (State::Negated, &mut negated),
+                (State::Figurative, &mut figurative),
+            ] {
+                let v = of(state, None);
+                if !v.is_empty() {
+                    let modality = events
+                        .iter()
+                        .find(|x| x.code == code && x.state == state)
+                        .map_or(Modality::Occurred, |x| x.modality);
+                    list.push(HazardFinding {
+                        code,
+                        modality,
+                        evidence: v,
+                    });
+                    break;
+                }
+            }
+        }
+        let injuries = found
+            .iter()
+            .filter(|f| f.modality == Modality::Occurred && f.code.is_injury())
+            .map(|f| InjuryFinding {
+                kind: if f.code == HazardCode::InjuryBurn {
+                    InjuryKind::Burn
+                } else {
+                    InjuryKind::Other
+                },
+                evidence: f.evidence.clone(),
+            })
+            .collect();
+
+        let products = self.resolve_products(tb, &hits, &models, &brands, &cues, &events, &ev, text);
+        let occurred: Vec<HazardCode> = found
+            .iter()
+            .filter(|f| f.modality == Modality::Occurred)
+            .map(|f| f.code)
+            .collect();
+        TriageResult {
+            language,
+            severity: default_severity(&occurred, InjuryLevel::Unknown),
+            hazards: found,
+            negated,
+            figurative,
+            injuries,
+            products,
+        }
+    }
+
+    fn detect(&self, norm: &Normalized, hits: &[Hit], original: &str) -> Option<u8> {
+        if norm.kana > 0 && norm.kana * 4 >= norm.han {
+            return None; // Japanese: not supported
+        }
+        if norm.deva > 0 && norm.deva * 2 >= norm.latin {
+            return Some(HI);
+        }
+        if norm.han > 0 && norm.han * 3 >= norm.latin {
+            return Some(ZH);
+        }
+        let mut votes = [0u32; 9];
+        for h in hits {
+            for info in self.infos(h.p) {
+                if info.lang != ANY
+                    && !matches!(info.role, Role::Absorb | Role::Model(..) | Role::Brand(_))
+                {
+                    votes[info.lang as usize] += 1;
+                }
+            }
+        }
+        let mut order: Vec<usize> = (0..9).collect();
+        order.sort_by(|a, b| votes[*b].cmp(&votes[*a]).then(a.cmp(b)));
+        let (top, second) = (order[0], order[1]);
+        if votes[top] >= 3 && votes[top] > votes[second] {
+            return Some(top as u8);
+        }
+        // weak or tied evidence: ask whatlang on a prefix, then fall back to the votes
+        let mut cut = original.len().min(600);
+        while !original.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        if let Some(info) = whatlang::detect(&original[..cut]) {
+            let code = match info.lang() {
+                whatlang::Lang::Eng => Some(0),
+                whatlang::Lang::Fra => Some(1),
+                whatlang::Lang::Spa => Some(2),
+                whatlang::Lang::Deu => Some(3),
+                whatlang::Lang::Por => Some(4),
+                whatlang::Lang::Ita => Some(5),
+                whatlang::Lang::Hin => Some(6),
+                whatlang::Lang::Cmn => Some(7),
+                whatlang::Lang::Ind => Some(8),
+                _ => None,
+            };
+            if let Some(c) = code
+                && (votes[c] > 0 || votes[top] == 0 || votes[c] == votes[top])
+            {
+                return Some(c as u8);
+            }
+        }
+        (votes[top] > 0).then_some(top as u8)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn resolve_products(
+        &self,
+        tb: &[u8],
+        hits: &[Hit],
+        models: &[(Span, u32, bool)],
+        brands: &[(Span, u32)],
+        cues: &Cues,
+        events: &[Event],
+        ev: &dyn Fn(usize, usize) -> Evidence,
+        original: &str,
+    ) -> Vec<ProductMatch> {
+        if self.products.is_empty() {
+            return Vec::new();
+        }
+        struct Mention {
+            pi: u32,
+            s: usize,
+            e: usize,
+            score: f32,
+            brand_span: Option<Span>,
+        }
+        let brand_near = |s: usize, e: usize, bid: u32| -> Option<Span> {
+            brands.iter().find_map(|&((bs, be), b)| {
+                let near = (be <= s && words_between(tb, be, s) <= 1 && !clause_break(tb, be, s))
+                    || (bs >= e && words_between(tb, e, bs) <= 1 && !clause_break(tb, e, bs));
+                (b == bid && near).then_some((bs, be))
+            })
+        };
+        let brand_anywhere = |bid: u32| brands.iter().any(|&(_, b)| b == bid);
+        let mut mentions: Vec<Mention> = Vec::new();
+        // exact (and spacing-variant) model mentions; one hit may name several products
+        let mut i = 0;
+        while i < models.len() {
+            let span = models[i].0;
+            let mut j = i;
+            while j < models.len() && models[j].0 == span {
+                j += 1;
+            }
+            let cands = &models[i..j];
+            let with_brand: Vec<(u32, Span)> = cands
+                .iter()
+                .filter_map(|&(_, pi, _)| {
+                    brand_near(span.0, span.1, self.products[pi as usize].brand).map(|b| (pi, b))
+                })
+                .collect();
+            if !with_brand.is_empty() {
+                for (pi, b) in with_brand {
+                    mentions.push(Mention {
+                        pi,
+                        s: span.0,
+                        e: span.1,
+                        score: 1.0,
+                        brand_span: Some(b),
+                    });
+                }
+            } else {
+                let usable: Vec<u32> = cands
+                    .iter()
+                    .filter(|c| !c.2)
+                    .map(|c| c.1)
+                    .collect();
+                let branded: Vec<u32> = usable
+                    .iter()
+                    .copied()
+                    .filter(|pi| brand_anywhere(self.products[*pi as usize].brand))
+                    .collect();
+                let chosen = if branded.is_empty() { usable } else { branded };
+                for pi in chosen {
+                    mentions.push(Mention {
+                        pi,
+                        s: span.0,
+                        e: span.1,
+                        score: 0.9,
+                        brand_span: None,
+                    });
+                }
+            }
+            i = j;
+        }
+        // a brand alone names its product when the catalog has exactly one product of that brand
+        for &((bs, be), bid) in brands {
+            if names_another_model(original, ev(bs, be).end) {
+                continue;
+            }
+            let mut owned = self.products.iter().enumerate().filter(|(_, p)| p.brand == bid);
+            if let (Some((pi, _)), None) = (owned.next(), owned.next())
+                && !mentions.iter().any(|m| m.pi as usize == pi)
+            {
+                mentions.push(Mention {
+                    pi: pi as u32,
+                    s: bs,
+                    e: be,
+                    score: 0.6,
+                    brand_span: None,
+                });
+            }
+        }
+        // one-character typos
+        if !self.fuzzy.keys.is_empty() {
+            let toks = ascii_tokens(tb);
+            let mut buf: Vec<u32> = Vec::new();
+            let mut cand: Vec<u8> = Vec::new();
+            let mut k = 0;
+            while k < toks.len() {
+                let mut advanced = false;
+                for w in (1..=3).rev() {
+                    if k + w > toks.len() {
+                        continue;
+                    }
+                    let (s, e) = (toks[k].0, toks[k + w - 1].1);
+                    // tokens must be separated by single spaces only
+                    if (k..k + w - 1).any(|x| toks[x + 1].0 != toks[x].1 + 1) {
+                        continue;
+                    }
+                    cand.clear();
+                    for x in k..k + w {
+                        cand.extend_from_slice(&tb[toks[x].0..toks[x].1]);
+                    }
+                    if cand.len() < FUZZY_MIN_LEN - 1 || !cand.iter().any(u8::is_ascii_alphabetic) {
+                        continue;
+                    }
+                    if overlaps_hit(hits, s, e) {
+                        continue;
+                    }
+                    self.fuzzy.lookup(&cand, &mut buf);
+                    let mut took = false;
+                    for &key in &buf {
+                        let FuzzyTarget::Product(pi) = self.fuzzy.keys[key as usize].target;
+                        {
+                            let b = brand_near(s, e, self.products[pi as usize].brand);
+                            mentions.push(Mention {
+                                pi,
+                                s,
+                                e,
+                                score: if b.is_some() { 0.9 } else { 0.8 },
+                                brand_span: b,
+                            });
+                            took = true;
+                        }
+                    }
+                    if took {
+                        k += w;
+                        advanced = true;
+                        break;
+                    }
+                }
+                if !advanced {
+                    k += 1;
+                }
+            }
+        }
+        if mentions.is_empty() {
+            return Vec::new();
+        }
+        // rank: which product did the incident happen to?
+        let active: Vec<&Event> = events.iter().filter(|x| x.state == State::Active).collect();
+        struct Agg {
+            pi: u32,
+            first: usize,
+            score: f32,
+            incident: f32,
+            evidence: Vec<Evidence>,
+        }
+        let mut aggs: Vec<Agg> = Vec::new();
+        for m in &mentions {
+            let (ss, se) = sentence_of(tb, m.s);
+            let start = m.brand_span.map_or(m.s, |b| b.0.min(m.s));
+            let fp = cues.first_person.iter().any(|&(_, b)| {
+                b <= start && words_between(tb, b, start) <= 3 && !clause_break(tb, b, start)
+            });
+            let haz = active.iter().any(|x| x.s >= ss && x.e <= se);
+            let other = cues
+                .other_story
+                .iter()
+                .any(|&(a, b)| a >= ss && b <= start);
+            let incident = 2.0 * f32::from(u8::from(fp)) + 1.5 * f32::from(u8::from(haz))
+                - 3.0 * f32::from(u8::from(other));
+            let mut evs = Vec::new();
+            if let Some((bs, be)) = m.brand_span
+                && bs < m.s
+            {
+                evs.push(ev(bs, be));
+            }
+            evs.push(ev(m.s, m.e));
+            if let Some((bs, be)) = m.brand_span
+                && bs >= m.e
+            {
+                evs.push(ev(bs, be));
+            }
+            match aggs.iter_mut().find(|a| a.pi == m.pi) {
+                Some(a) => {
+                    a.score = a.score.max(m.score);
+                    a.incident = a.incident.max(incident);
+                    a.first = a.first.min(start);
+                    for e in evs {
+                        if !a.evidence.contains(&e) {
+                            a.evidence.push(e);
+                        }
+                    }
+                }
+                None => aggs.push(Agg {
+                    pi: m.pi,
+                    first: start,
+                    score: m.score,
+                    incident,
+                    evidence: evs,
+                }),
+            }
+        }
+        aggs.sort_by(|a, b| {
+            b.incident
+                .total_cmp(&a.incident)
+                .then(a.first.cmp(&b.first))
+                .then(a.pi.cmp(&b.pi))
+        });
+        aggs.into_iter()
+            .map(|a| {
+                let p = &self.products[a.pi as usize].product;
+                let mut evidence = a.evidence;
+                evidence.sort_by_key(|e| e.start);
+                ProductMatch {
+                    brand: p.brand.clone(),
+                    model: p.model.clone(),
+                    score: a.score,
+                    evidence,
+                }
+            })
+            .collect()
+    }
+}
+
+/// After a brand, a word with a digit or in capitals ("Hyundai H1", "Polaris RANGER",
+/// "KTM 450") names a model, one that the catalog lacks if no model matched there.
+fn names_another_model(original: &str, brand_end: usize) -> bool {
+    let rest = original[brand_end..].trim_start();
+    let word: String = rest
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '-')
+        .collect();
+    let first_part = word.split('-').next().unwrap_or("");
+    if first_part.chars().count() <= 2 && first_part.chars().all(|c| c.is_uppercase()) && !first_part.is_empty() {
+        return true;
+    }
+    let mut chars = word.chars();
+    match chars.next() {
+        None => false,
+        Some(c) if c.is_ascii_digit() => true,
+        Some(c) if c.is_uppercase() => {
+            word.chars().any(|c| c.is_ascii_digit())
+                || (word.chars().count() >= 2 && word.chars().all(|c| !c.is_lowercase()))
+                || word.chars().count() <= 2
+        }
+        Some(_) => word.chars().any(|c| c.is_ascii_digit()),
+    }
+}
+
+fn push_fuzzy(keys: &mut Vec<FuzzyKey>, norm: &str, target: FuzzyTarget) {
+    if !norm.is_ascii() {
+        return;
+    }
+    let compact: Vec<u8> = norm.bytes().filter(|b| b.is_ascii_alphanumeric()).collect();
+    if compact.len() < FUZZY_MIN_LEN || !compact.iter().any(u8::is_ascii_alphabetic) {
+        return;
+    }
+    let digits = compact.iter().copied().filter(u8::is_ascii_digit).collect();
+    keys.push(FuzzyKey {
+        compact,
+        digits,
+        target,
+    });
+}
+
+/// Spacing variants of a normalised catalog name: letter/digit boundaries are always split
+/// by the normaliser, so only the spaces between two alphabetic tokens are optional
+/// ("power core" / "powercore"). At most 16 variants.
+fn spacing_variants(norm: &str) -> Vec<String> {
+    let toks: Vec<&str> = norm.split(' ').filter(|t| !t.is_empty()).collect();
+    if toks.is_empty() {
+        return Vec::new();
+    }
+    let joinable: Vec<usize> = (0..toks.len() - 1)
+        .filter(|&i| {
+            toks[i].chars().all(char::is_alphabetic) && toks[i + 1].chars().all(char::is_alphabetic)
+        })
+        .take(4)
+        .collect();
+    let mut out = Vec::new();
+    for mask in 0u32..(1 << joinable.len()) {
+        let mut s = String::with_capacity(norm.len());
+        for (i, t) in toks.iter().enumerate() {
+            if i > 0 {
+                let pos = joinable.iter().position(|&j| j == i - 1);
+                let join = pos.is_some_and(|p| mask & (1 << p) != 0);
+                if !join {
+                    s.push(' ');
+                }
+            }
+            s.push_str(t);
+        }
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out
+}
+
+fn parse_hint(hint: &str) -> Option<u8> {
+    let primary = hint
+        .split(['-', '_'])
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let primary = match primary.as_str() {
+        "eng" => "en",
+        "fra" | "fre" => "fr",
+        "spa" => "es",
+        "deu" | "ger" => "de",
+        "por" => "pt",
+        "ita" => "it",
+        "hin" => "hi",
+        "zho" | "chi" | "cmn" => "zh",
+        "ind" | "in" => "id",
+        other => other,
+    }
+    .to_string();
+    LANGUAGES
+        .iter()
+        .position(|l| *l == primary)
+        .map(|i| i as u8)
+}
+
+fn words_between(tb: &[u8], a: usize, b: usize) -> usize {
+    if a >= b {
+        return 0;
+    }
+    let slice = &tb[a..b];
+    let spaces = slice.iter().filter(|&&x| x == b' ').count();
+    let cjk = slice.iter().filter(|&&x| (0xE3..=0xE9).contains(&x)).count();
+    spaces.saturating_sub(1) + cjk
+}
+
+fn contains_seq(slice: &[u8], seq: &[u8]) -> bool {
+    slice.windows(seq.len()).any(|w| w == seq)
+}
+
+const IDEO_FULL_STOP: &[u8] = "。".as_bytes();
+const IDEO_COMMA: &[u8] = "、".as_bytes();
+const DANDA: &[u8] = "।".as_bytes();
+
+fn clause_break(tb: &[u8], a: usize, b: usize) -> bool {
+    if a >= b {
+        return false;
+    }
+    let s = &tb[a..b];
+    s.iter().any(|c| b",.;:!?()[]".contains(c))
+        || (s.iter().any(|&c| c >= 0xE0)
+            && (contains_seq(s, IDEO_FULL_STOP) || contains_seq(s, IDEO_COMMA) || contains_seq(s, DANDA)))
+}
+
+fn sentence_break(tb: &[u8], a: usize, b: usize) -> bool {
+    if a >= b {
+        return false;
+    }
+    let s = &tb[a..b];
+    s.iter().any(|c| b".;!?".contains(c))
+        || (s.iter().any(|&c| c >= 0xE0) && (contains_seq(s, IDEO_FULL_STOP) || contains_seq(s, DANDA)))
+}
+
+fn is_sentence_end(tb: &[u8], i: usize) -> bool {
+    matches!(tb[i], b'.' | b';' | b'!' | b'?')
+        || tb[i..].starts_with(IDEO_FULL_STOP)
+        || tb[i..].starts_with(DANDA)
+}
+
+fn sentence_of(tb: &[u8], pos: usize) -> Span {
+    let mut s = 0;
+    let mut i = pos.min(tb.len());
+    while i > 0 {
+        i -= 1;
+        if is_sentence_end(tb, i) {
+            s = i + 1;
+            break;
+        }
+    }
+    let mut e = pos;
+    while e < tb.len() && !is_sentence_end(tb, e) {
+        e += 1;
+    }
+    (s, e)
+}
+
+fn breaker_between(breakers: &[Span], a: usize, b: usize) -> bool {
+    let i = breakers.partition_point(|x| x.0 < a);
+    breakers.get(i).is_some_and(|x| x.0 < b)
+}
+
+fn is_negated(tb: &[u8], cues: &Cues, h: &HazardHit, cjk: bool, neg_after: bool) -> bool {
+    let window = if cjk { NEG_WINDOW_CJK } else { NEG_WINDOW };
+    let i = cues.neg.partition_point(|x| x.1 <= h.s);
+    if i > 0 {
+        let (_, ne) = cues.neg[i - 1];
+        if words_between(tb, ne, h.s) <= window
+            && !clause_break(tb, ne, h.s)
+            && !breaker_between(&cues.breaker, ne, h.s)
+        {
+            return true;
+        }
+    }
+    if neg_after {
+        let j = cues.neg_after.partition_point(|x| x.0 < h.e);
+        if let Some(&(ns, _)) = cues.neg_after.get(j)
+            && words_between(tb, h.e, ns) <= NEG_AFTER_WINDOW
+            && !clause_break(tb, h.e, ns)
+            && !breaker_between(&cues.breaker, h.e, ns)
+        {
+            return true;
+        }
+    }
+    false
+}
+
+fn is_hedged(tb: &[u8], cues: &Cues, h: &HazardHit) -> bool {
+    let i = cues.hedge.partition_point(|x| x.1 <= h.s);
+    for &(_, he) in cues.hedge[..i].iter().rev() {
+        if words_between(tb, he, h.s) > HEDGE_WINDOW || sentence_break(tb, he, h.s) {
+            break;
+        }
+        if !breaker_between(&cues.breaker, he, h.s) {
+            return true;
+        }
+    }
+    let j = cues.hedge_after.partition_point(|x| x.0 < h.e);
+    if let Some(&(hs, _)) = cues.hedge_after.get(j)
+        && words_between(tb, h.e, hs) <= HEDGE_AFTER_WINDOW
+        && !clause_break(tb, h.e, hs)
+    {
+        return true;
+    }
+    false
+}
+
+/// "already swollen", "ya está abombada": an actual state, whatever hedge came before.
+fn is_realis(tb: &[u8], cues: &Cues, h: &HazardHit) -> bool {
+    cues.realis.iter().any(|&(_, e)| {
+        e <= h.s && words_between(tb, e, h.s) <= REALIS_WINDOW && !clause_break(tb, e, h.s)
+    })
+}
+
+fn is_figurative(tb: &[u8], cues: &Cues, h: &HazardHit) -> bool {
+    cues.fig.iter().any(|&(fs, fe)| {
+        (fe <= h.s && words_between(tb, fe, h.s) <= FIG_BEFORE && !clause_break(tb, fe, h.s))
+            || (fs >= h.e && words_between(tb, h.e, fs) <= FIG_AFTER && !clause_break(tb, h.e, fs))
+    })
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Object {
+    Person,
+    Property,
+    None,
+}
+
+/// What a burn/damage verb acts on: the first person or belongings word within a few
+/// words after it (or, for belongings, before it: "the curtains burned"). Hindi puts the
+/// object before the verb ("हाथ जल गया"), so there a person before counts too.
+fn burn_object(tb: &[u8], cues: &Cues, h: &HazardHit, object_first: bool) -> Object {
+    let after = |list: &[Span]| {
+        list.iter()
+            .filter(|&&(s, _)| {
+                s >= h.e && words_between(tb, h.e, s) < OBJECT_WINDOW && !clause_break(tb, h.e, s)
+            })
+            .map(|x| x.0)
+            .min()
+    };
+    let before = |list: &[Span]| {
+        list.iter().any(|&(_, e)| {
+            e <= h.s && words_between(tb, e, h.s) <= OBJECT_WINDOW && !clause_break(tb, e, h.s)
+        })
+    };
+    match (after(&cues.person), after(&cues.property)) {
+        (Some(p), Some(q)) => {
+            return if p < q { Object::Person } else { Object::Property };
+        }
+        (Some(_), None) => return Object::Person,
+        (None, Some(_)) => return Object::Property,
+        (None, None) => {}
+    }
+    if object_first && before(&cues.person) {
+        return Object::Person;
+    }
+    if before(&cues.property) {
+        return Object::Property;
+    }
+    Object::None
+}
+
+fn ascii_tokens(tb: &[u8]) -> Vec<Span> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < tb.len() {
+        if tb[i].is_ascii_alphanumeric() {
+            let s = i;
+            while i < tb.len() && tb[i].is_ascii_alphanumeric() {
+                i += 1;
+            }
+            // a token glued to non-ASCII letters is not a clean word
+            let glued_left = s > 0 && tb[s - 1] >= 0x80;
+            let glued_right = i < tb.len() && tb[i] >= 0x80;
+            if !glued_left && !glued_right {
+                out.push((s, i));
+            }
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+fn overlaps_hit(hits: &[Hit], s: usize, e: usize) -> bool {
+    let i = hits.partition_point(|h| (h.e as usize) <= s);
+    hits.get(i).is_some_and(|h| (h.s as usize) < e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn osa_accepts_one_edit_only() {
+        assert!(osa_within_one(b"galxynote7", b"galaxynote7"));
+        assert!(osa_within_one(b"samsnug", b"samsung"));
+        assert!(osa_within_one(b"samsungg", b"samsung"));
+        assert!(osa_within_one(b"sansung", b"samsung"));
+        assert!(!osa_within_one(b"smasnug", b"samsung"));
+        assert!(!osa_within_one(b"samsungxx", b"samsung"));
+    }
+
+    #[test]
+    fn spacing_variants_join_alphabetic_tokens_only() {
+        let v = spacing_variants("power core 10000");
+        assert!(v.contains(&"power core 10000".to_string()));
+        assert!(v.contains(&"powercore 10000".to_string()));
+        assert_eq!(v.len(), 2);
+        assert_eq!(spacing_variants("note 7 pro"), vec!["note 7 pro".to_string()]);
+    }
+
+    #[test]
+    fn hints_accept_bcp47_and_three_letter_codes() {
+        assert_eq!(parse_hint("fr-FR"), Some(1));
+        assert_eq!(parse_hint("hi-Latn"), Some(HI));
+        assert_eq!(parse_hint("zho"), Some(ZH));
+        assert_eq!(parse_hint("nl"), None);
+    }
+
+    #[test]
+    fn words_between_counts_words_and_han_characters() {
+        let t = "no sign of smoke".as_bytes();
+        assert_eq!(words_between(t, 2, 11), 2);
+        let t = "没有任何冒烟".as_bytes();
+        assert_eq!(words_between(t, 6, 12), 2);
+    }
+}

@@ -1,0 +1,270 @@
+//! Text normalisation with a byte-offset map back to the original input.
+//!
+//! The normal form is: Unicode compatibility decomposition (NFKD, so full-width forms,
+//! ligatures and compatibility ideographs fold to their plain forms), Latin combining
+//! diacritics (U+0300..U+036F) removed, lowercase, `ß` to `ss`, whitespace runs collapsed to
+//! one space, apostrophes, hyphens, underscores and slashes turned into spaces, en/em dashes
+//! turned into commas (clause breaks), zero-width characters dropped, and a space inserted
+//! between an ASCII letter and an ASCII digit ("Note7Pro" -> "note 7 pro"). Lexicon terms and
+//! catalog names go through the same function, so both sides always agree.
+//!
+//! Every output byte records the byte offset of the input character it came from, so a
+//! match `[s, e)` in the normalised text maps back to a slice of the original text that
+//! starts and ends on character boundaries.
+
+use unicode_normalization::char::decompose_compatible;
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Normalized {
+    pub text: String,
+    /// `map[i]` is the byte offset in the original input of the character that produced
+    /// output byte `i`.
+    pub map: Vec<u32>,
+    pub han: u32,
+    pub kana: u32,
+    pub deva: u32,
+    pub latin: u32,
+}
+
+impl Normalized {
+    /// Maps a normalised byte span back to the original input: `(start, end)` byte
+    /// offsets on character boundaries with `start < end` for a non-empty span.
+    pub fn original_span(&self, input: &str, start: usize, end: usize) -> (usize, usize) {
+        if start >= end || end > self.map.len() {
+            return (0, 0);
+        }
+        let a = self.map[start] as usize;
+        let last = self.map[end - 1] as usize;
+        let b = last + input[last..].chars().next().map_or(0, char::len_utf8);
+        (a, b.max(a))
+    }
+
+    fn last_byte(&self) -> Option<u8> {
+        self.text.as_bytes().last().copied()
+    }
+
+    fn push_byte(&mut self, b: u8, at: u32) {
+        debug_assert!(b.is_ascii());
+        self.text.push(b as char);
+        self.map.push(at);
+    }
+
+    fn push_space(&mut self, at: u32) {
+        match self.last_byte() {
+            None | Some(b' ') => {}
+            Some(_) => self.push_byte(b' ', at),
+        }
+    }
+
+    fn push_alnum(&mut self, b: u8, at: u32) {
+        if let Some(last) = self.last_byte()
+            && ((last.is_ascii_alphabetic() && b.is_ascii_digit())
+                || (last.is_ascii_digit() && b.is_ascii_alphabetic()))
+        {
+            self.push_byte(b' ', at);
+        }
+        if b.is_ascii_alphabetic() {
+            self.latin += 1;
+        }
+        self.push_byte(b, at);
+    }
+
+    fn push_ascii(&mut self, b: u8, at: u32) {
+        match b {
+            b'A'..=b'Z' => self.push_alnum(b + 32, at),
+            b'a'..=b'z' | b'0'..=b'9' => self.push_alnum(b, at),
+            b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c | b'\'' | b'-' | b'_' | b'/' | b'`' => {
+                self.push_space(at)
+            }
+            0..=0x1f | 0x7f => self.push_space(at),
+            _ => self.push_byte(b, at),
+        }
+    }
+
+    fn push_char(&mut self, c: char, at: u32) {
+        let mut buf = [0u8; 4];
+        let s = c.encode_utf8(&mut buf);
+        self.text.push_str(s);
+        for _ in 0..s.len() {
+            self.map.push(at);
+        }
+    }
+
+    fn push_other(&mut self, c: char, at: u32) {
+        match c {
+            '\u{2018}' | '\u{2019}' | '\u{201B}' | '\u{02BC}' | '\u{00B4}' | '\u{2032}'
+            | '\u{2010}' | '\u{2011}' | '\u{2212}' => self.push_space(at),
+            '\u{2013}' | '\u{2014}' | '\u{2015}' => self.push_byte(b',', at),
+            '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}' => {}
+            'ß' | 'ẞ' => {
+                self.push_alnum(b's', at);
+                self.push_alnum(b's', at);
+            }
+            c if c.is_whitespace() => self.push_space(at),
+            c => {
+                let cp = c as u32;
+                match cp {
+                    0x0900..=0x097F => self.deva += 1,
+                    0x3040..=0x30FF => self.kana += 1,
+                    0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF => self.han += 1,
+                    _ => {}
+                }
+                decompose_compatible(c, |d| {
+                    if is_latin_diacritic(d) {
+                        return;
+                    }
+                    if d.is_ascii() {
+                        self.push_ascii(d as u8, at);
+                    } else if d.is_whitespace() {
+                        self.push_space(at);
+                    } else if d.is_lowercase() || !d.is_alphabetic() {
+                        self.push_char(d, at);
+                    } else {
+                        for l in d.to_lowercase() {
+                            if l.is_ascii() {
+                                self.push_ascii(l as u8, at);
+                            } else if !is_latin_diacritic(l) {
+                                self.push_char(l, at);
+                            }
+                        }
+                    }
+                });
+            }
+        }
+    }
+}
+
+fn is_latin_diacritic(c: char) -> bool {
+    ('\u{0300}'..='\u{036F}').contains(&c)
+}
+
+/// Normalises `input` (see the module docs).
+pub(crate) fn normalize(input: &str) -> Normalized {
+    let mut n = Normalized {
+        text: String::with_capacity(input.len() + input.len() / 8 + 4),
+        map: Vec::with_capacity(input.len() + input.len() / 8 + 4),
+        ..Normalized::default()
+    };
+    let bytes = input.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b < 0x80 {
+            n.push_ascii(b, i as u32);
+            i += 1;
+        } else if let Some(c) = input[i..].chars().next() {
+            n.push_other(c, i as u32);
+            i += c.len_utf8();
+        } else {
+            break;
+        }
+    }
+    n
+}
+
+/// Normalises a lexicon term or catalog name: like [`normalize`], trimmed.
+pub(crate) fn normalize_term(term: &str) -> String {
+    normalize(term).text.trim().to_string()
+}
+
+/// A character that belongs to a word in a script that separates words with spaces.
+/// Han and kana are not: CJK terms match without boundary checks.
+pub(crate) fn is_spaced_word_char(c: char) -> bool {
+    if is_cjk(c) {
+        return false;
+    }
+    if ('\u{0900}'..='\u{097F}').contains(&c) {
+        return c != '\u{0964}' && c != '\u{0965}';
+    }
+    c.is_alphanumeric()
+}
+
+pub(crate) fn is_cjk(c: char) -> bool {
+    matches!(c as u32, 0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn folds_case_accents_and_width() {
+        assert_eq!(normalize("Ça a PRIS FEU à l’école").text, "ca a pris feu a l ecole");
+        assert_eq!(normalize("ＦＩＲＥ Straße").text, "fire strasse");
+        assert_eq!(normalize("Überhitzt!").text, "uberhitzt!");
+    }
+
+    #[test]
+    fn splits_letters_from_digits_and_hyphens() {
+        assert_eq!(normalize("Note7Pro").text, "note 7 pro");
+        assert_eq!(normalize("note-7 pro").text, "note 7 pro");
+        assert_eq!(normalize("PB-20").text, "pb 20");
+    }
+
+    #[test]
+    fn collapses_whitespace_and_drops_zero_width() {
+        assert_eq!(normalize("  no \n\t smoke\u{200B}s ").text, "no smokes ");
+    }
+
+    #[test]
+    fn keeps_devanagari_and_han() {
+        assert_eq!(normalize("फट गया").text, "फट गया");
+        assert_eq!(normalize("爆炸了，冒烟").text, "爆炸了,冒烟");
+        let n = normalize("爆炸 फट");
+        assert_eq!((n.han, n.deva), (2, 2));
+    }
+
+    #[test]
+    fn maps_spans_back_to_original_characters() {
+        let input = "L’ÉCRAN a Fondu";
+        let n = normalize(input);
+        let s = n.text.find("ecran").unwrap();
+        let (a, b) = n.original_span(input, s, s + "ecran".len());
+        assert_eq!(&input[a..b], "ÉCRAN");
+        let s = n.text.find("fondu").unwrap();
+        let (a, b) = n.original_span(input, s, s + 5);
+        assert_eq!(&input[a..b], "Fondu");
+    }
+
+    #[test]
+    fn boundary_chars_by_script() {
+        assert!(is_spaced_word_char('a'));
+        assert!(is_spaced_word_char('ि'));
+        assert!(!is_spaced_word_char('।'));
+        assert!(!is_spaced_word_char('爆'));
+        assert!(!is_spaced_word_char(' '));
+    }
+
+    proptest! {
+        #[test]
+        fn every_normalised_span_maps_to_an_original_slice_on_char_boundaries(
+            input in "\\PC{0,40}", a in 0usize..200, len in 1usize..20
+        ) {
+            let n = normalize(&input);
+            prop_assert_eq!(n.text.len(), n.map.len());
+            let t = n.text.len();
+            if t > 0 {
+                let mut s = a % t;
+                while !n.text.is_char_boundary(s) { s -= 1; }
+                let mut e = (s + len).min(t);
+                while !n.text.is_char_boundary(e) { e += 1; }
+                if s < e {
+                    let (oa, ob) = n.original_span(&input, s, e);
+                    prop_assert!(oa < ob);
+                    prop_assert!(input.is_char_boundary(oa) && input.is_char_boundary(ob));
+                    prop_assert!(ob <= input.len());
+                }
+            }
+            // the map never goes backwards
+            prop_assert!(n.map.windows(2).all(|w| w[0] <= w[1]));
+        }
+
+        #[test]
+        fn normalising_twice_changes_nothing(input in "\\PC{0,40}") {
+            let once = normalize(&input).text;
+            let twice = normalize(&once).text;
+            prop_assert_eq!(once, twice);
+        }
+    }
+}
