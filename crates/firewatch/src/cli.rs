@@ -71,6 +71,11 @@ pub enum Command {
     },
     /// Triage a text: language, hazards with evidence, injuries, products, severity.
     Triage(TriageArgs),
+    /// Statistics on CSV files, for analysts (disproportionality, MaxSPRT, rates, SEISMIC).
+    Stats {
+        #[command(subcommand)]
+        command: crate::stats_cmd::StatsCommand,
+    },
     /// The audit log.
     Audit {
         #[command(subcommand)]
@@ -271,6 +276,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Triage(args) => triage(args),
+        Command::Stats { command } => crate::stats_cmd::run(command),
     }
 }
 

@@ -5,3 +5,4 @@ mod api;
 mod durability;
 mod harness;
 mod photos;
+mod stats;
