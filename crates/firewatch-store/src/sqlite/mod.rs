@@ -25,14 +25,14 @@ const MAX_BATCH: usize = 512;
 
 /// The writer's state inside one transaction.
 pub struct WriteCtx {
-    conn: SqliteConnection,
+    pub(crate) conn: SqliteConnection,
     head: ChainHead,
-    now_ms: i64,
+    pub(crate) now_ms: i64,
 }
 
 impl WriteCtx {
     /// Appends an audit event in the current transaction.
-    async fn event(
+    pub(crate) async fn event(
         &mut self,
         actor: &Actor,
         kind: &str,
@@ -76,7 +76,7 @@ struct Job {
 
 #[derive(Clone)]
 pub struct SqliteStore {
-    readers: SqlitePool,
+    pub(crate) readers: SqlitePool,
     writer: mpsc::Sender<Job>,
 }
 
@@ -119,7 +119,7 @@ impl SqliteStore {
     }
 
     /// Queues a write and waits until its transaction committed (or failed).
-    async fn write<T: Send + 'static>(
+    pub(crate) async fn write<T: Send + 'static>(
         &self,
         op: impl for<'c> FnOnce(&'c mut WriteCtx) -> BoxFuture<'c, Result<T>> + Send + 'static,
     ) -> Result<T> {
