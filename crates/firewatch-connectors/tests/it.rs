@@ -497,6 +497,27 @@ fn broken_or_hostile_feeds_fail_without_panicking() {
     assert_eq!(parse_feed(bomb.as_bytes()).unwrap().len(), 20_000);
     let nested = format!("<rss version=\"2.0\"><channel>{}", "<x>".repeat(100_000));
     let _ = parse_feed(nested.as_bytes());
+    // "billion laughs": internal entities must not be expanded into gigabytes
+    let mut dtd = String::from("<!DOCTYPE rss [<!ENTITY a0 \"lol\">");
+    for i in 1..10 {
+        dtd.push_str(&format!(
+            "<!ENTITY a{i} \"{}\">",
+            format!("&a{};", i - 1).repeat(10)
+        ));
+    }
+    dtd.push(']');
+    dtd.push('>');
+    let bomb = format!(
+        "<?xml version=\"1.0\"?>{dtd}<rss version=\"2.0\"><channel><title>&a9;</title><item><title>&a9;</title></item></channel></rss>"
+    );
+    match parse_feed(bomb.as_bytes()) {
+        Ok(posts) => assert!(
+            posts.iter().all(|p| p.text.len() < 1 << 20),
+            "entities were expanded"
+        ),
+        Err(ParseError::Feed(_)) => {}
+        Err(other) => panic!("{other}"),
+    }
 }
 
 // ---------------------------------------------------------------- JSONL and grouping
