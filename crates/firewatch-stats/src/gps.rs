@@ -478,8 +478,8 @@ pub fn auto_hyper(points: &[Point], starts: &[Theta]) -> Result<HyperFit> {
     auto_hyper_threads(points, starts, 1)
 }
 
-/// [`auto_hyper`] with the likelihood evaluated on `threads` scoped threads (worth it above
-/// ~10k points).
+/// [`auto_hyper`] with the runs from the different starts spread over `threads` scoped
+/// threads (each run is sequential, so the result does not depend on `threads`).
 pub fn auto_hyper_threads(points: &[Point], starts: &[Theta], threads: usize) -> Result<HyperFit> {
     if points.is_empty() {
         return Err(StatsError::FitFailed("no data points".into()));
@@ -500,10 +500,37 @@ pub fn auto_hyper_threads(points: &[Point], starts: &[Theta], threads: usize) ->
     }
     const TOL: [f64; 5] = [0.05, 0.05, 0.2, 0.2, 0.025];
     let data = FitData::new(points);
-    let runs: Vec<FitRun> = starts
-        .iter()
-        .map(|s| fit_prepared(s, &data, 100.0, threads))
-        .collect();
+    let runs: Vec<FitRun> = if threads <= 1 || starts.len() < 2 {
+        starts
+            .iter()
+            .map(|s| fit_prepared(s, &data, 100.0, 1))
+            .collect()
+    } else {
+        // one run per start, handed out to `threads` workers from a shared counter
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let mut done: Vec<(usize, FitRun)> = std::thread::scope(|sc| {
+            let hs: Vec<_> = (0..threads.min(starts.len()))
+                .map(|_| {
+                    let (next, data) = (&next, &data);
+                    sc.spawn(move || {
+                        let mut mine = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            if i >= starts.len() {
+                                break mine;
+                            }
+                            mine.push((i, fit_prepared(&starts[i], data, 100.0, 1)));
+                        }
+                    })
+                })
+                .collect();
+            hs.into_iter()
+                .flat_map(|h| h.join().expect("fitting thread panicked"))
+                .collect()
+        });
+        done.sort_by_key(|x| x.0);
+        done.into_iter().map(|x| x.1).collect()
+    };
     let ok: Vec<usize> = (0..runs.len())
         .filter(|&i| runs[i].converged && runs[i].in_bounds && runs[i].nll.is_finite())
         .collect();
