@@ -554,3 +554,30 @@ fn the_same_text_posted_on_two_networks_groups_together() {
     assert_eq!(mastodon_text, "my @anker power bank exploded on the train!");
     assert_eq!(text_fingerprint(bluesky), text_fingerprint(&mastodon_text));
 }
+
+#[test]
+fn a_replay_of_the_real_frames_parses_with_the_same_mix() {
+    let seeds: Vec<&str> = frames().collect();
+    let kinds = |items: &mut dyn Iterator<Item = String>, n: usize, monotone: bool| {
+        let mut counts = [0usize; 5];
+        let mut last = i64::MIN;
+        for frame in items.take(n) {
+            let (item, cursor) =
+                parse_jetstream_frame(&frame).unwrap_or_else(|e| panic!("{e}: {frame}"));
+            assert!(!monotone || cursor > last, "replayed cursors must increase");
+            last = cursor;
+            counts[match item {
+                Item::Post(_) => 0,
+                Item::Engagement(_) => 1,
+                Item::Delete { .. } => 2,
+                Item::Identity { .. } => 3,
+                _ => 4,
+            }] += 1;
+        }
+        counts
+    };
+    let once = kinds(&mut seeds.iter().map(|s| s.to_string()), seeds.len(), false);
+    let mut replay = firewatch_connectors::FrameReplay::new(seeds.iter().copied()).unwrap();
+    let ten_times = kinds(&mut replay, seeds.len() * 10, true);
+    assert_eq!(ten_times, once.map(|c| c * 10));
+}
