@@ -13,6 +13,7 @@
 //! | Mastodon streaming over WebSocket | [`parse_mastodon_ws_message`] |
 //! | RSS 0.9x / 1.0 / 2.0, Atom, JSON Feed | [`parse_feed`] |
 //! | `firewatch import posts` JSONL | [`parse_posts_jsonl_line`] |
+//! | a synthetic Jetstream stream for load tests | [`FrameReplay`] |
 //!
 //! Every input has a size cap ([`MAX_FRAME_BYTES`], [`MAX_FEED_BYTES`]) checked before parsing,
 //! and every failure is a [`ParseError`]; nothing panics on hostile input.
@@ -23,6 +24,7 @@ mod html;
 mod jetstream;
 mod jsonl;
 mod mastodon;
+mod replay;
 mod sse;
 mod time;
 
@@ -35,6 +37,7 @@ pub use mastodon::{
     parse_mastodon_counts, parse_mastodon_status, parse_mastodon_stream_event,
     parse_mastodon_ws_message,
 };
+pub use replay::FrameReplay;
 pub use sse::{SseDecoder, SseEvent};
 pub use time::parse_rfc3339_us;
 

@@ -497,6 +497,27 @@ fn broken_or_hostile_feeds_fail_without_panicking() {
     assert_eq!(parse_feed(bomb.as_bytes()).unwrap().len(), 20_000);
     let nested = format!("<rss version=\"2.0\"><channel>{}", "<x>".repeat(100_000));
     let _ = parse_feed(nested.as_bytes());
+    // "billion laughs": internal entities must not be expanded into gigabytes
+    let mut dtd = String::from("<!DOCTYPE rss [<!ENTITY a0 \"lol\">");
+    for i in 1..10 {
+        dtd.push_str(&format!(
+            "<!ENTITY a{i} \"{}\">",
+            format!("&a{};", i - 1).repeat(10)
+        ));
+    }
+    dtd.push(']');
+    dtd.push('>');
+    let bomb = format!(
+        "<?xml version=\"1.0\"?>{dtd}<rss version=\"2.0\"><channel><title>&a9;</title><item><title>&a9;</title></item></channel></rss>"
+    );
+    match parse_feed(bomb.as_bytes()) {
+        Ok(posts) => assert!(
+            posts.iter().all(|p| p.text.len() < 1 << 20),
+            "entities were expanded"
+        ),
+        Err(ParseError::Feed(_)) => {}
+        Err(other) => panic!("{other}"),
+    }
 }
 
 // ---------------------------------------------------------------- JSONL and grouping
@@ -532,4 +553,31 @@ fn the_same_text_posted_on_two_networks_groups_together() {
     let mastodon_text = html_to_text(mastodon_html);
     assert_eq!(mastodon_text, "my @anker power bank exploded on the train!");
     assert_eq!(text_fingerprint(bluesky), text_fingerprint(&mastodon_text));
+}
+
+#[test]
+fn a_replay_of_the_real_frames_parses_with_the_same_mix() {
+    let seeds: Vec<&str> = frames().collect();
+    let kinds = |items: &mut dyn Iterator<Item = String>, n: usize, monotone: bool| {
+        let mut counts = [0usize; 5];
+        let mut last = i64::MIN;
+        for frame in items.take(n) {
+            let (item, cursor) =
+                parse_jetstream_frame(&frame).unwrap_or_else(|e| panic!("{e}: {frame}"));
+            assert!(!monotone || cursor > last, "replayed cursors must increase");
+            last = cursor;
+            counts[match item {
+                Item::Post(_) => 0,
+                Item::Engagement(_) => 1,
+                Item::Delete { .. } => 2,
+                Item::Identity { .. } => 3,
+                _ => 4,
+            }] += 1;
+        }
+        counts
+    };
+    let once = kinds(&mut seeds.iter().map(|s| s.to_string()), seeds.len(), false);
+    let mut replay = firewatch_connectors::FrameReplay::new(seeds.iter().copied()).unwrap();
+    let ten_times = kinds(&mut replay, seeds.len() * 10, true);
+    assert_eq!(ten_times, once.map(|c| c * 10));
 }

@@ -174,9 +174,14 @@ pub(crate) fn fallback_window(
     Some((1.0 / span, span))
 }
 
-/// The infectiousness at one prediction time over shares sorted by time (the first being the
-/// original post). Exposed for callers that evaluate a single time; see [`infectiousness`].
-pub fn infectiousness_at(pairs: &[(f64, f64)], ptime: f64, p: &SeismicParams) -> Infectiousness {
+/// The infectiousness at one prediction time over shares **sorted by time** (the first being the
+/// original post); the public entry point is [`infectiousness`], which validates and sorts.
+#[cfg(test)]
+pub(crate) fn infectiousness_at(
+    pairs: &[(f64, f64)],
+    ptime: f64,
+    p: &SeismicParams,
+) -> Infectiousness {
     let times: Vec<f64> = pairs.iter().map(|e| e.0).collect();
     infectiousness_at_sorted(pairs, &times, ptime, p)
 }

@@ -28,7 +28,7 @@ mod incremental;
 mod kernel;
 mod offline;
 
-pub use batch::{Infectiousness, Prediction, infectiousness, infectiousness_at, predict_cascade};
+pub use batch::{Infectiousness, Prediction, infectiousness, predict_cascade};
 pub use error::ForecastError;
 pub use incremental::{CascadeForecaster, Forecast, ForecastGrid};
 pub use offline::{SeismicReport, parse_cascade_csv, seismic_offline};

@@ -75,6 +75,28 @@ pub fn next_level(current: Level) -> Option<Level> {
     }
 }
 
+/// Turns a case's status history into pauses: `changes` are `(at, waiting)` pairs in time
+/// order, `waiting` = the case entered (true) or left (false) `waiting_customer`. A pause
+/// still open at the end has `until = None`. Repeated states are ignored.
+pub fn pauses_from_waiting(changes: &[(Timestamp, bool)]) -> Vec<Pause> {
+    let mut out: Vec<Pause> = Vec::new();
+    let mut open: Option<Timestamp> = None;
+    for &(at, waiting) in changes {
+        match (waiting, open) {
+            (true, None) => open = Some(at),
+            (false, Some(from)) => {
+                out.push((from, Some(at.max(from))));
+                open = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(from) = open {
+        out.push((from, None));
+    }
+    out
+}
+
 /// Valid pauses as sorted, merged, half-open intervals; `Timestamp::MAX` = open-ended.
 fn normalise_pauses(pauses: &[Pause]) -> Vec<(Timestamp, Timestamp)> {
     let mut v: Vec<(Timestamp, Timestamp)> = pauses
@@ -335,6 +357,27 @@ mod tests {
         assert_eq!(next_level(Level::Supervisor), Some(Level::Safety));
         assert_eq!(next_level(Level::Safety), Some(Level::Hq));
         assert_eq!(next_level(Level::Hq), None);
+    }
+
+    #[test]
+    fn waiting_customer_periods_become_pauses() {
+        let t = |h: i64| {
+            ts("2026-06-01T00:00:00Z")
+                .checked_add(SignedDuration::from_hours(h))
+                .unwrap()
+        };
+        let changes = [
+            (t(1), true),
+            (t(2), true),
+            (t(3), false),
+            (t(4), false),
+            (t(5), true),
+        ];
+        assert_eq!(
+            pauses_from_waiting(&changes),
+            vec![(t(1), Some(t(3))), (t(5), None)]
+        );
+        assert!(pauses_from_waiting(&[]).is_empty());
     }
 
     #[test]

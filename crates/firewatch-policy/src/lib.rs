@@ -25,7 +25,7 @@ pub mod remedy;
 pub use calendar::{Calendar, CalendarError};
 pub use clock::{
     ClockBasis, ClockKind, ClockPlan, ClockState, Level, Pause, active_time, clock_state, deadline,
-    next_level,
+    next_level, pauses_from_waiting,
 };
 pub use duration::{ClockDuration, DurationError};
 pub use error::{Location, PlaybookError, PolicyError, Problem};

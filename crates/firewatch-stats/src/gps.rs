@@ -478,8 +478,8 @@ pub fn auto_hyper(points: &[Point], starts: &[Theta]) -> Result<HyperFit> {
     auto_hyper_threads(points, starts, 1)
 }
 
-/// [`auto_hyper`] with the likelihood evaluated on `threads` scoped threads (worth it above
-/// ~10k points).
+/// [`auto_hyper`] with the runs from the different starts spread over `threads` scoped
+/// threads (each run is sequential, so the result does not depend on `threads`).
 pub fn auto_hyper_threads(points: &[Point], starts: &[Theta], threads: usize) -> Result<HyperFit> {
     if points.is_empty() {
         return Err(StatsError::FitFailed("no data points".into()));
@@ -500,10 +500,37 @@ pub fn auto_hyper_threads(points: &[Point], starts: &[Theta], threads: usize) ->
     }
     const TOL: [f64; 5] = [0.05, 0.05, 0.2, 0.2, 0.025];
     let data = FitData::new(points);
-    let runs: Vec<FitRun> = starts
-        .iter()
-        .map(|s| fit_prepared(s, &data, 100.0, threads))
-        .collect();
+    let runs: Vec<FitRun> = if threads <= 1 || starts.len() < 2 {
+        starts
+            .iter()
+            .map(|s| fit_prepared(s, &data, 100.0, 1))
+            .collect()
+    } else {
+        // one run per start, handed out to `threads` workers from a shared counter
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let mut done: Vec<(usize, FitRun)> = std::thread::scope(|sc| {
+            let hs: Vec<_> = (0..threads.min(starts.len()))
+                .map(|_| {
+                    let (next, data) = (&next, &data);
+                    sc.spawn(move || {
+                        let mut mine = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            if i >= starts.len() {
+                                break mine;
+                            }
+                            mine.push((i, fit_prepared(&starts[i], data, 100.0, 1)));
+                        }
+                    })
+                })
+                .collect();
+            hs.into_iter()
+                .flat_map(|h| h.join().expect("fitting thread panicked"))
+                .collect()
+        });
+        done.sort_by_key(|x| x.0);
+        done.into_iter().map(|x| x.1).collect()
+    };
     let ok: Vec<usize> = (0..runs.len())
         .filter(|&i| runs[i].converged && runs[i].in_bounds && runs[i].nll.is_finite())
         .collect();
@@ -760,8 +787,19 @@ impl Scorer {
         self.score_quantiles(n, e, 0.05, 0.95)
     }
 
+    /// [`Scorer::score`] started from the quantiles of a nearby pair (`hint`, typically the
+    /// previous pair in `(n, e)` order): the root finding then usually needs one evaluation
+    /// instead of three. The result is the same to the solver's tolerance.
+    pub fn score_near(&self, n: u32, e: f64, hint: Option<&Posterior>) -> Posterior {
+        self.score_impl(n, e, 0.05, 0.95, hint.map(|h| (h.eb05.ln(), h.eb95.ln())))
+    }
+
     /// Qn, EBGM and the `lo` / `hi` posterior quantiles.
     pub fn score_quantiles(&self, n: u32, e: f64, lo: f64, hi: f64) -> Posterior {
+        self.score_impl(n, e, lo, hi, None)
+    }
+
+    fn score_impl(&self, n: u32, e: f64, lo: f64, hi: f64, start: Option<(f64, f64)>) -> Posterior {
         let t = &self.theta;
         let nf = n as f64;
         let (lg1, lg2, dg1, dg2) = self.tables(n);
@@ -774,20 +812,12 @@ impl Scorer {
         let x = lq + l2 - lp - l1;
         let qn = 1.0 / (1.0 + x.exp());
         let elog = qn * (dg1 - lr1) + (1.0 - qn) * (dg2 - lr2);
-        let comps = MixComps {
-            q: qn,
-            a1: t.alpha1 + nf,
-            r1,
-            lga1: lg1,
-            a2: t.alpha2 + nf,
-            r2,
-            lga2: lg2,
-        };
+        let comps = MixComps::new(qn, t.alpha1 + nf, r1, lg1, t.alpha2 + nf, r2, lg2);
         Posterior {
             qn,
             ebgm: elog.exp(),
-            eb05: comps.quantile(lo),
-            eb95: comps.quantile(hi),
+            eb05: comps.quantile(lo, start.map(|s| s.0)),
+            eb95: comps.quantile(hi, start.map(|s| s.1)),
         }
     }
 }
@@ -801,6 +831,28 @@ struct MixComps {
     a2: f64,
     r2: f64,
     lga2: f64,
+    /// step below which a Halley step is final: 1e-4 · shape^(-1/3)
+    halley_tol: f64,
+    /// step below which a Newton step is final: 1e-6 · shape^(-1/4)
+    newton_tol: f64,
+}
+
+impl MixComps {
+    #[allow(clippy::too_many_arguments)]
+    fn new(q: f64, a1: f64, r1: f64, lga1: f64, a2: f64, r2: f64, lga2: f64) -> Self {
+        let a = a1.max(a2).max(1.0);
+        MixComps {
+            q,
+            a1,
+            r1,
+            lga1,
+            a2,
+            r2,
+            lga2,
+            halley_tol: 1e-4 * a.powf(-1.0 / 3.0),
+            newton_tol: 1e-6 * a.powf(-0.25),
+        }
+    }
 }
 
 /// Components whose posterior weight is below this are dropped from the CDF (their effect
@@ -845,16 +897,19 @@ impl MixComps {
     }
 
     /// The `prob` quantile: Halley's method on `F(e^t) = prob` from the weighted
-    /// Wilson-Hilferty start, inside a bisection bracket. It stops once a step is below
-    /// 1e-4 in ln x, after which the cubic convergence leaves an error of order 1e-12
-    /// relative (checked against plain bisection in the tests).
-    fn quantile(&self, prob: f64) -> f64 {
-        let z = normal_quantile(prob);
-        let mut t = if self.q >= 1.0 - NEGLIGIBLE {
+    /// Wilson-Hilferty start (or a neighbour's quantile), inside a bisection bracket, to about
+    /// 1e-12 relative (checked against plain bisection in the tests).
+    fn quantile(&self, prob: f64, start: Option<f64>) -> f64 {
+        let mut t = if let Some(t0) = start.filter(|t| t.is_finite()) {
+            t0
+        } else if self.q >= 1.0 - NEGLIGIBLE {
+            let z = normal_quantile(prob);
             Self::wh(self.a1, self.r1, z)
         } else if self.q <= NEGLIGIBLE {
+            let z = normal_quantile(prob);
             Self::wh(self.a2, self.r2, z)
         } else {
+            let z = normal_quantile(prob);
             self.q * Self::wh(self.a1, self.r1, z) + (1.0 - self.q) * Self::wh(self.a2, self.r2, z)
         };
         let (mut lo, mut hi) = (f64::NEG_INFINITY, f64::INFINITY);
@@ -871,14 +926,17 @@ impl MixComps {
                 hi = t;
             }
             let den = 2.0 * d * d - v * d2;
-            let mut nt = if d > 0.0 && den > 0.0 {
-                t - 2.0 * v * d / den
+            // accept a small final step without checking it: in ln x the posterior has a
+            // width sigma ~ 1/sqrt(shape), and after a step s the error is about s^3/sigma^2
+            // (Halley) or s^2/sigma (Newton); the thresholds keep it below 1e-12
+            let (mut nt, accept) = if d > 0.0 && den > 0.0 {
+                (t - 2.0 * v * d / den, self.halley_tol)
             } else if d > 0.0 {
-                t - v / d
+                (t - v / d, self.newton_tol)
             } else {
-                f64::NAN
+                (f64::NAN, 0.0)
             };
-            if nt.is_finite() && (nt - t).abs() < 1e-4 {
+            if nt.is_finite() && (nt - t).abs() < accept {
                 return nt.exp();
             }
             if !nt.is_finite() || nt <= lo || nt >= hi {
@@ -956,15 +1014,15 @@ mod tests {
         for (n, e) in [(1, 0.03), (3, 0.5), (20, 2.0), (200, 150.0)] {
             let p = s.score(n, e);
             assert!(p.eb05 < p.ebgm && p.ebgm < p.eb95, "{n} {e} {p:?}");
-            let c = MixComps {
-                q: p.qn,
-                a1: 3.25 + n as f64,
-                r1: 0.4 + e,
-                lga1: ln_gamma(3.25 + n as f64),
-                a2: 2.03 + n as f64,
-                r2: 1.9 + e,
-                lga2: ln_gamma(2.03 + n as f64),
-            };
+            let c = MixComps::new(
+                p.qn,
+                3.25 + n as f64,
+                0.4 + e,
+                ln_gamma(3.25 + n as f64),
+                2.03 + n as f64,
+                1.9 + e,
+                ln_gamma(2.03 + n as f64),
+            );
             assert!((c.cdf(p.eb05.ln()).0 - 0.05).abs() < 1e-12);
             assert!((c.cdf(p.eb95.ln()).0 - 0.95).abs() < 1e-12);
         }
@@ -976,17 +1034,22 @@ mod tests {
         for n in [1u32, 2, 3, 5, 8, 13, 40, 300, 5000] {
             for e in [1e-5, 1e-3, 0.02, 0.3, 1.0, 4.0, 30.0, 400.0, 6000.0] {
                 let p = s.score(n, e);
+                // warm-started from a neighbour, the same answer
+                let near = s.score_near(n, e, Some(&s.score(n, e * 1.05)));
+                for (a, b) in [(near.eb05, p.eb05), (near.eb95, p.eb95)] {
+                    assert!(((a - b) / b).abs() < 1e-10, "n={n} e={e}: {a} vs {b}");
+                }
                 let t = s.theta;
                 let nf = n as f64;
-                let c = MixComps {
-                    q: p.qn,
-                    a1: t.alpha1 + nf,
-                    r1: t.beta1 + e,
-                    lga1: ln_gamma(t.alpha1 + nf),
-                    a2: t.alpha2 + nf,
-                    r2: t.beta2 + e,
-                    lga2: ln_gamma(t.alpha2 + nf),
-                };
+                let c = MixComps::new(
+                    p.qn,
+                    t.alpha1 + nf,
+                    t.beta1 + e,
+                    ln_gamma(t.alpha1 + nf),
+                    t.alpha2 + nf,
+                    t.beta2 + e,
+                    ln_gamma(t.alpha2 + nf),
+                );
                 for (prob, got) in [(0.05, p.eb05), (0.95, p.eb95)] {
                     let (mut lo, mut hi) = (-60.0f64, 60.0f64);
                     for _ in 0..200 {

@@ -115,21 +115,30 @@ pub fn score_pairs(scorer: &Scorer, n: &[u32], e: &[f64], threads: usize) -> Vec
         slot[k.2 as usize] = (uniq.len() - 1) as u32;
     }
     drop(keys);
+    // in (n, e) order, each pair's quantiles start from the previous pair's when close
+    let run = |c: &[(u32, f64)]| -> Vec<Posterior> {
+        let mut out: Vec<Posterior> = Vec::with_capacity(c.len());
+        let mut prev: Option<(u32, f64)> = None;
+        for &(n, e) in c {
+            let hint = match (prev, out.last()) {
+                (Some((pn, pe)), Some(p)) if pn == n && (e / pe).ln().abs() < 0.1 => Some(p),
+                _ => None,
+            };
+            let post = scorer.score_near(n, e, hint);
+            out.push(post);
+            prev = Some((n, e));
+        }
+        out
+    };
     let threads = threads.max(1).min(uniq.len().max(1));
     let scored: Vec<Posterior> = if threads == 1 {
-        uniq.iter().map(|&(n, e)| scorer.score(n, e)).collect()
+        run(&uniq)
     } else {
         let chunk = uniq.len().div_ceil(threads);
         std::thread::scope(|s| {
             let handles: Vec<_> = uniq
                 .chunks(chunk)
-                .map(|c| {
-                    s.spawn(move || {
-                        c.iter()
-                            .map(|&(n, e)| scorer.score(n, e))
-                            .collect::<Vec<_>>()
-                    })
-                })
+                .map(|c| s.spawn(move || run(c)))
                 .collect();
             handles
                 .into_iter()
