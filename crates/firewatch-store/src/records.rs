@@ -27,12 +27,20 @@ pub struct IntakeCommand {
     pub report: NewReport,
     /// Occurred hazard codes, as strings, for the case.
     pub hazards: Vec<String>,
+    /// Every hazard found (occurred and potential), as answered to the caller.
+    pub reported_hazards: Vec<ReceiptHazard>,
     /// The triage result as JSON, stored on the report.
     pub triage_json: String,
     pub severity: Severity,
     pub attachments: Vec<NewAttachment>,
     pub received_at_ms: i64,
     pub actor: super::Actor,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptHazard {
+    pub code: String,
+    pub modality: String,
 }
 
 /// What the first successful intake answered; replayed for retries.
@@ -42,6 +50,8 @@ pub struct IntakeReceipt {
     pub case_id: String,
     pub case_number: i64,
     pub hazards: Vec<String>,
+    #[serde(default)]
+    pub reported_hazards: Vec<ReceiptHazard>,
     pub severity: String,
     pub attachment_ids: Vec<String>,
 }

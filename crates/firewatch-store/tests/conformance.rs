@@ -30,6 +30,10 @@ fn command(key: Option<&str>, narrative: &str) -> IntakeCommand {
             channel: Channel::Web,
         },
         hazards: vec!["thermal.smoke".into()],
+        reported_hazards: vec![ReceiptHazard {
+            code: "thermal.smoke".into(),
+            modality: "occurred".into(),
+        }],
         triage_json: "{}".into(),
         severity: Severity::S2,
         attachments: vec![],

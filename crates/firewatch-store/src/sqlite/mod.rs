@@ -431,6 +431,7 @@ async fn intake_in_tx(ctx: &mut WriteCtx, cmd: IntakeCommand) -> Result<IntakeOu
         case_id: case_id.clone(),
         case_number: number,
         hazards: cmd.hazards.clone(),
+        reported_hazards: cmd.reported_hazards.clone(),
         severity: cmd.severity.as_str().to_string(),
         attachment_ids,
     };

@@ -11,7 +11,9 @@ use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use firewatch_domain::intake::{Channel, validate_report};
-use firewatch_store::{Actor, IntakeCommand, IntakeOutcome, IntakeReceipt, NewAttachment};
+use firewatch_store::{
+    Actor, IntakeCommand, IntakeOutcome, IntakeReceipt, NewAttachment, ReceiptHazard,
+};
 use sha2::{Digest, Sha256};
 use std::io::Cursor;
 
@@ -131,10 +133,10 @@ async fn submit_inner(state: AppState, req: Request) -> ApiResult<Response> {
         attachments.push(stored);
     }
 
-    let hazards_out: Vec<HazardOut> = assessment
+    let reported_hazards: Vec<ReceiptHazard> = assessment
         .hazards
         .iter()
-        .map(|h| HazardOut {
+        .map(|h| ReceiptHazard {
             code: h.code.as_str().into(),
             modality: match h.modality {
                 firewatch_domain::Modality::Occurred => "occurred".into(),
@@ -157,6 +159,7 @@ async fn submit_inner(state: AppState, req: Request) -> ApiResult<Response> {
         request_hash,
         report,
         hazards: occurred,
+        reported_hazards,
         triage_json: assessment.detail.to_string(),
         severity: assessment.severity,
         attachments,
@@ -168,11 +171,9 @@ async fn submit_inner(state: AppState, req: Request) -> ApiResult<Response> {
     match state.store.intake(cmd).await? {
         IntakeOutcome::Created(receipt) => {
             metrics::counter!("firewatch_reports_accepted_total").increment(1);
-            Ok(respond(StatusCode::CREATED, receipt, hazards_out, false))
+            Ok(respond(StatusCode::CREATED, receipt, false))
         }
-        IntakeOutcome::Replayed(receipt) => {
-            Ok(respond(StatusCode::CREATED, receipt, hazards_out, true))
-        }
+        IntakeOutcome::Replayed(receipt) => Ok(respond(StatusCode::CREATED, receipt, true)),
         IntakeOutcome::KeyReused => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "idempotency-key-reused",
@@ -182,18 +183,20 @@ async fn submit_inner(state: AppState, req: Request) -> ApiResult<Response> {
     }
 }
 
-fn respond(
-    status: StatusCode,
-    receipt: IntakeReceipt,
-    hazards: Vec<HazardOut>,
-    replayed: bool,
-) -> Response {
+fn respond(status: StatusCode, receipt: IntakeReceipt, replayed: bool) -> Response {
     let reference = format!("FW-{:06}", receipt.case_number);
     let body = IntakeResponse {
         report_id: receipt.report_id,
         case_id: receipt.case_id.clone(),
         reference,
-        hazards,
+        hazards: receipt
+            .reported_hazards
+            .into_iter()
+            .map(|h| HazardOut {
+                code: h.code,
+                modality: h.modality,
+            })
+            .collect(),
         severity: receipt.severity,
         attachment_ids: receipt.attachment_ids,
     };
