@@ -9,7 +9,8 @@ use crate::counts::{Columns, count_reports};
 use crate::csvfast::{CsvReader, Record, column_indices};
 use crate::disproportionality::measures;
 use crate::gps::{
-    DEFAULT_STARTS, HyperFit, Posterior, Scorer, SquashOptions, Theta, auto_hyper, auto_squash,
+    DEFAULT_STARTS, HyperFit, Posterior, Scorer, SquashOptions, Theta, auto_hyper_threads,
+    auto_squash,
 };
 use crate::poisson::{rate_per_million, rate_ratio};
 use crate::{Result, StatsError};
@@ -153,8 +154,9 @@ pub fn score_pairs(scorer: &Scorer, n: &[u32], e: &[f64], threads: usize) -> Vec
 /// distinct reports per pair, compute RR, PRR (+ chi-square), ROR (+ 95% CI), IC (+ IC025) and
 /// the Gamma-Poisson Shrinker's EBGM, EB05, EB95, and write one CSV row per pair (header
 /// [`DISP_HEADER`], pairs sorted by product then event). Without `opts.theta` the
-/// hyperparameters are fitted first; the summary holds the fit. Scoring uses up to two
-/// threads (`std::thread::available_parallelism`, capped at 2).
+/// hyperparameters are fitted first; the summary holds the fit. The fit (one thread per
+/// starting point) and the scoring use up to two threads (`available_parallelism`, capped
+/// at 2); the output does not depend on the thread count.
 pub fn disproportionality(
     input: impl Read,
     opts: &DispOptions,
@@ -172,6 +174,10 @@ pub fn disproportionality(
     }
     let counts = count_reports(input, &cols, progress)?;
     let e = counts.expected();
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(2);
     let (theta, fit, squashed_points) = match opts.theta {
         Some(t) => (Theta::from_array(t), None, None),
         None => {
@@ -186,7 +192,7 @@ pub fn disproportionality(
                 .iter()
                 .map(|s| Theta::from_array(*s))
                 .collect();
-            let fit = auto_hyper(&pts, &starts)?;
+            let fit = auto_hyper_threads(&pts, &starts, threads)?;
             (fit.theta, Some(fit), squashed)
         }
     };
@@ -194,10 +200,6 @@ pub fn disproportionality(
     let max_n = counts.pairs.iter().map(|p| p.n).max().unwrap_or(0);
     let scorer = Scorer::new(theta, max_n.min(1 << 16))?;
     let ns: Vec<u32> = counts.pairs.iter().map(|p| p.n).collect();
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(2);
     let post = score_pairs(&scorer, &ns, &e, threads);
     progress(Progress::Stage("writing"));
     let mut w = BufWriter::with_capacity(1 << 16, output);
