@@ -775,7 +775,8 @@ impl Scorer {
         self.score_impl(n, e, lo, hi, None)
     }
 
-    fn score_impl(&self, n: u32, e: f64, lo: f64, hi: f64, start: Option<(f64, f64)>) -> Posterior {
+    /// `(Q_n, E[ln λ], mixture)` for one pair.
+    fn posterior(&self, n: u32, e: f64) -> (f64, f64, MixComps) {
         let t = &self.theta;
         let nf = n as f64;
         let (lg1, lg2, dg1, dg2) = self.tables(n);
@@ -789,6 +790,11 @@ impl Scorer {
         let qn = 1.0 / (1.0 + x.exp());
         let elog = qn * (dg1 - lr1) + (1.0 - qn) * (dg2 - lr2);
         let comps = MixComps::new(qn, t.alpha1 + nf, r1, lg1, t.alpha2 + nf, r2, lg2);
+        (qn, elog, comps)
+    }
+
+    fn score_impl(&self, n: u32, e: f64, lo: f64, hi: f64, start: Option<(f64, f64)>) -> Posterior {
+        let (qn, elog, comps) = self.posterior(n, e);
         Posterior {
             qn,
             ebgm: elog.exp(),
@@ -936,8 +942,9 @@ impl MixComps {
     }
 }
 
-/// Expected value of `ln λ` and EBGM, without quantiles (cheap).
-pub fn ebgm(theta: &Theta, n: u32, e: f64) -> f64 {
+/// Posterior weight `Q_n` and EBGM of one pair, without the quantiles (cheap). `theta` is not
+/// validated here; use [`Scorer::new`] for that.
+pub fn qn_ebgm(theta: &Theta, n: u32, e: f64) -> (f64, f64) {
     let s = Scorer {
         theta: *theta,
         consts: Scorer::consts(theta),
@@ -946,7 +953,8 @@ pub fn ebgm(theta: &Theta, n: u32, e: f64) -> f64 {
         dg1: Vec::new(),
         dg2: Vec::new(),
     };
-    s.score_quantiles(n, e, 0.5, 0.5).ebgm
+    let (qn, elog, _) = s.posterior(n, e);
+    (qn, elog.exp())
 }
 
 #[cfg(test)]
@@ -1070,6 +1078,13 @@ mod tests {
         let s0: f64 = pts.iter().map(|p| p.e).sum();
         let s1: f64 = sq.iter().map(|p| p.e * p.w).sum();
         assert!((s0 - s1).abs() < 1e-9 * s0);
+    }
+
+    #[test]
+    fn qn_and_ebgm_without_quantiles_match_the_full_score() {
+        let s = Scorer::new(theta(), 5).unwrap();
+        let full = s.score(3, 0.7);
+        assert_eq!(qn_ebgm(&theta(), 3, 0.7), (full.qn, full.ebgm));
     }
 
     #[test]
