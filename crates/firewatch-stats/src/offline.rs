@@ -71,15 +71,27 @@ pub struct DispSummary {
 pub const DISP_HEADER: &str =
     "product,event,N,E,RR,PRR,PRR_chi2,ROR,ROR_lower,ROR_upper,IC,IC025,EBGM,EB05,EB95";
 
-/// Format a number for CSV output: shortest round-trip decimal, `Inf`/`-Inf`, `NA` for NaN.
-pub fn fmt_num(x: f64) -> String {
-    if x.is_nan() {
-        "NA".into()
-    } else if x.is_infinite() {
-        if x > 0.0 { "Inf".into() } else { "-Inf".into() }
-    } else {
-        format!("{x}")
+/// A number as written to CSV output: shortest round-trip decimal, `Inf`/`-Inf`, `NA` for NaN
+/// (the spellings R and spreadsheets read back).
+#[derive(Debug, Clone, Copy)]
+pub struct Num(pub f64);
+
+impl std::fmt::Display for Num {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let x = self.0;
+        if x.is_nan() {
+            f.write_str("NA")
+        } else if x.is_infinite() {
+            f.write_str(if x > 0.0 { "Inf" } else { "-Inf" })
+        } else {
+            write!(f, "{x}")
+        }
     }
+}
+
+/// [`Num`] as a `String`.
+pub fn fmt_num(x: f64) -> String {
+    Num(x).to_string()
 }
 
 /// Quote a CSV field when needed (RFC 4180).
@@ -219,18 +231,18 @@ pub fn disproportionality(
             csv_field(&counts.products[p.product as usize]),
             csv_field(&counts.events[p.event as usize]),
             p.n,
-            fmt_num(ei),
-            fmt_num(m.rr),
-            fmt_num(m.prr),
-            fmt_num(m.prr_chi2),
-            fmt_num(m.ror),
-            fmt_num(m.ror_lower),
-            fmt_num(m.ror_upper),
-            fmt_num(m.ic),
-            fmt_num(m.ic025),
-            fmt_num(s.ebgm),
-            fmt_num(s.eb05),
-            fmt_num(s.eb95),
+            Num(ei),
+            Num(m.rr),
+            Num(m.prr),
+            Num(m.prr_chi2),
+            Num(m.ror),
+            Num(m.ror_lower),
+            Num(m.ror_upper),
+            Num(m.ic),
+            Num(m.ic025),
+            Num(s.ebgm),
+            Num(s.eb05),
+            Num(s.eb95),
         )?;
         if (i + 1) % (1 << 18) == 0 {
             progress(Progress::Pairs {
