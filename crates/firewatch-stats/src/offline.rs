@@ -7,7 +7,7 @@ use std::io::{BufWriter, Read, Write};
 pub use crate::counts::Progress;
 use crate::counts::{Columns, count_reports};
 use crate::csvfast::{CsvReader, Record, column_indices};
-use crate::disproportionality::measures;
+use crate::disproportionality::{ic_gamma_q025, measures_with_q025};
 use crate::gps::{
     DEFAULT_STARTS, HyperFit, Posterior, Scorer, SquashOptions, Theta, auto_hyper_threads,
     auto_squash,
@@ -217,13 +217,17 @@ pub fn disproportionality(
     let mut w = BufWriter::with_capacity(1 << 16, output);
     writeln!(w, "{DISP_HEADER}")?;
     let total = counts.pairs.len() as u64;
+    // IC025's gamma quantile depends on N only: one per distinct count
+    let mut q025: crate::counts::FxHashMap<u32, f64> = Default::default();
     for (i, ((p, &ei), s)) in counts.pairs.iter().zip(&e).zip(&post).enumerate() {
-        let m = measures(
+        let q = *q025.entry(p.n).or_insert_with(|| ic_gamma_q025(p.n as f64));
+        let m = measures_with_q025(
             p.n as u64,
             counts.product_reports[p.product as usize] as u64,
             counts.event_reports[p.event as usize] as u64,
             counts.total_reports,
             ei,
+            q,
         );
         writeln!(
             w,
