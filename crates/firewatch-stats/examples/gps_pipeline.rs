@@ -122,6 +122,43 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     println!("pairs with EB05 >= 2: {signals}; checksum of EBGM+EB05+EB95: {checksum:.6}");
+    // recall of the generator's planted associations, when its planted_*.csv is beside the input
+    let planted = std::path::Path::new(&path).with_file_name(
+        std::path::Path::new(&path).file_name().map_or_else(
+            || "planted.csv".to_string(),
+            |f| f.to_string_lossy().replacen("reports_", "planted_", 1),
+        ),
+    );
+    if let Ok(text) = std::fs::read_to_string(&planted) {
+        let index: std::collections::HashMap<(&str, &str), usize> = counts
+            .pairs
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                (
+                    (
+                        counts.products[p.product as usize].as_str(),
+                        counts.events[p.event as usize].as_str(),
+                    ),
+                    i,
+                )
+            })
+            .collect();
+        let (mut found, mut total) = (0, 0);
+        for line in text.lines().skip(1) {
+            let mut f = line.split(',');
+            if let (Some(p), Some(ev)) = (f.next(), f.next()) {
+                total += 1;
+                if index.get(&(p, ev)).is_some_and(|&i| post[i].eb05 >= 2.0) {
+                    found += 1;
+                }
+            }
+        }
+        println!(
+            "planted pairs with EB05 >= 2: {found} of {total} ({})",
+            planted.display()
+        );
+    }
     println!("| step | wall s | cpu s |");
     println!("| --- | ---: | ---: |");
     for s in &steps {

@@ -110,18 +110,37 @@ pub fn ror(t: &TwoByTwo) -> (f64, f64, f64) {
 /// BCPNN information component and its exact lower 2.5% limit, from the observed count and
 /// the expected count.
 pub fn information_component(observed: f64, expected: f64) -> (f64, f64) {
-    let shape = observed + 0.5;
+    ic_with_quantile(observed, expected, ic_gamma_q025(observed))
+}
+
+/// The 2.5% quantile of Gamma(observed + 0.5, rate 1): IC025's only costly part, which
+/// depends on the count alone (so callers scoring many pairs can cache it per count).
+pub fn ic_gamma_q025(observed: f64) -> f64 {
+    gamma_quantile(observed + 0.5, 0.025, Tail::Lower)
+}
+
+fn ic_with_quantile(observed: f64, expected: f64, q025: f64) -> (f64, f64) {
     let rate = expected + 0.5;
-    let ic = (shape / rate).log2();
-    let q = gamma_quantile(shape, 0.025, Tail::Lower) / rate;
-    (ic, q.log2())
+    ((observed + 0.5).log2() - rate.log2(), (q025 / rate).log2())
 }
 
 /// Every measure for one pair: `n` reports with both, margins, and the expected count `e`.
 pub fn measures(n: u64, n_product: u64, n_event: u64, n_total: u64, e: f64) -> Measures {
+    measures_with_q025(n, n_product, n_event, n_total, e, ic_gamma_q025(n as f64))
+}
+
+/// [`measures`] with IC025's gamma quantile supplied (see [`ic_gamma_q025`]).
+pub fn measures_with_q025(
+    n: u64,
+    n_product: u64,
+    n_event: u64,
+    n_total: u64,
+    e: f64,
+    q025: f64,
+) -> Measures {
     let t = TwoByTwo::from_margins(n, n_product, n_event, n_total);
     let (ror, ror_lower, ror_upper) = ror(&t);
-    let (ic, ic025) = information_component(n as f64, e);
+    let (ic, ic025) = ic_with_quantile(n as f64, e, q025);
     Measures {
         rr: n as f64 / e,
         prr: prr(&t),

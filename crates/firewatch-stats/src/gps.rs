@@ -234,42 +234,18 @@ fn nll_range(
     (f, g)
 }
 
-/// Negative log-likelihood and its gradient w.r.t. u = (ln α1, ln β1, ln α2, ln β2, logit P),
-/// over `threads` scoped threads for large data.
-fn nll_and_grad_data(u: &[f64; 5], d: &FitData, threads: usize) -> (f64, [f64; 5]) {
+/// Negative log-likelihood and its gradient w.r.t. u = (ln α1, ln β1, ln α2, ln β2, logit P).
+fn nll_and_grad_data(u: &[f64; 5], d: &FitData) -> (f64, [f64; 5]) {
     let p = 1.0 / (1.0 + (-u[4]).exp());
     let c1 = Comp::new(u[0].exp(), u[1].exp(), &d.distinct_n);
     let c2 = Comp::new(u[2].exp(), u[3].exp(), &d.distinct_n);
     let (lp, lq) = (p.ln(), (1.0 - p).ln());
-    let len = d.n.len();
-    if threads <= 1 || len < 8192 {
-        return nll_range(&c1, &c2, lp, lq, p, d, 0..len);
-    }
-    let chunk = len.div_ceil(threads);
-    std::thread::scope(|s| {
-        let hs: Vec<_> = (0..threads)
-            .map(|t| {
-                let r = (t * chunk).min(len)..((t + 1) * chunk).min(len);
-                let (c1, c2) = (&c1, &c2);
-                s.spawn(move || nll_range(c1, c2, lp, lq, p, d, r))
-            })
-            .collect();
-        let mut f = 0.0;
-        let mut g = [0.0; 5];
-        for h in hs {
-            let (fi, gi) = h.join().expect("likelihood thread panicked");
-            f += fi;
-            for k in 0..5 {
-                g[k] += gi[k];
-            }
-        }
-        (f, g)
-    })
+    nll_range(&c1, &c2, lp, lq, p, d, 0..d.n.len())
 }
 
 #[cfg(test)]
 fn nll_and_grad(u: &[f64; 5], points: &[Point]) -> (f64, [f64; 5]) {
-    nll_and_grad_data(u, &FitData::new(points), 1)
+    nll_and_grad_data(u, &FitData::new(points))
 }
 
 fn to_u(t: &Theta) -> [f64; 5] {
@@ -317,13 +293,13 @@ pub struct FitRun {
 
 /// Minimise the negative log-likelihood from one starting point.
 pub fn fit_from(start: &Theta, points: &[Point], param_limit: f64) -> FitRun {
-    fit_prepared(start, &FitData::new(points), param_limit, 1)
+    fit_prepared(start, &FitData::new(points), param_limit)
 }
 
-fn fit_prepared(start: &Theta, data: &FitData, param_limit: f64, threads: usize) -> FitRun {
+fn fit_prepared(start: &Theta, data: &FitData, param_limit: f64) -> FitRun {
     let n = 5;
     let mut u = to_u(start);
-    let (mut f, mut g) = nll_and_grad_data(&u, data, threads);
+    let (mut f, mut g) = nll_and_grad_data(&u, data);
     let mut evaluations = 1;
     let scale = data.total_w.max(1.0);
     // gradient tolerances (w.r.t. log/logit parameters): 1e-6 per sqrt(total weight), and
@@ -371,7 +347,7 @@ fn fit_prepared(start: &Theta, data: &FitData, param_limit: f64, threads: usize)
             for i in 0..n {
                 un[i] += step * d[i];
             }
-            let (fnew, gnew) = nll_and_grad_data(&un, data, threads);
+            let (fnew, gnew) = nll_and_grad_data(&un, data);
             evaluations += 1;
             if fnew.is_finite() && fnew <= f + 1e-4 * step * slope {
                 accepted = Some((un, fnew, gnew));
@@ -442,7 +418,7 @@ fn fit_prepared(start: &Theta, data: &FitData, param_limit: f64, threads: usize)
     FitRun {
         start: *start,
         theta,
-        nll: nll_and_grad_data(&to_u(&theta), data, threads).0,
+        nll: nll_and_grad_data(&to_u(&theta), data).0,
         iterations,
         evaluations,
         converged,
@@ -503,7 +479,7 @@ pub fn auto_hyper_threads(points: &[Point], starts: &[Theta], threads: usize) ->
     let runs: Vec<FitRun> = if threads <= 1 || starts.len() < 2 {
         starts
             .iter()
-            .map(|s| fit_prepared(s, &data, 100.0, 1))
+            .map(|s| fit_prepared(s, &data, 100.0))
             .collect()
     } else {
         // one run per start, handed out to `threads` workers from a shared counter
@@ -519,7 +495,7 @@ pub fn auto_hyper_threads(points: &[Point], starts: &[Theta], threads: usize) ->
                             if i >= starts.len() {
                                 break mine;
                             }
-                            mine.push((i, fit_prepared(&starts[i], data, 100.0, 1)));
+                            mine.push((i, fit_prepared(&starts[i], data, 100.0)));
                         }
                     })
                 })
@@ -799,7 +775,8 @@ impl Scorer {
         self.score_impl(n, e, lo, hi, None)
     }
 
-    fn score_impl(&self, n: u32, e: f64, lo: f64, hi: f64, start: Option<(f64, f64)>) -> Posterior {
+    /// `(Q_n, E[ln λ], mixture)` for one pair.
+    fn posterior(&self, n: u32, e: f64) -> (f64, f64, MixComps) {
         let t = &self.theta;
         let nf = n as f64;
         let (lg1, lg2, dg1, dg2) = self.tables(n);
@@ -813,6 +790,11 @@ impl Scorer {
         let qn = 1.0 / (1.0 + x.exp());
         let elog = qn * (dg1 - lr1) + (1.0 - qn) * (dg2 - lr2);
         let comps = MixComps::new(qn, t.alpha1 + nf, r1, lg1, t.alpha2 + nf, r2, lg2);
+        (qn, elog, comps)
+    }
+
+    fn score_impl(&self, n: u32, e: f64, lo: f64, hi: f64, start: Option<(f64, f64)>) -> Posterior {
+        let (qn, elog, comps) = self.posterior(n, e);
         Posterior {
             qn,
             ebgm: elog.exp(),
@@ -960,8 +942,9 @@ impl MixComps {
     }
 }
 
-/// Expected value of `ln λ` and EBGM, without quantiles (cheap).
-pub fn ebgm(theta: &Theta, n: u32, e: f64) -> f64 {
+/// Posterior weight `Q_n` and EBGM of one pair, without the quantiles (cheap). `theta` is not
+/// validated here; use [`Scorer::new`] for that.
+pub fn qn_ebgm(theta: &Theta, n: u32, e: f64) -> (f64, f64) {
     let s = Scorer {
         theta: *theta,
         consts: Scorer::consts(theta),
@@ -970,7 +953,8 @@ pub fn ebgm(theta: &Theta, n: u32, e: f64) -> f64 {
         dg1: Vec::new(),
         dg2: Vec::new(),
     };
-    s.score_quantiles(n, e, 0.5, 0.5).ebgm
+    let (qn, elog, _) = s.posterior(n, e);
+    (qn, elog.exp())
 }
 
 #[cfg(test)]
@@ -1094,6 +1078,13 @@ mod tests {
         let s0: f64 = pts.iter().map(|p| p.e).sum();
         let s1: f64 = sq.iter().map(|p| p.e * p.w).sum();
         assert!((s0 - s1).abs() < 1e-9 * s0);
+    }
+
+    #[test]
+    fn qn_and_ebgm_without_quantiles_match_the_full_score() {
+        let s = Scorer::new(theta(), 5).unwrap();
+        let full = s.score(3, 0.7);
+        assert_eq!(qn_ebgm(&theta(), 3, 0.7), (full.qn, full.ebgm));
     }
 
     #[test]

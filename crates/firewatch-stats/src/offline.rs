@@ -7,9 +7,10 @@ use std::io::{BufWriter, Read, Write};
 pub use crate::counts::Progress;
 use crate::counts::{Columns, count_reports};
 use crate::csvfast::{CsvReader, Record, column_indices};
-use crate::disproportionality::measures;
+use crate::disproportionality::{ic_gamma_q025, measures_with_q025};
 use crate::gps::{
-    DEFAULT_STARTS, HyperFit, Posterior, Scorer, SquashOptions, Theta, auto_hyper, auto_squash,
+    DEFAULT_STARTS, HyperFit, Posterior, Scorer, SquashOptions, Theta, auto_hyper_threads,
+    auto_squash,
 };
 use crate::poisson::{rate_per_million, rate_ratio};
 use crate::{Result, StatsError};
@@ -70,15 +71,27 @@ pub struct DispSummary {
 pub const DISP_HEADER: &str =
     "product,event,N,E,RR,PRR,PRR_chi2,ROR,ROR_lower,ROR_upper,IC,IC025,EBGM,EB05,EB95";
 
-/// Format a number for CSV output: shortest round-trip decimal, `Inf`/`-Inf`, `NA` for NaN.
-pub fn fmt_num(x: f64) -> String {
-    if x.is_nan() {
-        "NA".into()
-    } else if x.is_infinite() {
-        if x > 0.0 { "Inf".into() } else { "-Inf".into() }
-    } else {
-        format!("{x}")
+/// A number as written to CSV output: shortest round-trip decimal, `Inf`/`-Inf`, `NA` for NaN
+/// (the spellings R and spreadsheets read back).
+#[derive(Debug, Clone, Copy)]
+pub struct Num(pub f64);
+
+impl std::fmt::Display for Num {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let x = self.0;
+        if x.is_nan() {
+            f.write_str("NA")
+        } else if x.is_infinite() {
+            f.write_str(if x > 0.0 { "Inf" } else { "-Inf" })
+        } else {
+            write!(f, "{x}")
+        }
     }
+}
+
+/// [`Num`] as a `String`.
+pub fn fmt_num(x: f64) -> String {
+    Num(x).to_string()
 }
 
 /// Quote a CSV field when needed (RFC 4180).
@@ -153,8 +166,9 @@ pub fn score_pairs(scorer: &Scorer, n: &[u32], e: &[f64], threads: usize) -> Vec
 /// distinct reports per pair, compute RR, PRR (+ chi-square), ROR (+ 95% CI), IC (+ IC025) and
 /// the Gamma-Poisson Shrinker's EBGM, EB05, EB95, and write one CSV row per pair (header
 /// [`DISP_HEADER`], pairs sorted by product then event). Without `opts.theta` the
-/// hyperparameters are fitted first; the summary holds the fit. Scoring uses up to two
-/// threads (`std::thread::available_parallelism`, capped at 2).
+/// hyperparameters are fitted first; the summary holds the fit. The fit (one thread per
+/// starting point) and the scoring use up to two threads (`available_parallelism`, capped
+/// at 2); the output does not depend on the thread count.
 pub fn disproportionality(
     input: impl Read,
     opts: &DispOptions,
@@ -172,6 +186,10 @@ pub fn disproportionality(
     }
     let counts = count_reports(input, &cols, progress)?;
     let e = counts.expected();
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(2);
     let (theta, fit, squashed_points) = match opts.theta {
         Some(t) => (Theta::from_array(t), None, None),
         None => {
@@ -186,7 +204,7 @@ pub fn disproportionality(
                 .iter()
                 .map(|s| Theta::from_array(*s))
                 .collect();
-            let fit = auto_hyper(&pts, &starts)?;
+            let fit = auto_hyper_threads(&pts, &starts, threads)?;
             (fit.theta, Some(fit), squashed)
         }
     };
@@ -194,22 +212,22 @@ pub fn disproportionality(
     let max_n = counts.pairs.iter().map(|p| p.n).max().unwrap_or(0);
     let scorer = Scorer::new(theta, max_n.min(1 << 16))?;
     let ns: Vec<u32> = counts.pairs.iter().map(|p| p.n).collect();
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(2);
     let post = score_pairs(&scorer, &ns, &e, threads);
     progress(Progress::Stage("writing"));
     let mut w = BufWriter::with_capacity(1 << 16, output);
     writeln!(w, "{DISP_HEADER}")?;
     let total = counts.pairs.len() as u64;
+    // IC025's gamma quantile depends on N only: one per distinct count
+    let mut q025: crate::counts::FxHashMap<u32, f64> = Default::default();
     for (i, ((p, &ei), s)) in counts.pairs.iter().zip(&e).zip(&post).enumerate() {
-        let m = measures(
+        let q = *q025.entry(p.n).or_insert_with(|| ic_gamma_q025(p.n as f64));
+        let m = measures_with_q025(
             p.n as u64,
             counts.product_reports[p.product as usize] as u64,
             counts.event_reports[p.event as usize] as u64,
             counts.total_reports,
             ei,
+            q,
         );
         writeln!(
             w,
@@ -217,18 +235,18 @@ pub fn disproportionality(
             csv_field(&counts.products[p.product as usize]),
             csv_field(&counts.events[p.event as usize]),
             p.n,
-            fmt_num(ei),
-            fmt_num(m.rr),
-            fmt_num(m.prr),
-            fmt_num(m.prr_chi2),
-            fmt_num(m.ror),
-            fmt_num(m.ror_lower),
-            fmt_num(m.ror_upper),
-            fmt_num(m.ic),
-            fmt_num(m.ic025),
-            fmt_num(s.ebgm),
-            fmt_num(s.eb05),
-            fmt_num(s.eb95),
+            Num(ei),
+            Num(m.rr),
+            Num(m.prr),
+            Num(m.prr_chi2),
+            Num(m.ror),
+            Num(m.ror_lower),
+            Num(m.ror_upper),
+            Num(m.ic),
+            Num(m.ic025),
+            Num(s.ebgm),
+            Num(s.eb05),
+            Num(s.eb95),
         )?;
         if (i + 1) % (1 << 18) == 0 {
             progress(Progress::Pairs {

@@ -230,3 +230,36 @@ fn rates_report_non_numeric_units_with_line_and_column() {
     .unwrap_err();
     assert!(matches!(err, StatsError::EmptyInput(_)));
 }
+
+#[test]
+fn disproportionality_with_strata_sums_expected_counts_over_strata() {
+    let theta = Some([3.25, 0.4, 2.03, 1.9, 0.065]);
+    let run = |strata: Vec<String>| {
+        let opts = DispOptions {
+            strata_cols: strata,
+            theta,
+            ..DispOptions::default()
+        };
+        let mut out = Vec::new();
+        disproportionality(
+            fixture("openebgm_caers.csv").as_bytes(),
+            &opts,
+            &mut out,
+            &mut |_| {},
+        )
+        .unwrap();
+        parse(&out)
+    };
+    let (h, plain) = run(vec![]);
+    let (_, strat) = run(vec!["strat1".into()]);
+    assert_eq!(plain.len(), strat.len());
+    let ce = col(&h, "E");
+    let total = |rows: &[Vec<String>]| rows.iter().map(|r| num(&r[ce])).sum::<f64>();
+    // the stratified expected counts differ pair by pair, and stay of the same order in total
+    // (over the observed pairs only: 2086.5 unstratified, 2332.2 by sex)
+    assert!(plain.iter().zip(&strat).any(|(a, b)| a[ce] != b[ce]));
+    let (tp, ts) = (total(&plain), total(&strat));
+    assert!(ts > 0.5 * tp && ts < 2.0 * tp, "{tp} vs {ts}");
+    // same pairs, same counts
+    assert!(plain.iter().zip(&strat).all(|(a, b)| a[..3] == b[..3]));
+}

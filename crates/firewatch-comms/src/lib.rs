@@ -1,0 +1,1 @@
+//! Statements, recall notices and regulator exports. Pure.
