@@ -183,19 +183,27 @@ pub fn run(cmd: StatsCommand) -> anyhow::Result<()> {
             );
             let t = s.theta;
             match &s.fit {
-                Some(fit) => eprintln!(
-                    "fitted hyperparameters a1={} b1={} a2={} b2={} p={} (negative log-likelihood {:.4}, {} starts agreed{})",
-                    t.alpha1,
-                    t.beta1,
-                    t.alpha2,
-                    t.beta2,
-                    t.p,
-                    fit.nll,
-                    fit.num_close,
-                    s.squashed_points
-                        .map(|n| format!(", fitted on {n} squashed points"))
-                        .unwrap_or_default()
-                ),
+                Some(fit) => {
+                    if let Some(lone) = &fit.unconfirmed_better {
+                        eprintln!(
+                            "note: one start reached a lower negative log-likelihood ({:.4}) that no other start confirmed; it was not chosen",
+                            lone.nll
+                        );
+                    }
+                    eprintln!(
+                        "fitted hyperparameters a1={} b1={} a2={} b2={} p={} (negative log-likelihood {:.4}, {} starts agreed{})",
+                        t.alpha1,
+                        t.beta1,
+                        t.alpha2,
+                        t.beta2,
+                        t.p,
+                        fit.nll,
+                        fit.num_close,
+                        s.squashed_points
+                            .map(|n| format!(", fitted on {n} squashed points"))
+                            .unwrap_or_default()
+                    )
+                }
                 None => eprintln!(
                     "hyperparameters given: a1={} b1={} a2={} b2={} p={}",
                     t.alpha1, t.beta1, t.alpha2, t.beta2, t.p
