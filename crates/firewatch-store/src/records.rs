@@ -29,6 +29,8 @@ pub struct IntakeCommand {
     pub hazards: Vec<String>,
     /// Every hazard found (occurred and potential), as answered to the caller.
     pub reported_hazards: Vec<ReceiptHazard>,
+    /// The case's product (brand, model): the reporter's, else the one triage resolved.
+    pub case_product: (Option<String>, Option<String>),
     /// The triage result as JSON, stored on the report.
     pub triage_json: String,
     pub severity: Severity,

@@ -34,6 +34,7 @@ fn command(key: Option<&str>, narrative: &str) -> IntakeCommand {
             code: "thermal.smoke".into(),
             modality: "occurred".into(),
         }],
+        case_product: (Some("Voltra".into()), Some("Note7".into())),
         triage_json: "{}".into(),
         severity: Severity::S2,
         attachments: vec![],

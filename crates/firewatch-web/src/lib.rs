@@ -40,6 +40,8 @@ pub struct Assessment {
     pub hazards: Vec<AssessedHazard>,
     pub severity: Severity,
     pub language: Option<String>,
+    /// The product the incident happened to, as (brand, model), when triage resolved one.
+    pub product: Option<(String, String)>,
     /// The full result, stored on the report for review.
     pub detail: serde_json::Value,
 }

@@ -26,6 +26,10 @@ impl TriageEngine for Engine {
                 .collect(),
             severity: result.severity_with(reported_injury),
             language: (result.language != "und").then(|| result.language.clone()),
+            product: result
+                .products
+                .first()
+                .map(|p| (p.brand.clone(), p.model.clone())),
             detail: serde_json::to_value(&result).unwrap_or(serde_json::Value::Null),
         }
     }

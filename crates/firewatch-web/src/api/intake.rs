@@ -154,12 +154,23 @@ async fn submit_inner(state: AppState, req: Request) -> ApiResult<Response> {
     if report.language.is_none() {
         report.language = assessment.language.clone();
     }
+    // The case names the caller's product when given, else the one triage found in the
+    // text; the report keeps exactly what the reporter said.
+    let case_product = match (
+        &report.product.brand,
+        &report.product.model,
+        &assessment.product,
+    ) {
+        (None, None, Some((brand, model))) => (Some(brand.clone()), Some(model.clone())),
+        (brand, model, _) => (brand.clone(), model.clone()),
+    };
     let cmd = IntakeCommand {
         idempotency_key: key,
         request_hash,
         report,
         hazards: occurred,
         reported_hazards,
+        case_product,
         triage_json: assessment.detail.to_string(),
         severity: assessment.severity,
         attachments,

@@ -4,7 +4,9 @@ use crate::harness::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-const STORY_FR: &str = "Mon téléphone a commencé à fumer dans mon sac, puis la batterie a explosé et le sac a pris feu. J'ai dû prendre un extincteur.";
+const CATALOG: &str = "brand,model,aliases,category,price,currency\nVoltra,Note7 Pro,N7P,phone,499,EUR\nVoltra,PowerCell 20K,PowerCell,power_bank,49,EUR\n";
+
+const STORY_FR: &str = "Mon Voltra Note 7 pro a commencé à fumer dans mon sac, puis la batterie a explosé et le sac a pris feu. J'ai dû prendre un extincteur.";
 
 struct Ctx {
     server: Server,
@@ -18,6 +20,7 @@ struct Ctx {
 fn setup(env: &[(&str, &str)]) -> Ctx {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_path_buf();
+    std::fs::write(data.join("catalog.csv"), CATALOG).unwrap();
     let agent = user_with_token(&data, "alice", "agent");
     let pr = user_with_token(&data, "paul", "pr");
     let admin = user_with_token(&data, "root", "admin");
@@ -116,6 +119,11 @@ async fn the_french_story_becomes_an_s1_case_with_its_hazards() {
         .unwrap();
     assert_eq!(case["severity"], "S1");
     assert_eq!(case["status"], "new");
+    // The reporter named no product: the case takes the one triage resolved from the text
+    // (spacing and case variant of the catalog's "Note7 Pro"), the report keeps what was said.
+    assert_eq!(case["product_brand"], "Voltra");
+    assert_eq!(case["product_model"], "Note7 Pro");
+    assert!(case["reports"][0]["product"].get("model").is_none());
     assert_eq!(case["reports"][0]["narrative"], STORY_FR);
     assert_eq!(case["reports"][0]["channel"], "phone");
     assert_eq!(case["timeline"][0]["kind"], "case.opened");
