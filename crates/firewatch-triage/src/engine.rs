@@ -7,7 +7,7 @@ use crate::normalize::{Normalized, is_spaced_word_char, normalize, normalize_ter
 use crate::result::{
     Evidence, HazardFinding, InjuryFinding, InjuryKind, ProductMatch, TriageResult,
 };
-use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use firewatch_domain::{HazardCode, InjuryLevel, Modality, default_severity};
 use std::collections::HashMap;
 
@@ -118,38 +118,69 @@ enum FuzzyTarget {
 }
 
 /// Keys bucketed by (first byte, length) and (second byte, length) so that every key within
-/// one edit of a candidate is found with six bucket look-ups.
+/// one edit of a candidate is found with a few array look-ups.
 struct FuzzyIndex {
     keys: Vec<FuzzyKey>,
-    by_first: HashMap<(u8, usize), Vec<u32>>,
-    by_second: HashMap<(u8, usize), Vec<u32>>,
+    by_first: Vec<Vec<u32>>,
+    by_second: Vec<Vec<u32>>,
+    /// one bit per bucket: is it non-empty (a 4 KB cache-friendly pre-check)
+    first_bits: Vec<u64>,
+    second_bits: Vec<u64>,
     max_len: usize,
 }
 
 const FUZZY_MIN_LEN: usize = 6;
+const FUZZY_MAX_LEN: usize = 63;
+
+fn bucket(b: u8, len: usize) -> usize {
+    usize::from(b) * (FUZZY_MAX_LEN + 2) + len.min(FUZZY_MAX_LEN + 1)
+}
 
 impl FuzzyIndex {
     fn new(keys: Vec<FuzzyKey>) -> FuzzyIndex {
-        let mut by_first: HashMap<(u8, usize), Vec<u32>> = HashMap::new();
-        let mut by_second: HashMap<(u8, usize), Vec<u32>> = HashMap::new();
+        let n = 256 * (FUZZY_MAX_LEN + 2);
+        let mut by_first: Vec<Vec<u32>> = vec![Vec::new(); n];
+        let mut by_second: Vec<Vec<u32>> = vec![Vec::new(); n];
         let mut max_len = 0;
+        let keys: Vec<FuzzyKey> = keys
+            .into_iter()
+            .filter(|k| k.compact.len() <= FUZZY_MAX_LEN)
+            .collect();
         for (i, k) in keys.iter().enumerate() {
-            by_first
-                .entry((k.compact[0], k.compact.len()))
-                .or_default()
-                .push(i as u32);
-            by_second
-                .entry((k.compact[1], k.compact.len()))
-                .or_default()
-                .push(i as u32);
+            by_first[bucket(k.compact[0], k.compact.len())].push(i as u32);
+            by_second[bucket(k.compact[1], k.compact.len())].push(i as u32);
             max_len = max_len.max(k.compact.len());
         }
+        let bits = |v: &Vec<Vec<u32>>| {
+            let mut b = vec![0u64; v.len().div_ceil(64)];
+            for (i, x) in v.iter().enumerate() {
+                if !x.is_empty() {
+                    b[i / 64] |= 1 << (i % 64);
+                }
+            }
+            b
+        };
+        let first_bits = bits(&by_first);
+        let second_bits = bits(&by_second);
         FuzzyIndex {
             keys,
             by_first,
             by_second,
+            first_bits,
+            second_bits,
             max_len,
         }
+    }
+
+    /// Cheap pre-check on the first two bytes and the length, before building a candidate.
+    fn may_match(&self, c0: u8, c1: u8, n: usize) -> bool {
+        if n < FUZZY_MIN_LEN - 1 || n > self.max_len + 1 {
+            return false;
+        }
+        let bit = |v: &[u64], i: usize| v[i / 64] & (1 << (i % 64)) != 0;
+        let f = |b: u8, len: usize| bit(&self.first_bits, bucket(b, len));
+        let g = |b: u8, len: usize| bit(&self.second_bits, bucket(b, len));
+        f(c0, n - 1) || f(c0, n) || f(c0, n + 1) || g(c1, n) || g(c0, n + 1) || f(c1, n - 1) || f(c1, n)
     }
 
     fn lookup(&self, cand: &[u8], out: &mut Vec<u32>) {
@@ -159,25 +190,29 @@ impl FuzzyIndex {
             return;
         }
         let (c0, c1) = (cand[0], cand[1]);
-        let mut push = |m: &HashMap<(u8, usize), Vec<u32>>, b: u8, len: usize| {
-            if let Some(v) = m.get(&(b, len)) {
-                out.extend_from_slice(v);
+        let probes = [
+            (&self.by_first, c0, n - 1),
+            (&self.by_first, c0, n),
+            (&self.by_first, c0, n + 1),
+            (&self.by_second, c1, n),
+            (&self.by_second, c0, n + 1),
+            (&self.by_first, c1, n - 1),
+            (&self.by_first, c1, n),
+        ];
+        for (table, b, len) in probes {
+            for &k in &table[bucket(b, len)] {
+                let key = &self.keys[k as usize];
+                if !out.contains(&k)
+                    && cand
+                        .iter()
+                        .filter(|c| c.is_ascii_digit())
+                        .eq(key.digits.iter())
+                    && osa_within_one(cand, &key.compact)
+                {
+                    out.push(k);
+                }
             }
-        };
-        push(&self.by_first, c0, n - 1);
-        push(&self.by_first, c0, n);
-        push(&self.by_first, c0, n + 1);
-        push(&self.by_second, c1, n);
-        push(&self.by_second, c0, n + 1);
-        push(&self.by_first, c1, n - 1);
-        push(&self.by_first, c1, n);
-        out.sort_unstable();
-        out.dedup();
-        let digits: Vec<u8> = cand.iter().copied().filter(u8::is_ascii_digit).collect();
-        out.retain(|&k| {
-            let key = &self.keys[k as usize];
-            key.digits == digits && osa_within_one(cand, &key.compact)
-        });
+        }
     }
 }
 
@@ -367,9 +402,13 @@ impl Triager {
 
         let mut need_left = Vec::with_capacity(set.patterns.len());
         let mut need_right = Vec::with_capacity(set.patterns.len());
-        for (i, p) in set.patterns.iter().enumerate() {
-            need_left.push(p.chars().next().is_some_and(is_spaced_word_char));
+        for (i, p) in set.patterns.iter_mut().enumerate() {
+            let left = p.chars().next().is_some_and(is_spaced_word_char);
+            need_left.push(left);
             need_right.push(!set.prefix[i] && p.chars().next_back().is_some_and(is_spaced_word_char));
+            if left {
+                p.insert(0, ' ');
+            }
         }
         let mut info_start = Vec::with_capacity(set.infos.len() + 1);
         let mut infos = Vec::new();
@@ -380,7 +419,9 @@ impl Triager {
         info_start.push(infos.len() as u32);
         let ac = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
-            .kind(Some(AhoCorasickKind::DFA))
+            // the contiguous NFA is 30x smaller than the DFA (0.4 MB against 12 MB) and,
+            // because it stays in cache between narratives, faster in full triage
+            .kind(Some(AhoCorasickKind::ContiguousNFA))
             .build(&set.patterns)
             .or_else(|_| {
                 AhoCorasick::builder()
@@ -408,10 +449,64 @@ impl Triager {
         self.need_left.len()
     }
 
+    /// Heap bytes used by the automaton.
+    pub fn automaton_bytes(&self) -> usize {
+        self.ac.memory_usage()
+    }
+
     /// Benchmark baseline: a bare scan of the same automaton over `text` as it is (no
     /// normalisation, no boundary checks, no reasoning). Returns the number of matches.
     pub fn bare_scan(&self, text: &str) -> usize {
         self.ac.find_iter(text).count()
+    }
+
+    /// One leftmost-longest pass of the automaton. Terms of spaced scripts are stored with
+    /// a leading space and the normaliser puts a space before every word, so they can
+    /// only match at a word start; the right boundary is checked here. Han terms match
+    /// anywhere.
+    #[inline(never)]
+    fn scan(&self, t: &str) -> Vec<Hit> {
+        let mut hits: Vec<Hit> = Vec::with_capacity(t.len() / 6 + 4);
+        for m in self.ac.find_iter(t) {
+            let (s, e, p) = (m.start(), m.end(), m.pattern().as_usize());
+            if self.need_right[p] && t[e..].chars().next().is_some_and(is_spaced_word_char) {
+                continue;
+            }
+            let s = if self.need_left[p] { s + 1 } else { s };
+            hits.push(Hit {
+                s: s as u32,
+                e: e as u32,
+                p: p as u32,
+            });
+        }
+        hits
+    }
+
+    /// Benchmark stage: normalisation plus the automaton pass with boundary checks, no
+    /// reasoning. Returns the number of accepted hits.
+    #[doc(hidden)]
+    pub fn normalize_and_scan(&self, text: &str) -> usize {
+        let norm = normalize(text);
+        self.scan(&norm.text).len()
+    }
+
+    /// The normalised form of `text` (what the automaton runs over).
+    #[doc(hidden)]
+    pub fn normalized_text(&self, text: &str) -> String {
+        normalize(text).text
+    }
+
+    /// Benchmark stage: the automaton pass with boundary checks over an already
+    /// normalised text.
+    #[doc(hidden)]
+    pub fn scan_only(&self, normalized: &str) -> usize {
+        self.scan(normalized).len()
+    }
+
+    /// Benchmark stage: normalisation only. Returns the normalised length.
+    #[doc(hidden)]
+    pub fn normalize_only(&self, text: &str) -> usize {
+        normalize(text).text.len()
     }
 
     fn infos(&self, p: u32) -> &[Info] {
@@ -425,30 +520,7 @@ impl Triager {
     pub fn triage(&self, text: &str, language_hint: Option<&str>) -> TriageResult {
         let norm = normalize(text);
         let t = norm.text.as_str();
-        let mut hits: Vec<Hit> = Vec::new();
-        // A match that fails its word-boundary check must not swallow the text after it:
-        // resume the search one character after its start instead of after its end.
-        let mut pos = 0;
-        while pos < t.len() {
-            let Some(m) = self.ac.find(Input::new(t).span(pos..t.len())) else {
-                break;
-            };
-            let (s, e, p) = (m.start(), m.end(), m.pattern().as_usize());
-            let left_bad =
-                self.need_left[p] && t[..s].chars().next_back().is_some_and(is_spaced_word_char);
-            let right_bad =
-                self.need_right[p] && t[e..].chars().next().is_some_and(is_spaced_word_char);
-            if left_bad || right_bad {
-                pos = s + t[s..].chars().next().map_or(1, char::len_utf8);
-                continue;
-            }
-            hits.push(Hit {
-                s: s as u32,
-                e: e as u32,
-                p: p as u32,
-            });
-            pos = e;
-        }
+        let hits = self.scan(t);
         if std::env::var_os("TRIAGE_DEBUG").is_some() {
             for h in &hits {
                 eprintln!("hit {:?} {:?}", &t[h.s as usize..h.e as usize], self.infos(h.p));
@@ -660,6 +732,7 @@ impl Triager {
         }
     }
 
+    #[inline(never)]
     fn detect(&self, norm: &Normalized, hits: &[Hit], original: &str) -> Option<u8> {
         if norm.kana > 0 && norm.kana * 4 >= norm.han {
             return None; // Japanese: not supported
@@ -671,23 +744,36 @@ impl Triager {
             return Some(ZH);
         }
         let mut votes = [0u32; 9];
+        let mut content = [0u32; 9];
         for h in hits {
             for info in self.infos(h.p) {
-                if info.lang != ANY
-                    && !matches!(info.role, Role::Absorb | Role::Model(..) | Role::Brand(_))
-                {
+                if info.lang != ANY && !matches!(info.role, Role::Model(..) | Role::Brand(_)) {
                     votes[info.lang as usize] += 1;
+                    if !matches!(info.role, Role::Stop) {
+                        content[info.lang as usize] += 1;
+                    }
                 }
             }
         }
         let mut order: Vec<usize> = (0..9).collect();
         order.sort_by(|a, b| votes[*b].cmp(&votes[*a]).then(a.cmp(b)));
         let (top, second) = (order[0], order[1]);
-        if votes[top] >= 3 && votes[top] > votes[second] {
+        if votes[top] > votes[second] {
             return Some(top as u8);
         }
+        if votes[top] > 0 {
+            // a tie: the language with more lexicon (non-stopword) hits among the tied
+            // ones, then the first in LANGUAGES order (whatlang is slow and, on a handful
+            // of words, no better)
+            let tied: Vec<usize> = order.iter().copied().filter(|l| votes[*l] == votes[top]).collect();
+            let best = tied.iter().copied().max_by_key(|l| (content[*l], std::cmp::Reverse(*l)));
+            return best.map(|b| b as u8);
+        }
+        if std::env::var_os("TRIAGE_DEBUG_LANG").is_some() {
+            eprintln!("whatlang for {:?} votes {:?}", &original[..original.len().min(60)], votes);
+        }
         // weak or tied evidence: ask whatlang on a prefix, then fall back to the votes
-        let mut cut = original.len().min(600);
+        let mut cut = original.len().min(160);
         while !original.is_char_boundary(cut) {
             cut -= 1;
         }
@@ -714,6 +800,7 @@ impl Triager {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
     fn resolve_products(
         &self,
         tb: &[u8],
@@ -811,58 +898,73 @@ impl Triager {
                 });
             }
         }
-        // one-character typos
-        if !self.fuzzy.keys.is_empty() {
+        // one-character typos: windows of one to three adjacent ASCII tokens that no
+        // lexicon or catalog term covers, probed against keys bucketed by first bytes
+        // Only near a catalog brand or in a text with a digit (model numbers): elsewhere a
+        // one-edit match of a plain word is more likely a false friend than a typo, and
+        // skipping the pass keeps triage fast.
+        let worth_it = !brands.is_empty() || tb.iter().any(u8::is_ascii_digit);
+        if !self.fuzzy.keys.is_empty() && worth_it {
             let toks = ascii_tokens(tb);
+            let mut covered = vec![false; toks.len()];
+            let mut hi = 0;
+            for (ti, &(s, e)) in toks.iter().enumerate() {
+                while hi < hits.len() && (hits[hi].e as usize) <= s {
+                    hi += 1;
+                }
+                covered[ti] = hi < hits.len() && (hits[hi].s as usize) < e;
+            }
             let mut buf: Vec<u32> = Vec::new();
             let mut cand: Vec<u8> = Vec::new();
             let mut k = 0;
             while k < toks.len() {
-                let mut advanced = false;
-                for w in (1..=3).rev() {
-                    if k + w > toks.len() {
+                let mut taken = 0;
+                for w in (1..=3usize).rev() {
+                    if k + w > toks.len() || covered[k..k + w].iter().any(|c| *c) {
                         continue;
                     }
-                    let (s, e) = (toks[k].0, toks[k + w - 1].1);
                     // tokens must be separated by single spaces only
                     if (k..k + w - 1).any(|x| toks[x + 1].0 != toks[x].1 + 1) {
                         continue;
                     }
+                    let n: usize = toks[k..k + w].iter().map(|t| t.1 - t.0).sum();
+                    let c0 = tb[toks[k].0];
+                    let c1 = if toks[k].1 - toks[k].0 >= 2 {
+                        tb[toks[k].0 + 1]
+                    } else if w > 1 {
+                        tb[toks[k + 1].0]
+                    } else {
+                        continue;
+                    };
+                    if !self.fuzzy.may_match(c0, c1, n) {
+                        continue;
+                    }
                     cand.clear();
-                    for x in k..k + w {
-                        cand.extend_from_slice(&tb[toks[x].0..toks[x].1]);
+                    for t in &toks[k..k + w] {
+                        cand.extend_from_slice(&tb[t.0..t.1]);
                     }
-                    if cand.len() < FUZZY_MIN_LEN - 1 || !cand.iter().any(u8::is_ascii_alphabetic) {
+                    if !cand.iter().any(u8::is_ascii_alphabetic) {
                         continue;
                     }
-                    if overlaps_hit(hits, s, e) {
-                        continue;
-                    }
+                    let (s, e) = (toks[k].0, toks[k + w - 1].1);
                     self.fuzzy.lookup(&cand, &mut buf);
-                    let mut took = false;
                     for &key in &buf {
                         let FuzzyTarget::Product(pi) = self.fuzzy.keys[key as usize].target;
-                        {
-                            let b = brand_near(s, e, self.products[pi as usize].brand);
-                            mentions.push(Mention {
-                                pi,
-                                s,
-                                e,
-                                score: if b.is_some() { 0.9 } else { 0.8 },
-                                brand_span: b,
-                            });
-                            took = true;
-                        }
+                        let b = brand_near(s, e, self.products[pi as usize].brand);
+                        mentions.push(Mention {
+                            pi,
+                            s,
+                            e,
+                            score: if b.is_some() { 0.9 } else { 0.8 },
+                            brand_span: b,
+                        });
                     }
-                    if took {
-                        k += w;
-                        advanced = true;
+                    if !buf.is_empty() {
+                        taken = w;
                         break;
                     }
                 }
-                if !advanced {
-                    k += 1;
-                }
+                k += taken.max(1);
             }
         }
         if mentions.is_empty() {
@@ -1089,6 +1191,7 @@ fn is_sentence_end(tb: &[u8], i: usize) -> bool {
         || tb[i..].starts_with(DANDA)
 }
 
+#[inline(never)]
 fn sentence_of(tb: &[u8], pos: usize) -> Span {
     let mut s = 0;
     let mut i = pos.min(tb.len());
@@ -1111,6 +1214,7 @@ fn breaker_between(breakers: &[Span], a: usize, b: usize) -> bool {
     breakers.get(i).is_some_and(|x| x.0 < b)
 }
 
+#[inline(never)]
 fn is_negated(tb: &[u8], cues: &Cues, h: &HazardHit, cjk: bool, neg_after: bool) -> bool {
     let window = if cjk { NEG_WINDOW_CJK } else { NEG_WINDOW };
     let i = cues.neg.partition_point(|x| x.1 <= h.s);
@@ -1136,6 +1240,7 @@ fn is_negated(tb: &[u8], cues: &Cues, h: &HazardHit, cjk: bool, neg_after: bool)
     false
 }
 
+#[inline(never)]
 fn is_hedged(tb: &[u8], cues: &Cues, h: &HazardHit) -> bool {
     let i = cues.hedge.partition_point(|x| x.1 <= h.s);
     for &(_, he) in cues.hedge[..i].iter().rev() {
@@ -1163,6 +1268,7 @@ fn is_realis(tb: &[u8], cues: &Cues, h: &HazardHit) -> bool {
     })
 }
 
+#[inline(never)]
 fn is_figurative(tb: &[u8], cues: &Cues, h: &HazardHit) -> bool {
     cues.fig.iter().any(|&(fs, fe)| {
         (fe <= h.s && words_between(tb, fe, h.s) <= FIG_BEFORE && !clause_break(tb, fe, h.s))
@@ -1180,6 +1286,7 @@ enum Object {
 /// What a burn/damage verb acts on: the first person or belongings word within a few
 /// words after it (or, for belongings, before it: "the curtains burned"). Hindi puts the
 /// object before the verb ("हाथ जल गया"), so there a person before counts too.
+#[inline(never)]
 fn burn_object(tb: &[u8], cues: &Cues, h: &HazardHit, object_first: bool) -> Object {
     let after = |list: &[Span]| {
         list.iter()
@@ -1211,6 +1318,7 @@ fn burn_object(tb: &[u8], cues: &Cues, h: &HazardHit, object_first: bool) -> Obj
     Object::None
 }
 
+#[inline(never)]
 fn ascii_tokens(tb: &[u8]) -> Vec<Span> {
     let mut out = Vec::new();
     let mut i = 0;
@@ -1233,10 +1341,6 @@ fn ascii_tokens(tb: &[u8]) -> Vec<Span> {
     out
 }
 
-fn overlaps_hit(hits: &[Hit], s: usize, e: usize) -> bool {
-    let i = hits.partition_point(|h| (h.e as usize) <= s);
-    hits.get(i).is_some_and(|h| (h.s as usize) < e)
-}
 
 #[cfg(test)]
 mod tests {
