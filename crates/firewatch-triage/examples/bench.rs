@@ -24,7 +24,11 @@ fn corpus(target: usize) -> Vec<String> {
         .lines()
         .chain(HOLDOUT.lines())
         .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str::<Row>(l).map(|r| r.text).unwrap_or_default())
+        .map(|l| {
+            serde_json::from_str::<Row>(l)
+                .map(|r| r.text)
+                .unwrap_or_default()
+        })
         .collect();
     let mut out = Vec::new();
     let mut total = 0;
@@ -32,7 +36,9 @@ fn corpus(target: usize) -> Vec<String> {
     // a small LCG so the corpus is the same on every run
     let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut next = || {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (seed >> 33) as usize
     };
     while total < target {
@@ -94,13 +100,23 @@ fn main() {
     let build = t.elapsed().as_secs_f64();
 
     if std::env::var_os("BENCH_PROFILE_FULL").is_some() {
-        let (full, _) = best_of(10, || docs.iter().map(|d| triager.triage(d, None).hazards.len()).sum());
-        println!("full triage: {:.1} MB/s, automaton {:.1} MB", mb / full, triager.automaton_bytes() as f64 / 1e6);
+        let (full, _) = best_of(10, || {
+            docs.iter()
+                .map(|d| triager.triage(d, None).hazards.len())
+                .sum()
+        });
+        println!(
+            "full triage: {:.1} MB/s, automaton {:.1} MB",
+            mb / full,
+            triager.automaton_bytes() as f64 / 1e6
+        );
         return;
     }
     let (bare, matches) = best_of(5, || docs.iter().map(|d| triager.bare_scan(d)).sum());
     let (norm_t, _) = best_of(5, || docs.iter().map(|d| triager.normalize_only(d)).sum());
-    let (scan_t, hits) = best_of(5, || docs.iter().map(|d| triager.normalize_and_scan(d)).sum());
+    let (scan_t, hits) = best_of(5, || {
+        docs.iter().map(|d| triager.normalize_and_scan(d)).sum()
+    });
     let normed: Vec<String> = docs.iter().map(|d| triager.normalized_text(d)).collect();
     let (bare_norm, _) = best_of(5, || normed.iter().map(|d| triager.bare_scan(d)).sum());
     let (scan_only, _) = best_of(5, || normed.iter().map(|d| triager.scan_only(d)).sum());
@@ -115,7 +131,12 @@ fn main() {
             .sum()
     });
 
-    println!("corpus: {} narratives, {:.2} MB (mean {:.0} bytes)", docs.len(), mb, bytes as f64 / docs.len() as f64);
+    println!(
+        "corpus: {} narratives, {:.2} MB (mean {:.0} bytes)",
+        docs.len(),
+        mb,
+        bytes as f64 / docs.len() as f64
+    );
     println!(
         "automaton: {} patterns, {:.1} MB, built in {:.1} ms",
         triager.pattern_count(),
@@ -124,12 +145,43 @@ fn main() {
     );
     println!("| run | MB/s | narratives/s | note |");
     println!("|---|---|---|---|");
-    println!("| bare Aho-Corasick scan | {:.1} | {:.0} | {} matches |", mb / bare, docs.len() as f64 / bare, matches);
-    println!("| bare scan of the normalised corpus | {:.1} | {:.0} | |", mb / bare_norm, docs.len() as f64 / bare_norm);
-    println!("| scan with boundary checks, normalised corpus | {:.1} | {:.0} | |", mb / scan_only, docs.len() as f64 / scan_only);
-    println!("| normalisation only | {:.1} | {:.0} | |", mb / norm_t, docs.len() as f64 / norm_t);
-    println!("| normalisation + scan | {:.1} | {:.0} | {} accepted hits |", mb / scan_t, docs.len() as f64 / scan_t, hits);
-    println!("| full triage | {:.1} | {:.0} | {} hazard findings |", mb / full, docs.len() as f64 / full, hazards);
-    println!("| full triage, language hint given | {:.1} | {:.0} | |", mb / hinted, docs.len() as f64 / hinted);
+    println!(
+        "| bare Aho-Corasick scan | {:.1} | {:.0} | {} matches |",
+        mb / bare,
+        docs.len() as f64 / bare,
+        matches
+    );
+    println!(
+        "| bare scan of the normalised corpus | {:.1} | {:.0} | |",
+        mb / bare_norm,
+        docs.len() as f64 / bare_norm
+    );
+    println!(
+        "| scan with boundary checks, normalised corpus | {:.1} | {:.0} | |",
+        mb / scan_only,
+        docs.len() as f64 / scan_only
+    );
+    println!(
+        "| normalisation only | {:.1} | {:.0} | |",
+        mb / norm_t,
+        docs.len() as f64 / norm_t
+    );
+    println!(
+        "| normalisation + scan | {:.1} | {:.0} | {} accepted hits |",
+        mb / scan_t,
+        docs.len() as f64 / scan_t,
+        hits
+    );
+    println!(
+        "| full triage | {:.1} | {:.0} | {} hazard findings |",
+        mb / full,
+        docs.len() as f64 / full,
+        hazards
+    );
+    println!(
+        "| full triage, language hint given | {:.1} | {:.0} | |",
+        mb / hinted,
+        docs.len() as f64 / hinted
+    );
     println!("full triage / bare scan: {:.0}%", 100.0 * bare / full);
 }

@@ -9,6 +9,7 @@ use crate::result::{
 };
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use firewatch_domain::{HazardCode, InjuryLevel, Modality, default_severity};
+use smallvec::SmallVec;
 use std::collections::HashMap;
 
 const ANY: u8 = u8::MAX;
@@ -180,7 +181,13 @@ impl FuzzyIndex {
         let bit = |v: &[u64], i: usize| v[i / 64] & (1 << (i % 64)) != 0;
         let f = |b: u8, len: usize| bit(&self.first_bits, bucket(b, len));
         let g = |b: u8, len: usize| bit(&self.second_bits, bucket(b, len));
-        f(c0, n - 1) || f(c0, n) || f(c0, n + 1) || g(c1, n) || g(c0, n + 1) || f(c1, n - 1) || f(c1, n)
+        f(c0, n - 1)
+            || f(c0, n)
+            || f(c0, n + 1)
+            || g(c1, n)
+            || g(c0, n + 1)
+            || f(c1, n - 1)
+            || f(c1, n)
     }
 
     fn lookup(&self, cand: &[u8], out: &mut Vec<u32>) {
@@ -298,20 +305,22 @@ struct Event {
 }
 
 type Span = (usize, usize);
+/// Per-narrative lists stay on the stack unless a text is unusually rich in cues.
+type Spans = SmallVec<[Span; 4]>;
 
 #[derive(Default)]
 struct Cues {
-    neg: Vec<Span>,
-    neg_after: Vec<Span>,
-    hedge: Vec<Span>,
-    hedge_after: Vec<Span>,
-    realis: Vec<Span>,
-    breaker: Vec<Span>,
-    fig: Vec<Span>,
-    person: Vec<Span>,
-    property: Vec<Span>,
-    first_person: Vec<Span>,
-    other_story: Vec<Span>,
+    neg: Spans,
+    neg_after: Spans,
+    hedge: Spans,
+    hedge_after: Spans,
+    realis: Spans,
+    breaker: Spans,
+    fig: Spans,
+    person: Spans,
+    property: Spans,
+    first_person: Spans,
+    other_story: Spans,
     register: bool,
 }
 
@@ -405,7 +414,8 @@ impl Triager {
         for (i, p) in set.patterns.iter_mut().enumerate() {
             let left = p.chars().next().is_some_and(is_spaced_word_char);
             need_left.push(left);
-            need_right.push(!set.prefix[i] && p.chars().next_back().is_some_and(is_spaced_word_char));
+            need_right
+                .push(!set.prefix[i] && p.chars().next_back().is_some_and(is_spaced_word_char));
             if left {
                 p.insert(0, ' ');
             }
@@ -464,7 +474,6 @@ impl Triager {
     /// a leading space and the normaliser puts a space before every word, so they can
     /// only match at a word start; the right boundary is checked here. Han terms match
     /// anywhere.
-    #[inline(never)]
     fn scan(&self, t: &str) -> Vec<Hit> {
         let mut hits: Vec<Hit> = Vec::with_capacity(t.len() / 6 + 4);
         for m in self.ac.find_iter(t) {
@@ -521,11 +530,6 @@ impl Triager {
         let norm = normalize(text);
         let t = norm.text.as_str();
         let hits = self.scan(t);
-        if std::env::var_os("TRIAGE_DEBUG").is_some() {
-            for h in &hits {
-                eprintln!("hit {:?} {:?}", &t[h.s as usize..h.e as usize], self.infos(h.p));
-            }
-        }
         let lang = language_hint
             .and_then(parse_hint)
             .or_else(|| self.detect(&norm, &hits, text));
@@ -534,9 +538,9 @@ impl Triager {
 
         // classify hits for the active language
         let mut cues = Cues::default();
-        let mut hazards: Vec<HazardHit> = Vec::new();
-        let mut models: Vec<(Span, u32, bool)> = Vec::new();
-        let mut brands: Vec<(Span, u32)> = Vec::new();
+        let mut hazards: SmallVec<[HazardHit; 8]> = SmallVec::new();
+        let mut models: SmallVec<[(Span, u32, bool); 4]> = SmallVec::new();
+        let mut brands: SmallVec<[(Span, u32); 4]> = SmallVec::new();
         for h in &hits {
             let span = (h.s as usize, h.e as usize);
             for info in self.infos(h.p) {
@@ -596,7 +600,7 @@ impl Triager {
         let neg_after = self.neg_after_langs[la as usize];
         // verb-final clauses put the burnt object before the verb ("die Finger verbrannt")
         let object_first = la == HI || la == DE;
-        let mut events: Vec<Event> = Vec::with_capacity(hazards.len() + 2);
+        let mut events: SmallVec<[Event; 8]> = SmallVec::new();
         for h in &hazards {
             let state = if is_figurative(tb, &cues, h) {
                 State::Figurative
@@ -654,11 +658,16 @@ impl Triager {
         let mut negated = Vec::new();
         let mut figurative = Vec::new();
         for code in HazardCode::ALL {
+            if !events.iter().any(|x| x.code == code) {
+                continue;
+            }
             let of = |state: State, modality: Option<Modality>| -> Vec<Evidence> {
                 let mut v: Vec<Evidence> = events
                     .iter()
                     .filter(|x| {
-                        x.code == code && x.state == state && modality.is_none_or(|m| x.modality == m)
+                        x.code == code
+                            && x.state == state
+                            && modality.is_none_or(|m| x.modality == m)
                     })
                     .map(|x| ev(x.s, x.e))
                     .collect();
@@ -715,7 +724,8 @@ impl Triager {
             })
             .collect();
 
-        let products = self.resolve_products(tb, &hits, &models, &brands, &cues, &events, &ev, text);
+        let products =
+            self.resolve_products(tb, &hits, &models, &brands, &cues, &events, &ev, text);
         let occurred: Vec<HazardCode> = found
             .iter()
             .filter(|f| f.modality == Modality::Occurred)
@@ -732,7 +742,6 @@ impl Triager {
         }
     }
 
-    #[inline(never)]
     fn detect(&self, norm: &Normalized, hits: &[Hit], original: &str) -> Option<u8> {
         if norm.kana > 0 && norm.kana * 4 >= norm.han {
             return None; // Japanese: not supported
@@ -765,12 +774,16 @@ impl Triager {
             // a tie: the language with more lexicon (non-stopword) hits among the tied
             // ones, then the first in LANGUAGES order (whatlang is slow and, on a handful
             // of words, no better)
-            let tied: Vec<usize> = order.iter().copied().filter(|l| votes[*l] == votes[top]).collect();
-            let best = tied.iter().copied().max_by_key(|l| (content[*l], std::cmp::Reverse(*l)));
+            let tied: Vec<usize> = order
+                .iter()
+                .copied()
+                .filter(|l| votes[*l] == votes[top])
+                .collect();
+            let best = tied
+                .iter()
+                .copied()
+                .max_by_key(|l| (content[*l], std::cmp::Reverse(*l)));
             return best.map(|b| b as u8);
-        }
-        if std::env::var_os("TRIAGE_DEBUG_LANG").is_some() {
-            eprintln!("whatlang for {:?} votes {:?}", &original[..original.len().min(60)], votes);
         }
         // weak or tied evidence: ask whatlang on a prefix, then fall back to the votes
         let mut cut = original.len().min(160);
@@ -830,7 +843,7 @@ impl Triager {
             })
         };
         let brand_anywhere = |bid: u32| brands.iter().any(|&(_, b)| b == bid);
-        let mut mentions: Vec<Mention> = Vec::new();
+        let mut mentions: SmallVec<[Mention; 4]> = SmallVec::new();
         // exact (and spacing-variant) model mentions; one hit may name several products
         let mut i = 0;
         while i < models.len() {
@@ -857,11 +870,7 @@ impl Triager {
                     });
                 }
             } else {
-                let usable: Vec<u32> = cands
-                    .iter()
-                    .filter(|c| !c.2)
-                    .map(|c| c.1)
-                    .collect();
+                let usable: Vec<u32> = cands.iter().filter(|c| !c.2).map(|c| c.1).collect();
                 let branded: Vec<u32> = usable
                     .iter()
                     .copied()
@@ -885,7 +894,11 @@ impl Triager {
             if names_another_model(original, ev(bs, be).end) {
                 continue;
             }
-            let mut owned = self.products.iter().enumerate().filter(|(_, p)| p.brand == bid);
+            let mut owned = self
+                .products
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.brand == bid);
             if let (Some((pi, _)), None) = (owned.next(), owned.next())
                 && !mentions.iter().any(|m| m.pi as usize == pi)
             {
@@ -915,7 +928,7 @@ impl Triager {
                 covered[ti] = hi < hits.len() && (hits[hi].s as usize) < e;
             }
             let mut buf: Vec<u32> = Vec::new();
-            let mut cand: Vec<u8> = Vec::new();
+            let mut cand: SmallVec<[u8; 32]> = SmallVec::new();
             let mut k = 0;
             while k < toks.len() {
                 let mut taken = 0;
@@ -937,6 +950,13 @@ impl Triager {
                         continue;
                     };
                     if !self.fuzzy.may_match(c0, c1, n) {
+                        continue;
+                    }
+                    // a model number in the window, or a brand right before it
+                    let (ws, we) = (toks[k].0, toks[k + w - 1].1);
+                    let has_digit = tb[ws..we].iter().any(u8::is_ascii_digit);
+                    let after_brand = brands.iter().any(|&((_, be), _)| be <= ws && ws - be <= 2);
+                    if !has_digit && !after_brand {
                         continue;
                     }
                     cand.clear();
@@ -987,10 +1007,7 @@ impl Triager {
                 b <= start && words_between(tb, b, start) <= 3 && !clause_break(tb, b, start)
             });
             let haz = active.iter().any(|x| x.s >= ss && x.e <= se);
-            let other = cues
-                .other_story
-                .iter()
-                .any(|&(a, b)| a >= ss && b <= start);
+            let other = cues.other_story.iter().any(|&(a, b)| a >= ss && b <= start);
             let incident = 2.0 * f32::from(u8::from(fp)) + 1.5 * f32::from(u8::from(haz))
                 - 3.0 * f32::from(u8::from(other));
             let mut evs = Vec::new();
@@ -1056,7 +1073,10 @@ fn names_another_model(original: &str, brand_end: usize) -> bool {
         .take_while(|c| c.is_alphanumeric() || *c == '-')
         .collect();
     let first_part = word.split('-').next().unwrap_or("");
-    if first_part.chars().count() <= 2 && first_part.chars().all(|c| c.is_uppercase()) && !first_part.is_empty() {
+    if first_part.chars().count() <= 2
+        && first_part.chars().all(|c| c.is_uppercase())
+        && !first_part.is_empty()
+    {
         return true;
     }
     let mut chars = word.chars();
@@ -1154,7 +1174,10 @@ fn words_between(tb: &[u8], a: usize, b: usize) -> usize {
     }
     let slice = &tb[a..b];
     let spaces = slice.iter().filter(|&&x| x == b' ').count();
-    let cjk = slice.iter().filter(|&&x| (0xE3..=0xE9).contains(&x)).count();
+    let cjk = slice
+        .iter()
+        .filter(|&&x| (0xE3..=0xE9).contains(&x))
+        .count();
     spaces.saturating_sub(1) + cjk
 }
 
@@ -1173,7 +1196,9 @@ fn clause_break(tb: &[u8], a: usize, b: usize) -> bool {
     let s = &tb[a..b];
     s.iter().any(|c| b",.;:!?()[]".contains(c))
         || (s.iter().any(|&c| c >= 0xE0)
-            && (contains_seq(s, IDEO_FULL_STOP) || contains_seq(s, IDEO_COMMA) || contains_seq(s, DANDA)))
+            && (contains_seq(s, IDEO_FULL_STOP)
+                || contains_seq(s, IDEO_COMMA)
+                || contains_seq(s, DANDA)))
 }
 
 fn sentence_break(tb: &[u8], a: usize, b: usize) -> bool {
@@ -1182,7 +1207,8 @@ fn sentence_break(tb: &[u8], a: usize, b: usize) -> bool {
     }
     let s = &tb[a..b];
     s.iter().any(|c| b".;!?".contains(c))
-        || (s.iter().any(|&c| c >= 0xE0) && (contains_seq(s, IDEO_FULL_STOP) || contains_seq(s, DANDA)))
+        || (s.iter().any(|&c| c >= 0xE0)
+            && (contains_seq(s, IDEO_FULL_STOP) || contains_seq(s, DANDA)))
 }
 
 fn is_sentence_end(tb: &[u8], i: usize) -> bool {
@@ -1191,7 +1217,6 @@ fn is_sentence_end(tb: &[u8], i: usize) -> bool {
         || tb[i..].starts_with(DANDA)
 }
 
-#[inline(never)]
 fn sentence_of(tb: &[u8], pos: usize) -> Span {
     let mut s = 0;
     let mut i = pos.min(tb.len());
@@ -1214,7 +1239,6 @@ fn breaker_between(breakers: &[Span], a: usize, b: usize) -> bool {
     breakers.get(i).is_some_and(|x| x.0 < b)
 }
 
-#[inline(never)]
 fn is_negated(tb: &[u8], cues: &Cues, h: &HazardHit, cjk: bool, neg_after: bool) -> bool {
     let window = if cjk { NEG_WINDOW_CJK } else { NEG_WINDOW };
     let i = cues.neg.partition_point(|x| x.1 <= h.s);
@@ -1240,7 +1264,6 @@ fn is_negated(tb: &[u8], cues: &Cues, h: &HazardHit, cjk: bool, neg_after: bool)
     false
 }
 
-#[inline(never)]
 fn is_hedged(tb: &[u8], cues: &Cues, h: &HazardHit) -> bool {
     let i = cues.hedge.partition_point(|x| x.1 <= h.s);
     for &(_, he) in cues.hedge[..i].iter().rev() {
@@ -1268,7 +1291,6 @@ fn is_realis(tb: &[u8], cues: &Cues, h: &HazardHit) -> bool {
     })
 }
 
-#[inline(never)]
 fn is_figurative(tb: &[u8], cues: &Cues, h: &HazardHit) -> bool {
     cues.fig.iter().any(|&(fs, fe)| {
         (fe <= h.s && words_between(tb, fe, h.s) <= FIG_BEFORE && !clause_break(tb, fe, h.s))
@@ -1286,7 +1308,6 @@ enum Object {
 /// What a burn/damage verb acts on: the first person or belongings word within a few
 /// words after it (or, for belongings, before it: "the curtains burned"). Hindi puts the
 /// object before the verb ("हाथ जल गया"), so there a person before counts too.
-#[inline(never)]
 fn burn_object(tb: &[u8], cues: &Cues, h: &HazardHit, object_first: bool) -> Object {
     let after = |list: &[Span]| {
         list.iter()
@@ -1303,7 +1324,11 @@ fn burn_object(tb: &[u8], cues: &Cues, h: &HazardHit, object_first: bool) -> Obj
     };
     match (after(&cues.person), after(&cues.property)) {
         (Some(p), Some(q)) => {
-            return if p < q { Object::Person } else { Object::Property };
+            return if p < q {
+                Object::Person
+            } else {
+                Object::Property
+            };
         }
         (Some(_), None) => return Object::Person,
         (None, Some(_)) => return Object::Property,
@@ -1318,7 +1343,6 @@ fn burn_object(tb: &[u8], cues: &Cues, h: &HazardHit, object_first: bool) -> Obj
     Object::None
 }
 
-#[inline(never)]
 fn ascii_tokens(tb: &[u8]) -> Vec<Span> {
     let mut out = Vec::new();
     let mut i = 0;
@@ -1341,10 +1365,303 @@ fn ascii_tokens(tb: &[u8]) -> Vec<Span> {
     out
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::catalog::Catalog;
+    use firewatch_domain::Severity;
+    use proptest::prelude::*;
+    use std::sync::OnceLock;
+
+    const CATALOG: &str = "brand,model,aliases,category,price,currency
+Samsung,Galaxy Note7,Note7|Note 7,phone,849,EUR
+Nordvolt,Note7 Pro,,phone,399,EUR
+Anker,PowerCore 10000,PowerCore,power bank,29.99,EUR
+Amazon,Kindle Fire HD 8,Fire HD 8,tablet,99,EUR
+Hyundai,i40,,car,30000,EUR
+Lumo,AirFryer XL5,,kitchen,89,EUR
+";
+
+    fn triager() -> &'static Triager {
+        static T: OnceLock<Triager> = OnceLock::new();
+        T.get_or_init(|| Triager::new(Catalog::from_csv_str(CATALOG).expect("test catalog")))
+    }
+
+    fn codes(text: &str) -> Vec<(String, Modality)> {
+        triager()
+            .triage(text, None)
+            .hazards
+            .iter()
+            .map(|h| (h.code.as_str().to_string(), h.modality))
+            .collect()
+    }
+
+    fn has(text: &str, code: &str, modality: Modality) -> bool {
+        codes(text).contains(&(code.to_string(), modality))
+    }
+
+    fn none(text: &str) -> bool {
+        codes(text).is_empty()
+    }
+
+    use Modality::{Occurred as O, Potential as P};
+
+    #[test]
+    fn negated_hazards_are_not_hazards_in_every_language() {
+        for text in [
+            "There was no smoke at all.",
+            "It did not explode.",
+            "It charged without flames or sparks.",
+            "Pas de fumée ni de flammes.",
+            "Il ne s'est pas enflammé.",
+            "Kein Rauch und keine Funken.",
+            "Sin humo, todo normal.",
+            "Não explodiu.",
+            "Non è esploso.",
+            "धुआं नहीं निकला।",
+            "Dhuan nahi nikla.",
+            "没有冒烟。",
+            "Tidak ada asap.",
+        ] {
+            let r = triager().triage(text, None);
+            assert!(r.hazards.is_empty(), "{text}: {:?}", r.hazards);
+            assert!(
+                !r.negated.is_empty(),
+                "{text}: negation should be listed for review"
+            );
+            assert_eq!(r.severity, Severity::S4, "{text}");
+        }
+    }
+
+    #[test]
+    fn negation_scope_stops_at_the_clause() {
+        assert!(has("No warning, then it exploded.", "thermal.explosion", O));
+        assert!(has(
+            "There was no smoke, but then it caught fire.",
+            "thermal.fire",
+            O
+        ));
+        assert!(!has(
+            "There was no smoke, but then it caught fire.",
+            "thermal.smoke",
+            O
+        ));
+        assert!(has(
+            "Der Akku explodierte, aber er brannte nicht.",
+            "thermal.explosion",
+            O
+        ));
+        assert!(!has(
+            "Der Akku explodierte, aber er brannte nicht.",
+            "thermal.fire",
+            O
+        ));
+    }
+
+    #[test]
+    fn hedges_and_risk_wording_are_potential() {
+        assert!(has("This charger could catch fire.", "thermal.fire", P));
+        assert!(has(
+            "Risk of electric shock from live parts.",
+            "electrical.shock",
+            P
+        ));
+        assert!(has("I'm afraid it will explode.", "thermal.explosion", P));
+        assert!(has(
+            "Cell modules may short circuit, increasing the risk of fire.",
+            "thermal.fire",
+            P
+        ));
+        assert!(has(
+            "Ce téléphone peut surchauffer.",
+            "thermal.overheating",
+            P
+        ));
+        assert!(has("Batterie könnte explodieren.", "thermal.explosion", P));
+        assert!(has("बैटरी फट सकती है।", "thermal.explosion", P));
+        assert!(has("该产品存在火灾隐患。", "thermal.fire", P));
+        // a hedge does not reach an actual state asserted with "already"
+        assert!(has(
+            "J'ai peur qu'elle explose, elle est déjà gonflée.",
+            "battery.swelling",
+            O
+        ));
+        // potential findings do not raise the severity
+        assert_eq!(
+            triager().triage("It could catch fire.", None).severity,
+            Severity::S4
+        );
+    }
+
+    #[test]
+    fn figurative_and_non_safety_uses_raise_nothing() {
+        for text in [
+            "This camera is fire!",
+            "Sales exploded after the launch.",
+            "Honestly the battery life is explosive.",
+            "Este móvil es una bomba.",
+            "That purchase burned a hole in my pocket.",
+            "Les ventes ont explosé.",
+            "这款手机太火了，销量爆炸！",
+            "I love my Kindle Fire HD 8.",
+            "The OLED screen has burn-in after a year.",
+        ] {
+            assert!(none(text), "{text}: {:?}", codes(text));
+        }
+    }
+
+    #[test]
+    fn a_person_burned_is_an_injury_and_belongings_burned_are_property_damage() {
+        let r = triager().triage("It burned my hand.", None);
+        assert_eq!(r.occurred_codes(), vec![HazardCode::InjuryBurn]);
+        assert_eq!(r.injuries.len(), 1);
+        assert_eq!(r.injuries[0].kind, InjuryKind::Burn);
+        let r = triager().triage("It burned the couch.", None);
+        assert_eq!(
+            r.occurred_codes(),
+            vec![HazardCode::ThermalFire, HazardCode::DamageProperty]
+        );
+        assert!(r.injuries.is_empty());
+        let r = triager().triage("Meine Tochter hat sich die Finger verbrannt.", None);
+        assert_eq!(r.occurred_codes(), vec![HazardCode::InjuryBurn]);
+    }
+
+    #[test]
+    fn severity_comes_from_occurred_hazards_only() {
+        let r = triager().triage("The phone got very hot.", None);
+        assert_eq!(r.severity, Severity::S3);
+        let r = triager().triage("The battery is swollen.", None);
+        assert_eq!(r.severity, Severity::S2);
+        assert_eq!(r.severity_with(InjuryLevel::Serious), Severity::S1);
+    }
+
+    fn first_product(text: &str) -> Option<(String, String)> {
+        triager()
+            .triage(text, None)
+            .products
+            .first()
+            .map(|p| (p.brand.clone(), p.model.clone()))
+    }
+
+    fn product(brand: &str, model: &str) -> Option<(String, String)> {
+        Some((brand.to_string(), model.to_string()))
+    }
+
+    #[test]
+    fn products_resolve_through_aliases_spacing_case_and_hyphen_variants() {
+        let nordvolt = product("Nordvolt", "Note7 Pro");
+        assert_eq!(first_product("my Note7 Pro overheated"), nordvolt);
+        assert_eq!(first_product("my note 7pro overheated"), nordvolt);
+        assert_eq!(first_product("my NOTE-7 PRO overheated"), nordvolt);
+        assert_eq!(
+            first_product("the power core 10000 got hot"),
+            product("Anker", "PowerCore 10000")
+        );
+        assert_eq!(
+            first_product("my Note 7 exploded"),
+            product("Samsung", "Galaxy Note7")
+        );
+    }
+
+    #[test]
+    fn products_resolve_one_character_typos_but_not_other_model_numbers() {
+        assert_eq!(
+            first_product("my Galxy Note7 exploded"),
+            product("Samsung", "Galaxy Note7")
+        );
+        assert_eq!(
+            first_product("my Galaxy Note8 exploded"),
+            None,
+            "another digit is another model"
+        );
+        assert_eq!(
+            first_product("my Anker PowerCoer 10000 is hot"),
+            product("Anker", "PowerCore 10000")
+        );
+    }
+
+    #[test]
+    fn a_unique_model_implies_its_brand_and_short_models_need_their_brand() {
+        let r = triager().triage("The AirFryer XL5 melted.", None);
+        assert_eq!(r.products[0].brand, "Lumo");
+        assert!(first_product("there were i40 reports").is_none());
+        assert_eq!(
+            first_product("my Hyundai i40 caught fire"),
+            product("Hyundai", "i40")
+        );
+    }
+
+    #[test]
+    fn the_incident_product_comes_first() {
+        let text = "Remember the Samsung Galaxy Note7 explosions years ago? Now my Nordvolt Note7 Pro is swollen.";
+        let r = triager().triage(text, None);
+        let names: Vec<&str> = r.products.iter().map(|p| p.model.as_str()).collect();
+        assert_eq!(names, vec!["Note7 Pro", "Galaxy Note7"]);
+        let text =
+            "Unlike the old Samsung Note7 that blew up, my note 7pro from Nordvolt just overheats.";
+        assert_eq!(first_product(text), product("Nordvolt", "Note7 Pro"));
+    }
+
+    #[test]
+    fn evidence_points_into_the_original_text() {
+        let text = "Mon téléphone a PRIS FEU — l’écran a fondu.";
+        let r = triager().triage(text, None);
+        assert_eq!(r.language, "fr");
+        for h in &r.hazards {
+            for e in &h.evidence {
+                assert_eq!(&text[e.start..e.end], e.text);
+            }
+        }
+        let fire = r
+            .hazards
+            .iter()
+            .find(|h| h.code == HazardCode::ThermalFire)
+            .unwrap();
+        assert_eq!(fire.evidence[0].text, "a PRIS FEU");
+    }
+
+    #[test]
+    fn language_detection_and_hints() {
+        assert_eq!(
+            triager()
+                .triage("Mi patinete echó humo ayer.", None)
+                .language,
+            "es"
+        );
+        assert_eq!(
+            triager()
+                .triage("Yaar mera phone blast ho gaya.", None)
+                .language,
+            "hi"
+        );
+        assert_eq!(triager().triage("手机爆炸了", None).language, "zh");
+        assert_eq!(triager().triage("HP saya meledak.", None).language, "id");
+        assert_eq!(triager().triage("Smoke!", Some("de-DE")).language, "de");
+        assert_eq!(triager().triage("", None).language, "und");
+    }
+
+    #[test]
+    fn triage_is_deterministic() {
+        let text = "My Note7 exploded, no fire. Il a pris feu.";
+        assert_eq!(triager().triage(text, None), triager().triage(text, None));
+    }
+
+    proptest! {
+        #[test]
+        fn evidence_text_always_equals_the_original_slice(
+            text in "(\\PC|[ ,.'’-]|smoke|fire|explod|Note ?7|feu|爆炸|धुआं|no |not ){0,24}"
+        ) {
+            let r = triager().triage(&text, None);
+            let all = r.hazards.iter().chain(&r.negated).chain(&r.figurative).flat_map(|h| &h.evidence)
+                .chain(r.products.iter().flat_map(|p| &p.evidence))
+                .chain(r.injuries.iter().flat_map(|i| &i.evidence));
+            for e in all {
+                prop_assert!(e.start < e.end && e.end <= text.len());
+                prop_assert_eq!(&text[e.start..e.end], e.text.as_str());
+            }
+        }
+    }
 
     #[test]
     fn osa_accepts_one_edit_only() {
@@ -1362,7 +1679,10 @@ mod tests {
         assert!(v.contains(&"power core 10000".to_string()));
         assert!(v.contains(&"powercore 10000".to_string()));
         assert_eq!(v.len(), 2);
-        assert_eq!(spacing_variants("note 7 pro"), vec!["note 7 pro".to_string()]);
+        assert_eq!(
+            spacing_variants("note 7 pro"),
+            vec!["note 7 pro".to_string()]
+        );
     }
 
     #[test]

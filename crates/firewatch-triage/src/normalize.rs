@@ -87,7 +87,10 @@ impl Normalized {
         while s > 0 && self.buf[s] & 0xC0 == 0x80 && n - s < 4 {
             s -= 1;
         }
-        std::str::from_utf8(&self.buf[s..]).ok()?.chars().next_back()
+        std::str::from_utf8(&self.buf[s..])
+            .ok()?
+            .chars()
+            .next_back()
     }
 
     fn push_byte(&mut self, b: u8, at: u32) {
@@ -209,7 +212,6 @@ fn is_latin_diacritic(c: char) -> bool {
 }
 
 /// Normalises `input` (see the module docs).
-#[inline(never)]
 pub(crate) fn normalize(input: &str) -> Normalized {
     let mut n = Normalized {
         buf: Vec::with_capacity(input.len() + input.len() / 8 + 4),
@@ -269,7 +271,8 @@ pub(crate) fn normalize(input: &str) -> Normalized {
     }
     n.len = n.buf.len();
     let buf = std::mem::take(&mut n.buf);
-    n.text = String::from_utf8(buf).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    n.text = String::from_utf8(buf)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     n
 }
 
@@ -301,7 +304,10 @@ mod tests {
 
     #[test]
     fn folds_case_accents_and_width() {
-        assert_eq!(normalize("Ça a PRIS FEU à l’école").text, " ca a pris feu a l ecole");
+        assert_eq!(
+            normalize("Ça a PRIS FEU à l’école").text,
+            " ca a pris feu a l ecole"
+        );
         assert_eq!(normalize("ＦＩＲＥ Straße").text, " fire strasse");
         assert_eq!(normalize("Überhitzt!(Rauch)").text, " uberhitzt!( rauch)");
     }
