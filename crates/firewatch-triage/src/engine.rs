@@ -260,6 +260,10 @@ pub struct Triager {
     need_right: Vec<bool>,
     info_start: Vec<u32>,
     infos: Vec<Info>,
+    /// per pattern: bit `l` set when it has a role in language `l` (bit 15: any language)
+    lang_mask: Vec<u16>,
+    /// per pattern: bit `l` set when it has a non-stopword role in language `l`
+    content_mask: Vec<u16>,
     neg_after_langs: [bool; 9],
     products: Vec<ProductEntry>,
     fuzzy: FuzzyIndex,
@@ -427,6 +431,23 @@ impl Triager {
             infos.extend_from_slice(v);
         }
         info_start.push(infos.len() as u32);
+        let mut lang_mask = Vec::with_capacity(set.infos.len());
+        let mut content_mask = Vec::with_capacity(set.infos.len());
+        for v in &set.infos {
+            let (mut m, mut c) = (0u16, 0u16);
+            for i in v {
+                if i.lang == ANY {
+                    m |= 1 << 15;
+                } else {
+                    m |= 1 << i.lang;
+                    if !matches!(i.role, Role::Stop) {
+                        c |= 1 << i.lang;
+                    }
+                }
+            }
+            lang_mask.push(m);
+            content_mask.push(c);
+        }
         let ac = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
             // the contiguous NFA is 30x smaller than the DFA (0.4 MB against 12 MB) and,
@@ -448,6 +469,8 @@ impl Triager {
             need_right,
             info_start,
             infos,
+            lang_mask,
+            content_mask,
             neg_after_langs,
             products,
             fuzzy: FuzzyIndex::new(fuzzy_keys),
@@ -542,6 +565,9 @@ impl Triager {
         let mut models: SmallVec<[(Span, u32, bool); 4]> = SmallVec::new();
         let mut brands: SmallVec<[(Span, u32); 4]> = SmallVec::new();
         for h in &hits {
+            if self.lang_mask[h.p as usize] & ((1 << la) | (1 << 15)) == 0 {
+                continue;
+            }
             let span = (h.s as usize, h.e as usize);
             for info in self.infos(h.p) {
                 if info.lang != la && info.lang != ANY {
@@ -724,8 +750,17 @@ impl Triager {
             })
             .collect();
 
-        let products =
-            self.resolve_products(tb, &hits, &models, &brands, &cues, &events, &ev, text);
+        let products = self.resolve_products(
+            tb,
+            &hits,
+            &models,
+            &brands,
+            &cues,
+            &events,
+            &ev,
+            &|s, e| norm.original_span(text, s, e),
+            text,
+        );
         let occurred: Vec<HazardCode> = found
             .iter()
             .filter(|f| f.modality == Modality::Occurred)
@@ -755,13 +790,13 @@ impl Triager {
         let mut votes = [0u32; 9];
         let mut content = [0u32; 9];
         for h in hits {
-            for info in self.infos(h.p) {
-                if info.lang != ANY && !matches!(info.role, Role::Model(..) | Role::Brand(_)) {
-                    votes[info.lang as usize] += 1;
-                    if !matches!(info.role, Role::Stop) {
-                        content[info.lang as usize] += 1;
-                    }
-                }
+            let (m, c) = (
+                self.lang_mask[h.p as usize],
+                self.content_mask[h.p as usize],
+            );
+            for l in 0..9 {
+                votes[l] += u32::from(m >> l & 1);
+                content[l] += u32::from(c >> l & 1);
             }
         }
         let mut order: Vec<usize> = (0..9).collect();
@@ -823,6 +858,7 @@ impl Triager {
         cues: &Cues,
         events: &[Event],
         ev: &dyn Fn(usize, usize) -> Evidence,
+        span_of: &dyn Fn(usize, usize) -> (usize, usize),
         original: &str,
     ) -> Vec<ProductMatch> {
         if self.products.is_empty() {
@@ -891,7 +927,7 @@ impl Triager {
         }
         // a brand alone names its product when the catalog has exactly one product of that brand
         for &((bs, be), bid) in brands {
-            if names_another_model(original, ev(bs, be).end) {
+            if names_another_model(original, span_of(bs, be).1) {
                 continue;
             }
             let mut owned = self
@@ -913,78 +949,102 @@ impl Triager {
         }
         // one-character typos: windows of one to three adjacent ASCII tokens that no
         // lexicon or catalog term covers, probed against keys bucketed by first bytes
-        // Only near a catalog brand or in a text with a digit (model numbers): elsewhere a
+        // One-character typos. Only windows of one to three adjacent ASCII tokens that
+        // contain a model number, or that follow a catalog brand, are probed: elsewhere a
         // one-edit match of a plain word is more likely a false friend than a typo, and
-        // skipping the pass keeps triage fast.
-        let worth_it = !brands.is_empty() || tb.iter().any(u8::is_ascii_digit);
-        if !self.fuzzy.keys.is_empty() && worth_it {
-            let toks = ascii_tokens(tb);
-            let mut covered = vec![false; toks.len()];
-            let mut hi = 0;
-            for (ti, &(s, e)) in toks.iter().enumerate() {
-                while hi < hits.len() && (hits[hi].e as usize) <= s {
-                    hi += 1;
+        // looking only there keeps triage fast.
+        if !self.fuzzy.keys.is_empty() {
+            let covered = |t: Span| {
+                let i = hits.partition_point(|h| (h.e as usize) <= t.0);
+                hits.get(i).is_some_and(|h| (h.s as usize) < t.1)
+            };
+            let mut anchors: SmallVec<[(SmallVec<[Span; 5]>, usize); 4]> = SmallVec::new();
+            // digit runs
+            let mut i = 0;
+            while i < tb.len() {
+                if tb[i].is_ascii_digit() {
+                    if let Some(d) = token_at(tb, i) {
+                        let mut local: SmallVec<[Span; 5]> = SmallVec::new();
+                        let p1 = prev_token(tb, d.0);
+                        let p2 = p1.and_then(|p| prev_token(tb, p.0));
+                        local.extend(p2);
+                        local.extend(p1);
+                        let di = local.len();
+                        local.push(d);
+                        let n1 = next_token(tb, d.1);
+                        let n2 = n1.and_then(|n| next_token(tb, n.1));
+                        local.extend(n1);
+                        local.extend(n2);
+                        anchors.push((local, di));
+                        i = d.1;
+                        continue;
+                    }
                 }
-                covered[ti] = hi < hits.len() && (hits[hi].s as usize) < e;
+                i += 1;
+            }
+            // windows right after a brand
+            for &((_, be), _) in brands.iter() {
+                if let Some(n1) = next_token(tb, be) {
+                    let mut local: SmallVec<[Span; 5]> = SmallVec::new();
+                    local.push(n1);
+                    let n2 = next_token(tb, n1.1);
+                    let n3 = n2.and_then(|n| next_token(tb, n.1));
+                    local.extend(n2);
+                    local.extend(n3);
+                    anchors.push((local, 0));
+                }
             }
             let mut buf: Vec<u32> = Vec::new();
             let mut cand: SmallVec<[u8; 32]> = SmallVec::new();
-            let mut k = 0;
-            while k < toks.len() {
-                let mut taken = 0;
-                for w in (1..=3usize).rev() {
-                    if k + w > toks.len() || covered[k..k + w].iter().any(|c| *c) {
-                        continue;
-                    }
-                    // tokens must be separated by single spaces only
-                    if (k..k + w - 1).any(|x| toks[x + 1].0 != toks[x].1 + 1) {
-                        continue;
-                    }
-                    let n: usize = toks[k..k + w].iter().map(|t| t.1 - t.0).sum();
-                    let c0 = tb[toks[k].0];
-                    let c1 = if toks[k].1 - toks[k].0 >= 2 {
-                        tb[toks[k].0 + 1]
-                    } else if w > 1 {
-                        tb[toks[k + 1].0]
-                    } else {
-                        continue;
-                    };
-                    if !self.fuzzy.may_match(c0, c1, n) {
-                        continue;
-                    }
-                    // a model number in the window, or a brand right before it
-                    let (ws, we) = (toks[k].0, toks[k + w - 1].1);
-                    let has_digit = tb[ws..we].iter().any(u8::is_ascii_digit);
-                    let after_brand = brands.iter().any(|&((_, be), _)| be <= ws && ws - be <= 2);
-                    if !has_digit && !after_brand {
-                        continue;
-                    }
-                    cand.clear();
-                    for t in &toks[k..k + w] {
-                        cand.extend_from_slice(&tb[t.0..t.1]);
-                    }
-                    if !cand.iter().any(u8::is_ascii_alphabetic) {
-                        continue;
-                    }
-                    let (s, e) = (toks[k].0, toks[k + w - 1].1);
-                    self.fuzzy.lookup(&cand, &mut buf);
-                    for &key in &buf {
-                        let FuzzyTarget::Product(pi) = self.fuzzy.keys[key as usize].target;
-                        let b = brand_near(s, e, self.products[pi as usize].brand);
-                        mentions.push(Mention {
-                            pi,
-                            s,
-                            e,
-                            score: if b.is_some() { 0.9 } else { 0.8 },
-                            brand_span: b,
-                        });
-                    }
-                    if !buf.is_empty() {
-                        taken = w;
-                        break;
+            for (local, must) in &anchors {
+                'windows: for w in (1..=3usize).rev() {
+                    for k in must.saturating_sub(w - 1)..=*must {
+                        if k + w > local.len() {
+                            continue;
+                        }
+                        let win = &local[k..k + w];
+                        if win.iter().any(|t| covered(*t)) {
+                            continue;
+                        }
+                        let n: usize = win.iter().map(|t| t.1 - t.0).sum();
+                        let c0 = tb[win[0].0];
+                        let c1 = if win[0].1 - win[0].0 >= 2 {
+                            tb[win[0].0 + 1]
+                        } else if w > 1 {
+                            tb[win[1].0]
+                        } else {
+                            continue;
+                        };
+                        if !self.fuzzy.may_match(c0, c1, n) {
+                            continue;
+                        }
+                        cand.clear();
+                        for t in win {
+                            cand.extend_from_slice(&tb[t.0..t.1]);
+                        }
+                        if !cand.iter().any(u8::is_ascii_alphabetic) {
+                            continue;
+                        }
+                        let (s, e) = (win[0].0, win[w - 1].1);
+                        self.fuzzy.lookup(&cand, &mut buf);
+                        for &key in &buf {
+                            let FuzzyTarget::Product(pi) = self.fuzzy.keys[key as usize].target;
+                            let b = brand_near(s, e, self.products[pi as usize].brand);
+                            if !mentions.iter().any(|m| m.pi == pi && m.s == s) {
+                                mentions.push(Mention {
+                                    pi,
+                                    s,
+                                    e,
+                                    score: if b.is_some() { 0.9 } else { 0.8 },
+                                    brand_span: b,
+                                });
+                            }
+                        }
+                        if !buf.is_empty() {
+                            break 'windows;
+                        }
                     }
                 }
-                k += taken.max(1);
             }
         }
         if mentions.is_empty() {
@@ -1343,26 +1403,38 @@ fn burn_object(tb: &[u8], cues: &Cues, h: &HazardHit, object_first: bool) -> Obj
     Object::None
 }
 
-fn ascii_tokens(tb: &[u8]) -> Vec<Span> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < tb.len() {
-        if tb[i].is_ascii_alphanumeric() {
-            let s = i;
-            while i < tb.len() && tb[i].is_ascii_alphanumeric() {
-                i += 1;
-            }
-            // a token glued to non-ASCII letters is not a clean word
-            let glued_left = s > 0 && tb[s - 1] >= 0x80;
-            let glued_right = i < tb.len() && tb[i] >= 0x80;
-            if !glued_left && !glued_right {
-                out.push((s, i));
-            }
-        } else {
-            i += 1;
-        }
+/// The ASCII alphanumeric token containing byte `i`, unless it is glued to non-ASCII
+/// letters (then it is not a clean word).
+fn token_at(tb: &[u8], i: usize) -> Option<Span> {
+    if !tb.get(i)?.is_ascii_alphanumeric() {
+        return None;
     }
-    out
+    let mut s = i;
+    while s > 0 && tb[s - 1].is_ascii_alphanumeric() {
+        s -= 1;
+    }
+    let mut e = i;
+    while e < tb.len() && tb[e].is_ascii_alphanumeric() {
+        e += 1;
+    }
+    let glued = (s > 0 && tb[s - 1] >= 0x80) || (e < tb.len() && tb[e] >= 0x80);
+    (!glued).then_some((s, e))
+}
+
+/// The token just before `start`, separated by exactly one space.
+fn prev_token(tb: &[u8], start: usize) -> Option<Span> {
+    if start < 2 || tb[start - 1] != b' ' {
+        return None;
+    }
+    token_at(tb, start - 2)
+}
+
+/// The token just after `end`, separated by exactly one space.
+fn next_token(tb: &[u8], end: usize) -> Option<Span> {
+    if tb.get(end) != Some(&b' ') {
+        return None;
+    }
+    token_at(tb, end + 1)
 }
 
 #[cfg(test)]

@@ -176,6 +176,16 @@ impl Normalized {
     }
 
     fn push_other(&mut self, c: char, at: u32) {
+        // Latin-1 letters (é, ü, ñ, ç, ...) fold through a small table
+        if let Some(i) = (c as u32).checked_sub(0xC0)
+            && i < 64
+        {
+            let folded = latin1_fold()[i as usize];
+            if folded != 0 {
+                self.push_alnum(folded, at);
+                return;
+            }
+        }
         if self.push_special(c, at) {
             return;
         }
@@ -205,6 +215,32 @@ impl Normalized {
             }
         });
     }
+}
+
+/// For U+00C0..U+00FF: the ASCII letter the character folds to (NFKD, diacritics removed,
+/// lowercase), or 0 when it does not fold to one ASCII letter.
+fn latin1_fold() -> &'static [u8; 64] {
+    static TABLE: std::sync::OnceLock<[u8; 64]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = [0u8; 64];
+        for (i, slot) in t.iter_mut().enumerate() {
+            let Some(c) = char::from_u32(0xC0 + i as u32) else {
+                continue;
+            };
+            let mut out = Vec::new();
+            decompose_compatible(c, |d| {
+                if !is_latin_diacritic(d) {
+                    out.extend(d.to_lowercase());
+                }
+            });
+            if let [l] = out[..]
+                && l.is_ascii_alphabetic()
+            {
+                *slot = l as u8;
+            }
+        }
+        t
+    })
 }
 
 fn is_latin_diacritic(c: char) -> bool {
