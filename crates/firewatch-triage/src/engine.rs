@@ -962,23 +962,23 @@ impl Triager {
             // digit runs
             let mut i = 0;
             while i < tb.len() {
-                if tb[i].is_ascii_digit() {
-                    if let Some(d) = token_at(tb, i) {
-                        let mut local: SmallVec<[Span; 5]> = SmallVec::new();
-                        let p1 = prev_token(tb, d.0);
-                        let p2 = p1.and_then(|p| prev_token(tb, p.0));
-                        local.extend(p2);
-                        local.extend(p1);
-                        let di = local.len();
-                        local.push(d);
-                        let n1 = next_token(tb, d.1);
-                        let n2 = n1.and_then(|n| next_token(tb, n.1));
-                        local.extend(n1);
-                        local.extend(n2);
-                        anchors.push((local, di));
-                        i = d.1;
-                        continue;
-                    }
+                if tb[i].is_ascii_digit()
+                    && let Some(d) = token_at(tb, i)
+                {
+                    let mut local: SmallVec<[Span; 5]> = SmallVec::new();
+                    let p1 = prev_token(tb, d.0);
+                    let p2 = p1.and_then(|p| prev_token(tb, p.0));
+                    local.extend(p2);
+                    local.extend(p1);
+                    let di = local.len();
+                    local.push(d);
+                    let n1 = next_token(tb, d.1);
+                    let n2 = n1.and_then(|n| next_token(tb, n.1));
+                    local.extend(n1);
+                    local.extend(n2);
+                    anchors.push((local, di));
+                    i = d.1;
+                    continue;
                 }
                 i += 1;
             }
