@@ -262,6 +262,7 @@ pub struct Triager {
     infos: Vec<Info>,
     /// per pattern: bit `l` set when it has a role in language `l` (bit 15: any language)
     lang_mask: Vec<u16>,
+    patterns: Vec<String>,
     /// per pattern: bit `l` set when it has a non-stopword role in language `l`
     content_mask: Vec<u16>,
     neg_after_langs: [bool; 9],
@@ -470,6 +471,7 @@ impl Triager {
             info_start,
             infos,
             lang_mask,
+            patterns: set.patterns,
             content_mask,
             neg_after_langs,
             products,
@@ -480,6 +482,16 @@ impl Triager {
     /// Number of patterns in the automaton (lexicon terms, cues and catalog names).
     pub fn pattern_count(&self) -> usize {
         self.need_left.len()
+    }
+
+    /// The automaton's patterns as written in the lexicons and catalog (normalised, without
+    /// the word-start sentinel), for building a baseline automaton in benchmarks.
+    #[doc(hidden)]
+    pub fn plain_patterns(&self) -> Vec<String> {
+        self.patterns
+            .iter()
+            .map(|p| p.trim_start().to_string())
+            .collect()
     }
 
     /// Heap bytes used by the automaton.
@@ -799,24 +811,27 @@ impl Triager {
                 content[l] += u32::from(c >> l & 1);
             }
         }
-        let mut order: Vec<usize> = (0..9).collect();
-        order.sort_by(|a, b| votes[*b].cmp(&votes[*a]).then(a.cmp(b)));
-        let (top, second) = (order[0], order[1]);
-        if votes[top] > votes[second] {
+        // top and runner-up, ties to the first language in LANGUAGES order
+        let mut top = 0;
+        for l in 1..9 {
+            if votes[l] > votes[top] {
+                top = l;
+            }
+        }
+        let second = (0..9)
+            .filter(|l| *l != top)
+            .map(|l| votes[l])
+            .max()
+            .unwrap_or(0);
+        if votes[top] > second {
             return Some(top as u8);
         }
         if votes[top] > 0 {
             // a tie: the language with more lexicon (non-stopword) hits among the tied
             // ones, then the first in LANGUAGES order (whatlang is slow and, on a handful
             // of words, no better)
-            let tied: Vec<usize> = order
-                .iter()
-                .copied()
+            let best = (0..9)
                 .filter(|l| votes[*l] == votes[top])
-                .collect();
-            let best = tied
-                .iter()
-                .copied()
                 .max_by_key(|l| (content[*l], std::cmp::Reverse(*l)));
             return best.map(|b| b as u8);
         }

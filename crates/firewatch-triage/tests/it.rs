@@ -173,8 +173,6 @@ fn evaluate(src: &str) -> Report {
                 rep.products_top1 += 1;
             }
         }
-        let ep: BTreeSet<(HazardCode, Modality)> = BTreeSet::new();
-        let _ = ep;
         rep.products_set.tp += exp_p.iter().filter(|p| got_p.contains(p)).count() as u32;
         rep.products_set.fp += got_p.iter().filter(|p| !exp_p.contains(p)).count() as u32;
         rep.products_set.fn_ += exp_p.iter().filter(|p| !got_p.contains(p)).count() as u32;
@@ -278,14 +276,16 @@ fn eval_set_meets_the_floors() {
             println!("{f}");
         }
     }
-    // Floors: see README.md "Evaluation" for why these numbers.
+    // Floors: see README.md "Evaluation" for why these numbers. This is the development
+    // set (the lexicons were tuned on it), so the floors are regression guards set a few
+    // points under the measured values, and never under the 0.90 micro-F1 of the issue.
     assert!(
-        rep.micro.f1() >= 0.90,
-        "micro-F1 {:.3} < 0.90",
+        rep.micro.f1() >= 0.95,
+        "micro-F1 {:.3} < 0.95",
         rep.micro.f1()
     );
     for (lang, (p, _, _)) in &rep.per_lang {
-        assert!(p.f1() >= 0.80, "{lang}: F1 {:.3} < 0.80", p.f1());
+        assert!(p.f1() >= 0.90, "{lang}: F1 {:.3} < 0.90", p.f1());
     }
     for (lang, (_, n, ok)) in &rep.per_lang {
         assert!(
@@ -295,18 +295,23 @@ fn eval_set_meets_the_floors() {
     }
     for (code, p) in &rep.per_code {
         if p.tp + p.fn_ >= 10 {
-            assert!(p.f1() >= 0.75, "{code}: F1 {:.3} < 0.75", p.f1());
+            assert!(p.f1() >= 0.85, "{code}: F1 {:.3} < 0.85", p.f1());
         }
     }
     let top1 = f64::from(rep.products_top1) / f64::from(rep.products_rows.max(1));
     assert!(
-        top1 >= 0.90,
-        "incident product first in {top1:.3} < 0.90 of rows"
+        top1 >= 0.95,
+        "incident product first in {top1:.3} < 0.95 of rows"
     );
     assert!(
-        rep.products_set.f1() >= 0.90,
-        "product mention F1 {:.3} < 0.90",
+        rep.products_set.f1() >= 0.95,
+        "product mention F1 {:.3} < 0.95",
         rep.products_set.f1()
+    );
+    assert!(
+        rep.negation_fp_rows <= 4,
+        "{} negation/figurative rows raised a hazard",
+        rep.negation_fp_rows
     );
 }
 
