@@ -6,8 +6,7 @@
 //! can highlight it in place). Findings about something missing have no span.
 
 use crate::fold::{Folded, PhraseSet};
-use crate::rules::{LangRules, rules};
-use crate::vocab::hazard_words;
+use crate::rules::{Compiled, compiled, rules};
 use crate::{CaseContext, Lang, SignalContext};
 use firewatch_domain::HazardCode;
 use serde::{Deserialize, Serialize};
@@ -171,11 +170,11 @@ fn finding(
 /// language). Also useful on public statements.
 pub fn find_minimising_language(text: &str, lang: &str) -> Vec<Finding> {
     let lang = Lang::from_tag(lang).unwrap_or(Lang::En);
-    minimising(text, &Folded::new(text), rules(lang))
+    minimising(text, &Folded::new(text), compiled(lang))
 }
 
-fn minimising(text: &str, folded: &Folded, r: &LangRules) -> Vec<Finding> {
-    PhraseSet::new(r.minimising)
+fn minimising(text: &str, folded: &Folded, c: &Compiled) -> Vec<Finding> {
+    c.minimising
         .find(folded)
         .into_iter()
         .map(|h| {
@@ -210,6 +209,7 @@ pub fn check_recall_notice(text: &str, lang: &str, facts: &NoticeFacts) -> Vec<F
         }
     };
     let r = rules(lang);
+    let c = compiled(lang);
     let folded = Folded::new(text);
 
     // heading: on the first non-blank line
@@ -226,8 +226,7 @@ pub fn check_recall_notice(text: &str, lang: &str, facts: &NoticeFacts) -> Vec<F
             let s = start + lead;
             s..s + l.trim().len()
         });
-    let headings = PhraseSet::new(r.headings);
-    let heading_hits = headings.find(&folded);
+    let heading_hits = c.headings.find(&folded);
     let on_first = first_line.as_ref().is_some_and(|fl| {
         heading_hits
             .iter()
@@ -253,7 +252,8 @@ pub fn check_recall_notice(text: &str, lang: &str, facts: &NoticeFacts) -> Vec<F
 
     // product: brand, model, identifiers
     for (what, value) in [("brand", &facts.brand), ("model", &facts.model)] {
-        if !value.trim().is_empty() && !PhraseSet::new(&[value.as_str()]).is_found_in(&folded) {
+        if !value.trim().is_empty() && !PhraseSet::literals(&[value.as_str()]).is_found_in(&folded)
+        {
             out.push(finding(
                 RuleId::Product,
                 Error,
@@ -282,7 +282,7 @@ pub fn check_recall_notice(text: &str, lang: &str, facts: &NoticeFacts) -> Vec<F
         ));
     }
     for (what, value) in identifiers {
-        if !PhraseSet::new(&[value.as_str()]).is_found_in(&folded) {
+        if !PhraseSet::literals(&[value.as_str()]).is_found_in(&folded) {
             out.push(finding(
                 RuleId::Identifier,
                 Error,
@@ -318,12 +318,7 @@ pub fn check_recall_notice(text: &str, lang: &str, facts: &NoticeFacts) -> Vec<F
     };
     let described: Vec<(HazardCode, bool)> = codes
         .iter()
-        .map(|c| {
-            (
-                *c,
-                PhraseSet::new(hazard_words(*c, lang)).is_found_in(&folded),
-            )
-        })
+        .map(|code| (*code, c.hazard(*code).is_found_in(&folded)))
         .collect();
     if !described.iter().any(|(_, d)| *d) {
         out.push(finding(
@@ -347,7 +342,7 @@ pub fn check_recall_notice(text: &str, lang: &str, facts: &NoticeFacts) -> Vec<F
             }
         }
     }
-    for h in PhraseSet::new(r.jargon).find(&folded) {
+    for h in c.jargon.find(&folded) {
         out.push(finding(
             RuleId::Jargon,
             Warning,
@@ -360,7 +355,7 @@ pub fn check_recall_notice(text: &str, lang: &str, facts: &NoticeFacts) -> Vec<F
     }
 
     // what to do
-    if !PhraseSet::new(r.stop_using).is_found_in(&folded) {
+    if !c.stop_using.is_found_in(&folded) {
         out.push(finding(
             RuleId::StopUsing,
             Error,
@@ -370,7 +365,7 @@ pub fn check_recall_notice(text: &str, lang: &str, facts: &NoticeFacts) -> Vec<F
     }
 
     // remedy, cost-free
-    if !PhraseSet::new(r.remedy).is_found_in(&folded) {
+    if !c.remedy.is_found_in(&folded) {
         out.push(finding(
             RuleId::Remedy,
             Error,
@@ -378,7 +373,7 @@ pub fn check_recall_notice(text: &str, lang: &str, facts: &NoticeFacts) -> Vec<F
             None,
         ));
     }
-    if !PhraseSet::new(r.free).is_found_in(&folded) {
+    if !c.free.is_found_in(&folded) {
         out.push(finding(
             RuleId::RemedyFree,
             Warning,
@@ -386,10 +381,8 @@ pub fn check_recall_notice(text: &str, lang: &str, facts: &NoticeFacts) -> Vec<F
             None,
         ));
     }
-    let negators = PhraseSet::new(r.cost_negators);
-    let waivers = PhraseSet::new(r.cost_waivers);
-    for h in PhraseSet::new(r.cost).find(&folded) {
-        if cost_is_waived(&folded, h.folded.clone(), &negators, &waivers) {
+    for h in c.cost.find(&folded) {
+        if cost_is_waived(&folded, h.folded.clone(), &c.cost_negators, &c.cost_waivers) {
             continue;
         }
         out.push(finding(
@@ -420,7 +413,7 @@ pub fn check_recall_notice(text: &str, lang: &str, facts: &NoticeFacts) -> Vec<F
         ));
     }
 
-    out.extend(minimising(text, &folded, r));
+    out.extend(minimising(text, &folded, c));
     out.sort_by_key(|f| (f.span.map(|s| (1, s.start)).unwrap_or((0, 0)), f.rule));
     out
 }
@@ -452,17 +445,19 @@ fn cost_is_waived(
 
 const IMAGE_EXTS: [&str; 6] = [".jpg", ".jpeg", ".png", ".webp", ".gif", ".avif"];
 
+fn is_image_path(tok: &str) -> bool {
+    let tok = tok.trim_end_matches(['.', ',', ';']);
+    let path = tok.split(['?', '#']).next().unwrap_or(tok).to_lowercase();
+    IMAGE_EXTS.iter().any(|e| path.ends_with(e))
+}
+
 fn has_image_reference(folded: &str) -> bool {
     folded.contains("![") || folded.contains("<img") || {
         folded
             .split(|c: char| {
                 c.is_whitespace() || c == ')' || c == '(' || c == '"' || c == '<' || c == '>'
             })
-            .any(|tok| {
-                let tok = tok.trim_end_matches(['.', ',', ';']);
-                let path = tok.split(['?', '#']).next().unwrap_or(tok);
-                IMAGE_EXTS.iter().any(|e| path.ends_with(e))
-            })
+            .any(is_image_path)
     }
 }
 
@@ -471,7 +466,10 @@ fn has_contact(folded: &str, identifiers: &[String]) -> bool {
         folded.split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | '<' | '>' | ',' | ';'));
     for tok in tokens {
         let tok = tok.trim_matches(|c: char| matches!(c, '.' | ':' | '"' | '\''));
-        if tok.starts_with("http://") || tok.starts_with("https://") || tok.starts_with("www.") {
+        let is_url =
+            tok.starts_with("http://") || tok.starts_with("https://") || tok.starts_with("www.");
+        // a picture's address is not a way to contact anyone
+        if is_url && !is_image_path(tok) {
             return true;
         }
         if let Some((user, domain)) = tok.split_once('@')
@@ -488,32 +486,51 @@ fn has_contact(folded: &str, identifiers: &[String]) -> bool {
         .any(|(raw, digits)| !looks_like_date(&raw) && !identifiers.contains(&digits))
 }
 
-/// Runs of digits and phone separators (optionally led by `+`) holding 8 to 15 digits:
-/// (the run as written, its digits).
+/// Runs of digits and phone separators (optionally led by `+`) holding 8 to 15 digits, as
+/// whole words (a run glued to letters, as in a serial number `VPB20K2405000001`, is not
+/// one): (the run as written, its digits).
 fn phone_candidates(text: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut run = String::new();
-    let flush = |run: &mut String, out: &mut Vec<(String, String)>| {
+    let mut glued = false;
+    let mut prev: Option<char> = None;
+    let mut prev2: Option<char> = None;
+    let flush = |run: &mut String, glued: bool, out: &mut Vec<(String, String)>| {
         let trimmed = run
             .trim_matches(|c: char| !c.is_ascii_digit() && c != '+')
             .to_string();
         let digits: String = trimmed.chars().filter(char::is_ascii_digit).collect();
-        if (8..=15).contains(&digits.len()) {
+        if !glued && (8..=15).contains(&digits.len()) {
             out.push((trimmed, digits));
         }
         run.clear();
     };
     for c in text.chars() {
+        let starts = run.is_empty();
         let part = c.is_ascii_digit()
-            || (c == '+' && run.trim().is_empty())
-            || (!run.is_empty() && matches!(c, ' ' | '.' | '-' | '/' | '(' | ')'));
+            || (c == '+' && starts)
+            || (!starts && matches!(c, ' ' | '.' | '-' | '/' | '(' | ')'));
         if part {
+            if starts {
+                // `K2405...` or `SIG-2026-0042`: part of a code, not a number on its own
+                glued = prev.is_some_and(char::is_alphanumeric)
+                    || (matches!(prev, Some('-' | '/' | '.' | '_'))
+                        && prev2.is_some_and(char::is_alphabetic));
+            }
             run.push(c);
-        } else {
-            flush(&mut run, &mut out);
+        } else if !run.is_empty() {
+            // a letter right after the digits glues them to a word
+            let last_is_digit = run.ends_with(|d: char| d.is_ascii_digit());
+            flush(
+                &mut run,
+                glued || (last_is_digit && c.is_alphanumeric()),
+                &mut out,
+            );
         }
+        prev2 = prev;
+        prev = Some(c);
     }
-    flush(&mut run, &mut out);
+    flush(&mut run, glued, &mut out);
     out
 }
 
@@ -524,4 +541,116 @@ fn looks_like_date(raw: &str) -> bool {
         && raw
             .chars()
             .all(|c| c.is_ascii_digit() || matches!(c, '-' | '.' | '/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fold::expand;
+
+    /// Every alternative of every minimising pattern, written as listed (with its accents),
+    /// inside a sentence, is flagged with exactly its own span.
+    #[test]
+    fn every_listed_minimising_phrase_is_flagged_with_its_exact_span() {
+        let mut checked = 0;
+        for lang in Lang::ALL {
+            for pattern in rules(lang).minimising {
+                for alt in expand(pattern) {
+                    let phrase = alt.trim_end_matches('*');
+                    let text = format!("Xx. {phrase} yy.");
+                    let found = find_minimising_language(&text, lang.as_str());
+                    let want = Span {
+                        start: 4,
+                        end: 4 + phrase.len(),
+                    };
+                    assert_eq!(
+                        found.iter().map(|f| f.span).collect::<Vec<_>>(),
+                        vec![Some(want)],
+                        "{lang}: `{phrase}` from `{pattern}`"
+                    );
+                    assert_eq!(found[0].rule, RuleId::Minimising);
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 300, "only {checked} phrases checked");
+    }
+
+    #[test]
+    fn every_listed_cost_phrase_is_flagged_unless_negated() {
+        let facts = NoticeFacts::default();
+        for lang in Lang::ALL {
+            let r = rules(lang);
+            for pattern in r.cost {
+                for alt in expand(pattern) {
+                    let phrase = alt.trim_end_matches('*');
+                    let text = format!("Xx. {phrase} yy.");
+                    let costs: Vec<Option<Span>> =
+                        check_recall_notice(&text, lang.as_str(), &facts)
+                            .into_iter()
+                            .filter(|f| f.rule == RuleId::RemedyCost)
+                            .map(|f| f.span)
+                            .collect();
+                    assert_eq!(
+                        costs,
+                        vec![Some(Span {
+                            start: 4,
+                            end: 4 + phrase.len()
+                        })],
+                        "{lang}: `{phrase}`"
+                    );
+                    let negator = r.cost_negators[0];
+                    let negated = format!("Xx {negator} {phrase} yy.");
+                    assert!(
+                        !check_recall_notice(&negated, lang.as_str(), &facts)
+                            .iter()
+                            .any(|f| f.rule == RuleId::RemedyCost),
+                        "{lang}: `{negated}` should not be flagged"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_accepted_heading_satisfies_the_heading_rule_on_the_first_line() {
+        for lang in Lang::ALL {
+            for heading in rules(lang).headings {
+                let text = format!("\n  {}\nrest", heading.to_uppercase());
+                let findings = check_recall_notice(&text, lang.as_str(), &NoticeFacts::default());
+                assert!(
+                    !findings.iter().any(|f| f.rule == RuleId::Heading),
+                    "{lang}: `{heading}` refused: {findings:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_contact_is_an_email_a_url_or_a_phone_number_but_not_a_date_or_an_identifier() {
+        let ids = vec!["3700000000017".to_string()];
+        assert!(has_contact("write to recall@voltra.example.", &ids));
+        assert!(has_contact("see https://voltra.example/recall", &ids));
+        assert!(!has_contact("photo https://voltra.example/p.JPG", &ids));
+        assert!(has_contact("call 0 800 123 456", &ids));
+        assert!(has_contact("tél. : 0692671446", &ids));
+        assert!(has_contact("+33 (0)1 23 45 67 89", &ids));
+        assert!(!has_contact("sold until 2026-11-20 or 20.11.2026", &ids));
+        assert!(!has_contact("gtin 3700000000017", &ids));
+        assert!(!has_contact("nothing here, 12 34", &ids));
+        assert!(!has_contact(
+            "serials VPB20K2405000001 to VPB20K2406099999",
+            &ids
+        ));
+        assert!(!has_contact("lot 2405000001X", &ids));
+        assert!(!has_contact("reference sig-2026-0042", &ids));
+    }
+
+    #[test]
+    fn an_image_reference_is_markdown_html_or_an_image_file() {
+        assert!(has_image_reference("![pb](x)"));
+        assert!(has_image_reference("<img src=a>"));
+        assert!(has_image_reference("photo: https://a.example/p.jpg?x=1."));
+        assert!(!has_image_reference("see https://a.example/page.html"));
+    }
 }

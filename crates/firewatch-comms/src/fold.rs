@@ -144,26 +144,46 @@ pub(crate) struct Hit {
 impl PhraseSet {
     pub fn new<S: AsRef<str>>(patterns: &[S]) -> PhraseSet {
         let mut needles = Vec::new();
-        let mut pats = Vec::new();
         for (i, p) in patterns.iter().enumerate() {
             for alt in expand(p.as_ref()) {
-                let (body, prefix) = match alt.strip_suffix('*') {
-                    Some(b) => (b, true),
-                    None => (alt.as_str(), false),
-                };
-                let folded = fold(body);
-                if folded.is_empty() {
-                    continue;
+                match alt.strip_suffix('*') {
+                    Some(body) => needles.push((fold(body), i, true)),
+                    None => needles.push((fold(&alt), i, false)),
                 }
-                needles.push(folded);
-                pats.push(Pat { source: i, prefix });
             }
         }
+        PhraseSet::build(needles)
+    }
+
+    /// Phrases taken literally (no `{}` expansion, no `*` prefix): for values from the
+    /// facts (brand, model, identifiers), which may contain those characters.
+    pub fn literals<S: AsRef<str>>(phrases: &[S]) -> PhraseSet {
+        PhraseSet::build(
+            phrases
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (fold(p.as_ref()), i, false))
+                .collect(),
+        )
+    }
+
+    fn build(needles: Vec<(String, usize, bool)>) -> PhraseSet {
+        let needles: Vec<(String, usize, bool)> = needles
+            .into_iter()
+            .filter(|(n, _, _)| !n.is_empty())
+            .collect();
+        let pats = needles
+            .iter()
+            .map(|(_, source, prefix)| Pat {
+                source: *source,
+                prefix: *prefix,
+            })
+            .collect();
         let ac = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
-            .build(&needles)
-            // the needles are short literal phrases compiled from constants or facts; the
-            // builder only fails past size limits far beyond them
+            .build(needles.iter().map(|(n, _, _)| n))
+            // the needles are short phrases; the builder only fails past size limits far
+            // beyond them, and then nothing matches rather than panicking
             .unwrap_or_else(|_| AhoCorasick::new(Vec::<String>::new()).expect("empty automaton"));
         PhraseSet { ac, pats }
     }
@@ -246,6 +266,14 @@ mod tests {
             &text[hits[0].span.clone()],
             "There are no reported injuries"
         );
+    }
+
+    #[test]
+    fn literal_phrases_keep_braces_and_stars() {
+        let text = "model X*1 and {B}";
+        let hits = PhraseSet::literals(&["x*1", "{b}"]).find(&Folded::new(text));
+        assert_eq!(hits.len(), 2);
+        assert_eq!(&text[hits[0].span.clone()], "X*1");
     }
 
     #[test]

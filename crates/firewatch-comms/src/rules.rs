@@ -3,6 +3,9 @@
 //! README.md ("Recall-notice checker") lists them for reviewers; keep both in step.
 
 use crate::Lang;
+use crate::fold::PhraseSet;
+use firewatch_domain::HazardCode;
+use std::sync::OnceLock;
 
 /// Word lists for one language.
 pub struct LangRules {
@@ -35,6 +38,54 @@ pub fn rules(lang: Lang) -> &'static LangRules {
         Lang::It => &IT,
         Lang::Pt => &PT,
     }
+}
+
+/// The lists of one language compiled once (automata are built on first use).
+pub struct Compiled {
+    pub headings: PhraseSet,
+    pub minimising: PhraseSet,
+    pub stop_using: PhraseSet,
+    pub remedy: PhraseSet,
+    pub free: PhraseSet,
+    pub cost: PhraseSet,
+    pub cost_negators: PhraseSet,
+    pub cost_waivers: PhraseSet,
+    pub jargon: PhraseSet,
+    /// Plain hazard words, in the order of `HazardCode::ALL`.
+    pub hazards: Vec<PhraseSet>,
+}
+
+impl Compiled {
+    pub fn hazard(&self, code: HazardCode) -> &PhraseSet {
+        let i = HazardCode::ALL.iter().position(|c| *c == code).unwrap_or(0);
+        &self.hazards[i]
+    }
+}
+
+fn compile(lang: Lang) -> Compiled {
+    let r = rules(lang);
+    Compiled {
+        headings: PhraseSet::new(r.headings),
+        minimising: PhraseSet::new(r.minimising),
+        stop_using: PhraseSet::new(r.stop_using),
+        remedy: PhraseSet::new(r.remedy),
+        free: PhraseSet::new(r.free),
+        cost: PhraseSet::new(r.cost),
+        cost_negators: PhraseSet::new(r.cost_negators),
+        cost_waivers: PhraseSet::new(r.cost_waivers),
+        jargon: PhraseSet::new(r.jargon),
+        hazards: HazardCode::ALL
+            .iter()
+            .map(|c| PhraseSet::new(crate::vocab::hazard_words(*c, lang)))
+            .collect(),
+    }
+}
+
+/// The compiled lists of `lang`, built once per process.
+pub fn compiled(lang: Lang) -> &'static Compiled {
+    static CACHE: [OnceLock<Compiled>; 6] = [const { OnceLock::new() }; 6];
+    let i = Lang::ALL.iter().position(|l| *l == lang).unwrap_or(0);
+    CACHE[i].get_or_init(|| compile(lang))
 }
 
 static EN: LangRules = LangRules {
@@ -377,7 +428,7 @@ static IT: LangRules = LangRules {
     ],
     minimising: &[
         "volontari*",
-        "{a titolo,in via,a scopo,per motivi} {precauzionale,precauzionali,cautelativo,cautelativi,preventivo,preventivi}",
+        "{a titolo,in via,a scopo,per motivi} {precauzional*,cautelativ*,preventiv*}",
         "per {precauzione,prudenza}",
         "precauzional*",
         "cautelativ*",

@@ -327,12 +327,12 @@ fn validate(root: &Value, s: &Value, v: &Value, path: &str, out: &mut Vec<Violat
         Value::Number(num) => {
             let x = num.as_f64().unwrap_or(f64::NAN);
             if let Some(min) = obj.get("minimum").and_then(Value::as_f64)
-                && !(x >= min)
+                && (x.is_nan() || x < min)
             {
                 fail(out, path, format!("must be at least {min}"));
             }
             if let Some(max) = obj.get("maximum").and_then(Value::as_f64)
-                && !(x <= max)
+                && (x.is_nan() || x > max)
             {
                 fail(out, path, format!("must be at most {max}"));
             }

@@ -428,7 +428,7 @@ impl Templates {
         let tmpl = self
             .env
             .template_from_named_str(name, source)
-            .map_err(|e| self.convert(name, e, false))?;
+            .map_err(|e| self.convert(name, source, e, false))?;
         let ctx = minijinja::Value::from(minijinja::value::Serde(View::new(subject, lang)));
         let mut out = Capped {
             buf: Vec::new(),
@@ -442,7 +442,7 @@ impl Templates {
                 max: self.limits.max_output_bytes,
             });
         }
-        result.map_err(|e| self.convert(name, e, true))?;
+        result.map_err(|e| self.convert(name, source, e, true))?;
         String::from_utf8(out.buf).map_err(|_| TemplateError::Render {
             name: name.to_string(),
             line: None,
@@ -450,30 +450,35 @@ impl Templates {
         })
     }
 
-    fn convert(&self, name: &str, e: Error, rendering: bool) -> TemplateError {
+    fn convert(&self, name: &str, source: &str, e: Error, rendering: bool) -> TemplateError {
         let line = e.line();
-        let message = match e.detail() {
+        let mut message = match e.detail() {
             Some(d) => format!("{}: {d}", kind_text(e.kind())),
             None => kind_text(e.kind()).to_string(),
         };
+        // quote the offending line so an admin sees what to fix
+        let quoted = line
+            .and_then(|l| source.lines().nth(l.saturating_sub(1)))
+            .map(str::trim)
+            .filter(|q| !q.is_empty());
+        if let Some(q) = quoted {
+            let q: String = q.chars().take(80).collect();
+            message.push_str(&format!(" in `{q}`"));
+        }
+        let name = name.to_string();
         match e.kind() {
             ErrorKind::OutOfFuel => TemplateError::OutOfFuel {
-                name: name.to_string(),
+                name,
                 line,
                 fuel: self.limits.fuel,
             },
-            ErrorKind::SyntaxError if !rendering => TemplateError::Syntax {
-                name: name.to_string(),
-                line,
-                message,
-            },
             _ if !rendering => TemplateError::Syntax {
-                name: name.to_string(),
+                name,
                 line,
                 message,
             },
             _ => TemplateError::Render {
-                name: name.to_string(),
+                name,
                 line,
                 message,
             },

@@ -353,6 +353,7 @@ pub fn long_date(d: jiff::civil::Date, lang: Lang) -> String {
     let (day, year) = (d.day(), d.year());
     match lang {
         Lang::En => format!("{day} {} {year}", EN[m]),
+        Lang::Fr if day == 1 => format!("1er {} {year}", FR[m]),
         Lang::Fr => format!("{day} {} {year}", FR[m]),
         Lang::De => format!("{day}. {} {year}", DE[m]),
         Lang::Es => format!("{day} de {} de {year}", ES[m]),
@@ -387,5 +388,9 @@ mod tests {
         assert_eq!(long_date(d, Lang::Fr), "3 août 2026");
         assert_eq!(long_date(d, Lang::De), "3. August 2026");
         assert_eq!(long_date(d, Lang::Es), "3 de agosto de 2026");
+        assert_eq!(
+            long_date(jiff::civil::date(2026, 11, 1), Lang::Fr),
+            "1er novembre 2026"
+        );
     }
 }

@@ -1,0 +1,7 @@
+//! The crate's one integration-test binary.
+
+mod checker;
+mod exports;
+mod real_texts;
+mod support;
+mod templates;
