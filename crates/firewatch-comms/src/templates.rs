@@ -499,3 +499,28 @@ fn kind_text(k: ErrorKind) -> &'static str {
         _ => "error",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_registry_can_be_shared_between_threads() {
+        fn shareable<T: Send + Sync + Clone + 'static>() {}
+        shareable::<Templates>();
+    }
+
+    #[test]
+    fn every_kind_and_templated_language_has_a_builtin_and_the_others_do_not() {
+        for kind in TemplateKind::ALL {
+            for lang in Lang::ALL {
+                assert_eq!(
+                    builtin_template(kind, lang).is_some(),
+                    Lang::TEMPLATED.contains(&lang),
+                    "{kind}.{lang}"
+                );
+            }
+            assert_eq!(kind.as_str().parse::<TemplateKind>(), Ok(kind));
+        }
+    }
+}
