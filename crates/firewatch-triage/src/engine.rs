@@ -1243,9 +1243,16 @@ fn parse_hint(hint: &str) -> Option<u8> {
         .map(|i| i as u8)
 }
 
+/// No window is wider than this many bytes (8 words of Devanagari fit): spans further apart
+/// are "far" without counting, which keeps every cue/hit pairing O(1) for distant pairs.
+const MAX_WINDOW_BYTES: usize = 400;
+
 fn words_between(tb: &[u8], a: usize, b: usize) -> usize {
     if a >= b {
         return 0;
+    }
+    if b - a > MAX_WINDOW_BYTES {
+        return usize::MAX / 2;
     }
     let slice = &tb[a..b];
     let spaces = slice.iter().filter(|&&x| x == b' ').count();
@@ -1729,12 +1736,54 @@ Lumo,AirFryer XL5,,kitchen,89,EUR
     }
 
     #[test]
+    fn long_and_odd_inputs_are_handled() {
+        // 20 KB (the intake limit) of dense cues: every cue/hit pairing must stay cheap
+        let long = "My Note7 exploded. No smoke. ".repeat(700);
+        let r = triager().triage(&long, None);
+        assert_eq!(r.hazards[0].evidence.len(), 700);
+        let mixed = "my Galxy Note 7 burned my couch and my hand, no fire could explode sales hot 爆炸 没有冒烟 फट गया नहीं Anker Hyundai i40 ".repeat(150);
+        let r = triager().triage(&mixed, None);
+        assert!(r.products.iter().any(|p| p.model == "Galaxy Note7"));
+        for odd in [
+            "",
+            " ",
+            "\u{0}\u{1}",
+            "ﬁre",
+            "Ｎｏｔｅ７ ＥＸＰＬＯＤＥＤ",
+            "e\u{301}\u{301}\u{301}",
+            "🔥🔥🔥 fire 🔥",
+            "।।।",
+            "爆",
+        ] {
+            let r = triager().triage(odd, None);
+            for h in &r.hazards {
+                for e in &h.evidence {
+                    assert_eq!(&odd[e.start..e.end], e.text);
+                }
+            }
+        }
+        let r = triager().triage("Ｎｏｔｅ７ ＥＸＰＬＯＤＥＤ", None);
+        assert_eq!(r.hazards[0].evidence[0].text, "ＥＸＰＬＯＤＥＤ");
+        assert_eq!(r.products[0].evidence[0].text, "Ｎｏｔｅ７");
+    }
+
+    #[test]
     fn triage_is_deterministic() {
         let text = "My Note7 exploded, no fire. Il a pris feu.";
         assert_eq!(triager().triage(text, None), triager().triage(text, None));
     }
 
     proptest! {
+        #[test]
+        fn any_text_triages_without_panicking(text in any::<String>(), hint in proptest::option::of("[a-zA-Z-]{0,8}")) {
+            let r = triager().triage(&text, hint.as_deref());
+            for h in r.hazards.iter().chain(&r.negated) {
+                for e in &h.evidence {
+                    prop_assert_eq!(&text[e.start..e.end], e.text.as_str());
+                }
+            }
+        }
+
         #[test]
         fn evidence_text_always_equals_the_original_slice(
             text in "(\\PC|[ ,.'’-]|smoke|fire|explod|Note ?7|feu|爆炸|धुआं|no |not ){0,24}"
