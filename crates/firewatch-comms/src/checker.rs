@@ -428,17 +428,28 @@ fn cost_is_waived(
     waivers: &PhraseSet,
 ) -> bool {
     let t = &folded.text;
-    let sentence_start = t[..hit.start]
-        .rfind(['.', '!', '?', ';', '\n', ':'])
+    // look at most WINDOW bytes either side, so that a long text with many hits stays linear
+    const WINDOW: usize = 240;
+    let mut from = hit.start.saturating_sub(WINDOW);
+    while !t.is_char_boundary(from) {
+        from += 1;
+    }
+    let mut to = (hit.end + WINDOW).min(t.len());
+    while !t.is_char_boundary(to) {
+        to -= 1;
+    }
+    let before_text = &t[from..hit.start];
+    let sentence_start = before_text
+        .rfind(['.', '!', '?', ';', ':'])
         .map(|i| i + 1)
         .unwrap_or(0);
-    let before: Vec<&str> = t[sentence_start..hit.start].split_whitespace().collect();
+    let before: Vec<&str> = before_text[sentence_start..].split_whitespace().collect();
     let last_two = before[before.len().saturating_sub(2)..].join(" ");
     if negators.is_found_in(&Folded::new(&last_two)) {
         return true;
     }
-    let rest = &t[hit.end..];
-    let sentence_end = rest.find(['.', '!', '?', ';', '\n']).unwrap_or(rest.len());
+    let rest = &t[hit.end..to];
+    let sentence_end = rest.find(['.', '!', '?', ';']).unwrap_or(rest.len());
     let after: Vec<&str> = rest[..sentence_end].split_whitespace().take(8).collect();
     waivers.is_found_in(&Folded::new(&after.join(" ")))
 }

@@ -2,6 +2,7 @@
 
 mod checker;
 mod exports;
+mod properties;
 mod real_texts;
 mod support;
 mod templates;

@@ -111,6 +111,11 @@ fn an_admin_can_replace_a_template_and_add_one_in_a_new_language() {
         .expect("renders");
     assert_eq!((r.lang, r.fell_back), (Lang::It, false));
 
+    let err = t
+        .set(TemplateKind::RecallNotice, "hi", "x")
+        .expect_err("no rules for hi");
+    assert!(matches!(err, TemplateError::UnsupportedLang(_)), "{err:?}");
+
     t.reset(TemplateKind::RecallNotice, Lang::It);
     assert!(t.get(TemplateKind::RecallNotice, Lang::It).is_none());
     t.reset(TemplateKind::PublicStatement, Lang::En);
