@@ -24,13 +24,17 @@ pub struct Catalog {
 pub enum CatalogError {
     #[error("catalog CSV, line {line}: {message}")]
     Csv { line: u64, message: String },
-    #[error("catalog CSV header: missing column `{column}` (expected brand,model,aliases,category,price,currency)")]
+    #[error(
+        "catalog CSV header: missing column `{column}` (expected brand,model,aliases,category,price,currency)"
+    )]
     MissingColumn { column: &'static str },
     #[error("catalog CSV, line {line}, column `{column}`: must not be empty")]
     Empty { line: u64, column: &'static str },
     #[error("catalog CSV, line {line}, column `price`: `{value}` is not a non-negative number")]
     BadPrice { line: u64, value: String },
-    #[error("catalog CSV, line {line}, column `currency`: `{value}` is not a 3-letter ISO 4217 code")]
+    #[error(
+        "catalog CSV, line {line}, column `currency`: `{value}` is not a 3-letter ISO 4217 code"
+    )]
     BadCurrency { line: u64, value: String },
 }
 
@@ -73,11 +77,17 @@ impl Catalog {
             let field = |k: usize| record.get(idx[k]).unwrap_or("").trim();
             let brand = field(0);
             if brand.is_empty() {
-                return Err(CatalogError::Empty { line, column: "brand" });
+                return Err(CatalogError::Empty {
+                    line,
+                    column: "brand",
+                });
             }
             let model = field(1);
             if model.is_empty() {
-                return Err(CatalogError::Empty { line, column: "model" });
+                return Err(CatalogError::Empty {
+                    line,
+                    column: "model",
+                });
             }
             let aliases = field(2)
                 .split('|')

@@ -7,8 +7,9 @@ use crate::normalize::{Normalized, is_spaced_word_char, normalize, normalize_ter
 use crate::result::{
     Evidence, HazardFinding, InjuryFinding, InjuryKind, ProductMatch, TriageResult,
 };
-use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use firewatch_domain::{HazardCode, InjuryLevel, Modality, default_severity};
+use smallvec::SmallVec;
 use std::collections::HashMap;
 
 const ANY: u8 = u8::MAX;
@@ -118,38 +119,75 @@ enum FuzzyTarget {
 }
 
 /// Keys bucketed by (first byte, length) and (second byte, length) so that every key within
-/// one edit of a candidate is found with six bucket look-ups.
+/// one edit of a candidate is found with a few array look-ups.
 struct FuzzyIndex {
     keys: Vec<FuzzyKey>,
-    by_first: HashMap<(u8, usize), Vec<u32>>,
-    by_second: HashMap<(u8, usize), Vec<u32>>,
+    by_first: Vec<Vec<u32>>,
+    by_second: Vec<Vec<u32>>,
+    /// one bit per bucket: is it non-empty (a 4 KB cache-friendly pre-check)
+    first_bits: Vec<u64>,
+    second_bits: Vec<u64>,
     max_len: usize,
 }
 
 const FUZZY_MIN_LEN: usize = 6;
+const FUZZY_MAX_LEN: usize = 63;
+
+fn bucket(b: u8, len: usize) -> usize {
+    usize::from(b) * (FUZZY_MAX_LEN + 2) + len.min(FUZZY_MAX_LEN + 1)
+}
 
 impl FuzzyIndex {
     fn new(keys: Vec<FuzzyKey>) -> FuzzyIndex {
-        let mut by_first: HashMap<(u8, usize), Vec<u32>> = HashMap::new();
-        let mut by_second: HashMap<(u8, usize), Vec<u32>> = HashMap::new();
+        let n = 256 * (FUZZY_MAX_LEN + 2);
+        let mut by_first: Vec<Vec<u32>> = vec![Vec::new(); n];
+        let mut by_second: Vec<Vec<u32>> = vec![Vec::new(); n];
         let mut max_len = 0;
+        let keys: Vec<FuzzyKey> = keys
+            .into_iter()
+            .filter(|k| k.compact.len() <= FUZZY_MAX_LEN)
+            .collect();
         for (i, k) in keys.iter().enumerate() {
-            by_first
-                .entry((k.compact[0], k.compact.len()))
-                .or_default()
-                .push(i as u32);
-            by_second
-                .entry((k.compact[1], k.compact.len()))
-                .or_default()
-                .push(i as u32);
+            by_first[bucket(k.compact[0], k.compact.len())].push(i as u32);
+            by_second[bucket(k.compact[1], k.compact.len())].push(i as u32);
             max_len = max_len.max(k.compact.len());
         }
+        let bits = |v: &Vec<Vec<u32>>| {
+            let mut b = vec![0u64; v.len().div_ceil(64)];
+            for (i, x) in v.iter().enumerate() {
+                if !x.is_empty() {
+                    b[i / 64] |= 1 << (i % 64);
+                }
+            }
+            b
+        };
+        let first_bits = bits(&by_first);
+        let second_bits = bits(&by_second);
         FuzzyIndex {
             keys,
             by_first,
             by_second,
+            first_bits,
+            second_bits,
             max_len,
         }
+    }
+
+    /// Cheap pre-check on the first two bytes and the length, before building a candidate.
+    fn may_match(&self, c0: u8, c1: u8, n: usize) -> bool {
+        if n < FUZZY_MIN_LEN - 1 || n > self.max_len + 1 {
+            return false;
+        }
+        let bit = |v: &[u64], i: usize| v[i / 64] & (1 << (i % 64)) != 0;
+        let f = |b: u8, len: usize| bit(&self.first_bits, bucket(b, len));
+        let g = |b: u8, len: usize| bit(&self.second_bits, bucket(b, len));
+        f(c0, n - 1)
+            || f(c0, n)
+            || f(c0, n + 1)
+            || g(c1, n)
+            || g(c0, n + 1)
+            || f(c1, n - 1)
+            || f(c1, n)
     }
 
     fn lookup(&self, cand: &[u8], out: &mut Vec<u32>) {
@@ -159,25 +197,29 @@ impl FuzzyIndex {
             return;
         }
         let (c0, c1) = (cand[0], cand[1]);
-        let mut push = |m: &HashMap<(u8, usize), Vec<u32>>, b: u8, len: usize| {
-            if let Some(v) = m.get(&(b, len)) {
-                out.extend_from_slice(v);
+        let probes = [
+            (&self.by_first, c0, n - 1),
+            (&self.by_first, c0, n),
+            (&self.by_first, c0, n + 1),
+            (&self.by_second, c1, n),
+            (&self.by_second, c0, n + 1),
+            (&self.by_first, c1, n - 1),
+            (&self.by_first, c1, n),
+        ];
+        for (table, b, len) in probes {
+            for &k in &table[bucket(b, len)] {
+                let key = &self.keys[k as usize];
+                if !out.contains(&k)
+                    && cand
+                        .iter()
+                        .filter(|c| c.is_ascii_digit())
+                        .eq(key.digits.iter())
+                    && osa_within_one(cand, &key.compact)
+                {
+                    out.push(k);
+                }
             }
-        };
-        push(&self.by_first, c0, n - 1);
-        push(&self.by_first, c0, n);
-        push(&self.by_first, c0, n + 1);
-        push(&self.by_second, c1, n);
-        push(&self.by_second, c0, n + 1);
-        push(&self.by_first, c1, n - 1);
-        push(&self.by_first, c1, n);
-        out.sort_unstable();
-        out.dedup();
-        let digits: Vec<u8> = cand.iter().copied().filter(u8::is_ascii_digit).collect();
-        out.retain(|&k| {
-            let key = &self.keys[k as usize];
-            key.digits == digits && osa_within_one(cand, &key.compact)
-        });
+        }
     }
 }
 
@@ -218,6 +260,11 @@ pub struct Triager {
     need_right: Vec<bool>,
     info_start: Vec<u32>,
     infos: Vec<Info>,
+    /// per pattern: bit `l` set when it has a role in language `l` (bit 15: any language)
+    lang_mask: Vec<u16>,
+    patterns: Vec<String>,
+    /// per pattern: bit `l` set when it has a non-stopword role in language `l`
+    content_mask: Vec<u16>,
     neg_after_langs: [bool; 9],
     products: Vec<ProductEntry>,
     fuzzy: FuzzyIndex,
@@ -263,20 +310,22 @@ struct Event {
 }
 
 type Span = (usize, usize);
+/// Per-narrative lists stay on the stack unless a text is unusually rich in cues.
+type Spans = SmallVec<[Span; 4]>;
 
 #[derive(Default)]
 struct Cues {
-    neg: Vec<Span>,
-    neg_after: Vec<Span>,
-    hedge: Vec<Span>,
-    hedge_after: Vec<Span>,
-    realis: Vec<Span>,
-    breaker: Vec<Span>,
-    fig: Vec<Span>,
-    person: Vec<Span>,
-    property: Vec<Span>,
-    first_person: Vec<Span>,
-    other_story: Vec<Span>,
+    neg: Spans,
+    neg_after: Spans,
+    hedge: Spans,
+    hedge_after: Spans,
+    realis: Spans,
+    breaker: Spans,
+    fig: Spans,
+    person: Spans,
+    property: Spans,
+    first_person: Spans,
+    other_story: Spans,
     register: bool,
 }
 
@@ -367,9 +416,14 @@ impl Triager {
 
         let mut need_left = Vec::with_capacity(set.patterns.len());
         let mut need_right = Vec::with_capacity(set.patterns.len());
-        for (i, p) in set.patterns.iter().enumerate() {
-            need_left.push(p.chars().next().is_some_and(is_spaced_word_char));
-            need_right.push(!set.prefix[i] && p.chars().next_back().is_some_and(is_spaced_word_char));
+        for (i, p) in set.patterns.iter_mut().enumerate() {
+            let left = p.chars().next().is_some_and(is_spaced_word_char);
+            need_left.push(left);
+            need_right
+                .push(!set.prefix[i] && p.chars().next_back().is_some_and(is_spaced_word_char));
+            if left {
+                p.insert(0, ' ');
+            }
         }
         let mut info_start = Vec::with_capacity(set.infos.len() + 1);
         let mut infos = Vec::new();
@@ -378,9 +432,28 @@ impl Triager {
             infos.extend_from_slice(v);
         }
         info_start.push(infos.len() as u32);
+        let mut lang_mask = Vec::with_capacity(set.infos.len());
+        let mut content_mask = Vec::with_capacity(set.infos.len());
+        for v in &set.infos {
+            let (mut m, mut c) = (0u16, 0u16);
+            for i in v {
+                if i.lang == ANY {
+                    m |= 1 << 15;
+                } else {
+                    m |= 1 << i.lang;
+                    if !matches!(i.role, Role::Stop) {
+                        c |= 1 << i.lang;
+                    }
+                }
+            }
+            lang_mask.push(m);
+            content_mask.push(c);
+        }
         let ac = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
-            .kind(Some(AhoCorasickKind::DFA))
+            // the contiguous NFA is 30x smaller than the DFA (0.4 MB against 12 MB) and,
+            // because it stays in cache between narratives, faster in full triage
+            .kind(Some(AhoCorasickKind::ContiguousNFA))
             .build(&set.patterns)
             .or_else(|_| {
                 AhoCorasick::builder()
@@ -397,6 +470,9 @@ impl Triager {
             need_right,
             info_start,
             infos,
+            lang_mask,
+            patterns: set.patterns,
+            content_mask,
             neg_after_langs,
             products,
             fuzzy: FuzzyIndex::new(fuzzy_keys),
@@ -408,10 +484,73 @@ impl Triager {
         self.need_left.len()
     }
 
+    /// The automaton's patterns as written in the lexicons and catalog (normalised, without
+    /// the word-start sentinel), for building a baseline automaton in benchmarks.
+    #[doc(hidden)]
+    pub fn plain_patterns(&self) -> Vec<String> {
+        self.patterns
+            .iter()
+            .map(|p| p.trim_start().to_string())
+            .collect()
+    }
+
+    /// Heap bytes used by the automaton.
+    pub fn automaton_bytes(&self) -> usize {
+        self.ac.memory_usage()
+    }
+
     /// Benchmark baseline: a bare scan of the same automaton over `text` as it is (no
     /// normalisation, no boundary checks, no reasoning). Returns the number of matches.
     pub fn bare_scan(&self, text: &str) -> usize {
         self.ac.find_iter(text).count()
+    }
+
+    /// One leftmost-longest pass of the automaton. Terms of spaced scripts are stored with
+    /// a leading space and the normaliser puts a space before every word, so they can
+    /// only match at a word start; the right boundary is checked here. Han terms match
+    /// anywhere.
+    fn scan(&self, t: &str) -> Vec<Hit> {
+        let mut hits: Vec<Hit> = Vec::with_capacity(t.len() / 6 + 4);
+        for m in self.ac.find_iter(t) {
+            let (s, e, p) = (m.start(), m.end(), m.pattern().as_usize());
+            if self.need_right[p] && t[e..].chars().next().is_some_and(is_spaced_word_char) {
+                continue;
+            }
+            let s = if self.need_left[p] { s + 1 } else { s };
+            hits.push(Hit {
+                s: s as u32,
+                e: e as u32,
+                p: p as u32,
+            });
+        }
+        hits
+    }
+
+    /// Benchmark stage: normalisation plus the automaton pass with boundary checks, no
+    /// reasoning. Returns the number of accepted hits.
+    #[doc(hidden)]
+    pub fn normalize_and_scan(&self, text: &str) -> usize {
+        let norm = normalize(text);
+        self.scan(&norm.text).len()
+    }
+
+    /// The normalised form of `text` (what the automaton runs over).
+    #[doc(hidden)]
+    pub fn normalized_text(&self, text: &str) -> String {
+        normalize(text).text
+    }
+
+    /// Benchmark stage: the automaton pass with boundary checks over an already
+    /// normalised text.
+    #[doc(hidden)]
+    pub fn scan_only(&self, normalized: &str) -> usize {
+        self.scan(normalized).len()
+    }
+
+    /// Benchmark stage: normalisation only. Returns the normalised length.
+    #[doc(hidden)]
+    pub fn normalize_only(&self, text: &str) -> usize {
+        normalize(text).text.len()
     }
 
     fn infos(&self, p: u32) -> &[Info] {
@@ -425,35 +564,7 @@ impl Triager {
     pub fn triage(&self, text: &str, language_hint: Option<&str>) -> TriageResult {
         let norm = normalize(text);
         let t = norm.text.as_str();
-        let mut hits: Vec<Hit> = Vec::new();
-        // A match that fails its word-boundary check must not swallow the text after it:
-        // resume the search one character after its start instead of after its end.
-        let mut pos = 0;
-        while pos < t.len() {
-            let Some(m) = self.ac.find(Input::new(t).span(pos..t.len())) else {
-                break;
-            };
-            let (s, e, p) = (m.start(), m.end(), m.pattern().as_usize());
-            let left_bad =
-                self.need_left[p] && t[..s].chars().next_back().is_some_and(is_spaced_word_char);
-            let right_bad =
-                self.need_right[p] && t[e..].chars().next().is_some_and(is_spaced_word_char);
-            if left_bad || right_bad {
-                pos = s + t[s..].chars().next().map_or(1, char::len_utf8);
-                continue;
-            }
-            hits.push(Hit {
-                s: s as u32,
-                e: e as u32,
-                p: p as u32,
-            });
-            pos = e;
-        }
-        if std::env::var_os("TRIAGE_DEBUG").is_some() {
-            for h in &hits {
-                eprintln!("hit {:?} {:?}", &t[h.s as usize..h.e as usize], self.infos(h.p));
-            }
-        }
+        let hits = self.scan(t);
         let lang = language_hint
             .and_then(parse_hint)
             .or_else(|| self.detect(&norm, &hits, text));
@@ -462,10 +573,13 @@ impl Triager {
 
         // classify hits for the active language
         let mut cues = Cues::default();
-        let mut hazards: Vec<HazardHit> = Vec::new();
-        let mut models: Vec<(Span, u32, bool)> = Vec::new();
-        let mut brands: Vec<(Span, u32)> = Vec::new();
+        let mut hazards: SmallVec<[HazardHit; 8]> = SmallVec::new();
+        let mut models: SmallVec<[(Span, u32, bool); 4]> = SmallVec::new();
+        let mut brands: SmallVec<[(Span, u32); 4]> = SmallVec::new();
         for h in &hits {
+            if self.lang_mask[h.p as usize] & ((1 << la) | (1 << 15)) == 0 {
+                continue;
+            }
             let span = (h.s as usize, h.e as usize);
             for info in self.infos(h.p) {
                 if info.lang != la && info.lang != ANY {
@@ -524,7 +638,7 @@ impl Triager {
         let neg_after = self.neg_after_langs[la as usize];
         // verb-final clauses put the burnt object before the verb ("die Finger verbrannt")
         let object_first = la == HI || la == DE;
-        let mut events: Vec<Event> = Vec::with_capacity(hazards.len() + 2);
+        let mut events: SmallVec<[Event; 8]> = SmallVec::new();
         for h in &hazards {
             let state = if is_figurative(tb, &cues, h) {
                 State::Figurative
@@ -582,11 +696,16 @@ impl Triager {
         let mut negated = Vec::new();
         let mut figurative = Vec::new();
         for code in HazardCode::ALL {
+            if !events.iter().any(|x| x.code == code) {
+                continue;
+            }
             let of = |state: State, modality: Option<Modality>| -> Vec<Evidence> {
                 let mut v: Vec<Evidence> = events
                     .iter()
                     .filter(|x| {
-                        x.code == code && x.state == state && modality.is_none_or(|m| x.modality == m)
+                        x.code == code
+                            && x.state == state
+                            && modality.is_none_or(|m| x.modality == m)
                     })
                     .map(|x| ev(x.s, x.e))
                     .collect();
@@ -643,7 +762,17 @@ impl Triager {
             })
             .collect();
 
-        let products = self.resolve_products(tb, &hits, &models, &brands, &cues, &events, &ev, text);
+        let products = self.resolve_products(
+            tb,
+            &hits,
+            &models,
+            &brands,
+            &cues,
+            &events,
+            &ev,
+            &|s, e| norm.original_span(text, s, e),
+            text,
+        );
         let occurred: Vec<HazardCode> = found
             .iter()
             .filter(|f| f.modality == Modality::Occurred)
@@ -671,23 +800,43 @@ impl Triager {
             return Some(ZH);
         }
         let mut votes = [0u32; 9];
+        let mut content = [0u32; 9];
         for h in hits {
-            for info in self.infos(h.p) {
-                if info.lang != ANY
-                    && !matches!(info.role, Role::Absorb | Role::Model(..) | Role::Brand(_))
-                {
-                    votes[info.lang as usize] += 1;
-                }
+            let (m, c) = (
+                self.lang_mask[h.p as usize],
+                self.content_mask[h.p as usize],
+            );
+            for l in 0..9 {
+                votes[l] += u32::from(m >> l & 1);
+                content[l] += u32::from(c >> l & 1);
             }
         }
-        let mut order: Vec<usize> = (0..9).collect();
-        order.sort_by(|a, b| votes[*b].cmp(&votes[*a]).then(a.cmp(b)));
-        let (top, second) = (order[0], order[1]);
-        if votes[top] >= 3 && votes[top] > votes[second] {
+        // top and runner-up, ties to the first language in LANGUAGES order
+        let mut top = 0;
+        for l in 1..9 {
+            if votes[l] > votes[top] {
+                top = l;
+            }
+        }
+        let second = (0..9)
+            .filter(|l| *l != top)
+            .map(|l| votes[l])
+            .max()
+            .unwrap_or(0);
+        if votes[top] > second {
             return Some(top as u8);
         }
+        if votes[top] > 0 {
+            // a tie: the language with more lexicon (non-stopword) hits among the tied
+            // ones, then the first in LANGUAGES order (whatlang is slow and, on a handful
+            // of words, no better)
+            let best = (0..9)
+                .filter(|l| votes[*l] == votes[top])
+                .max_by_key(|l| (content[*l], std::cmp::Reverse(*l)));
+            return best.map(|b| b as u8);
+        }
         // weak or tied evidence: ask whatlang on a prefix, then fall back to the votes
-        let mut cut = original.len().min(600);
+        let mut cut = original.len().min(160);
         while !original.is_char_boundary(cut) {
             cut -= 1;
         }
@@ -714,6 +863,7 @@ impl Triager {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
     fn resolve_products(
         &self,
         tb: &[u8],
@@ -723,6 +873,7 @@ impl Triager {
         cues: &Cues,
         events: &[Event],
         ev: &dyn Fn(usize, usize) -> Evidence,
+        span_of: &dyn Fn(usize, usize) -> (usize, usize),
         original: &str,
     ) -> Vec<ProductMatch> {
         if self.products.is_empty() {
@@ -743,7 +894,7 @@ impl Triager {
             })
         };
         let brand_anywhere = |bid: u32| brands.iter().any(|&(_, b)| b == bid);
-        let mut mentions: Vec<Mention> = Vec::new();
+        let mut mentions: SmallVec<[Mention; 4]> = SmallVec::new();
         // exact (and spacing-variant) model mentions; one hit may name several products
         let mut i = 0;
         while i < models.len() {
@@ -770,11 +921,7 @@ impl Triager {
                     });
                 }
             } else {
-                let usable: Vec<u32> = cands
-                    .iter()
-                    .filter(|c| !c.2)
-                    .map(|c| c.1)
-                    .collect();
+                let usable: Vec<u32> = cands.iter().filter(|c| !c.2).map(|c| c.1).collect();
                 let branded: Vec<u32> = usable
                     .iter()
                     .copied()
@@ -795,10 +942,14 @@ impl Triager {
         }
         // a brand alone names its product when the catalog has exactly one product of that brand
         for &((bs, be), bid) in brands {
-            if names_another_model(original, ev(bs, be).end) {
+            if names_another_model(original, span_of(bs, be).1) {
                 continue;
             }
-            let mut owned = self.products.iter().enumerate().filter(|(_, p)| p.brand == bid);
+            let mut owned = self
+                .products
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.brand == bid);
             if let (Some((pi, _)), None) = (owned.next(), owned.next())
                 && !mentions.iter().any(|m| m.pi as usize == pi)
             {
@@ -811,57 +962,103 @@ impl Triager {
                 });
             }
         }
-        // one-character typos
+        // one-character typos: windows of one to three adjacent ASCII tokens that no
+        // lexicon or catalog term covers, probed against keys bucketed by first bytes
+        // One-character typos. Only windows of one to three adjacent ASCII tokens that
+        // contain a model number, or that follow a catalog brand, are probed: elsewhere a
+        // one-edit match of a plain word is more likely a false friend than a typo, and
+        // looking only there keeps triage fast.
         if !self.fuzzy.keys.is_empty() {
-            let toks = ascii_tokens(tb);
+            let covered = |t: Span| {
+                let i = hits.partition_point(|h| (h.e as usize) <= t.0);
+                hits.get(i).is_some_and(|h| (h.s as usize) < t.1)
+            };
+            let mut anchors: SmallVec<[(SmallVec<[Span; 5]>, usize); 4]> = SmallVec::new();
+            // digit runs
+            let mut i = 0;
+            while i < tb.len() {
+                if tb[i].is_ascii_digit()
+                    && let Some(d) = token_at(tb, i)
+                {
+                    let mut local: SmallVec<[Span; 5]> = SmallVec::new();
+                    let p1 = prev_token(tb, d.0);
+                    let p2 = p1.and_then(|p| prev_token(tb, p.0));
+                    local.extend(p2);
+                    local.extend(p1);
+                    let di = local.len();
+                    local.push(d);
+                    let n1 = next_token(tb, d.1);
+                    let n2 = n1.and_then(|n| next_token(tb, n.1));
+                    local.extend(n1);
+                    local.extend(n2);
+                    anchors.push((local, di));
+                    i = d.1;
+                    continue;
+                }
+                i += 1;
+            }
+            // windows right after a brand
+            for &((_, be), _) in brands.iter() {
+                if let Some(n1) = next_token(tb, be) {
+                    let mut local: SmallVec<[Span; 5]> = SmallVec::new();
+                    local.push(n1);
+                    let n2 = next_token(tb, n1.1);
+                    let n3 = n2.and_then(|n| next_token(tb, n.1));
+                    local.extend(n2);
+                    local.extend(n3);
+                    anchors.push((local, 0));
+                }
+            }
             let mut buf: Vec<u32> = Vec::new();
-            let mut cand: Vec<u8> = Vec::new();
-            let mut k = 0;
-            while k < toks.len() {
-                let mut advanced = false;
-                for w in (1..=3).rev() {
-                    if k + w > toks.len() {
-                        continue;
-                    }
-                    let (s, e) = (toks[k].0, toks[k + w - 1].1);
-                    // tokens must be separated by single spaces only
-                    if (k..k + w - 1).any(|x| toks[x + 1].0 != toks[x].1 + 1) {
-                        continue;
-                    }
-                    cand.clear();
-                    for x in k..k + w {
-                        cand.extend_from_slice(&tb[toks[x].0..toks[x].1]);
-                    }
-                    if cand.len() < FUZZY_MIN_LEN - 1 || !cand.iter().any(u8::is_ascii_alphabetic) {
-                        continue;
-                    }
-                    if overlaps_hit(hits, s, e) {
-                        continue;
-                    }
-                    self.fuzzy.lookup(&cand, &mut buf);
-                    let mut took = false;
-                    for &key in &buf {
-                        let FuzzyTarget::Product(pi) = self.fuzzy.keys[key as usize].target;
-                        {
+            let mut cand: SmallVec<[u8; 32]> = SmallVec::new();
+            for (local, must) in &anchors {
+                'windows: for w in (1..=3usize).rev() {
+                    for k in must.saturating_sub(w - 1)..=*must {
+                        if k + w > local.len() {
+                            continue;
+                        }
+                        let win = &local[k..k + w];
+                        if win.iter().any(|t| covered(*t)) {
+                            continue;
+                        }
+                        let n: usize = win.iter().map(|t| t.1 - t.0).sum();
+                        let c0 = tb[win[0].0];
+                        let c1 = if win[0].1 - win[0].0 >= 2 {
+                            tb[win[0].0 + 1]
+                        } else if w > 1 {
+                            tb[win[1].0]
+                        } else {
+                            continue;
+                        };
+                        if !self.fuzzy.may_match(c0, c1, n) {
+                            continue;
+                        }
+                        cand.clear();
+                        for t in win {
+                            cand.extend_from_slice(&tb[t.0..t.1]);
+                        }
+                        if !cand.iter().any(u8::is_ascii_alphabetic) {
+                            continue;
+                        }
+                        let (s, e) = (win[0].0, win[w - 1].1);
+                        self.fuzzy.lookup(&cand, &mut buf);
+                        for &key in &buf {
+                            let FuzzyTarget::Product(pi) = self.fuzzy.keys[key as usize].target;
                             let b = brand_near(s, e, self.products[pi as usize].brand);
-                            mentions.push(Mention {
-                                pi,
-                                s,
-                                e,
-                                score: if b.is_some() { 0.9 } else { 0.8 },
-                                brand_span: b,
-                            });
-                            took = true;
+                            if !mentions.iter().any(|m| m.pi == pi && m.s == s) {
+                                mentions.push(Mention {
+                                    pi,
+                                    s,
+                                    e,
+                                    score: if b.is_some() { 0.9 } else { 0.8 },
+                                    brand_span: b,
+                                });
+                            }
+                        }
+                        if !buf.is_empty() {
+                            break 'windows;
                         }
                     }
-                    if took {
-                        k += w;
-                        advanced = true;
-                        break;
-                    }
-                }
-                if !advanced {
-                    k += 1;
                 }
             }
         }
@@ -885,10 +1082,7 @@ impl Triager {
                 b <= start && words_between(tb, b, start) <= 3 && !clause_break(tb, b, start)
             });
             let haz = active.iter().any(|x| x.s >= ss && x.e <= se);
-            let other = cues
-                .other_story
-                .iter()
-                .any(|&(a, b)| a >= ss && b <= start);
+            let other = cues.other_story.iter().any(|&(a, b)| a >= ss && b <= start);
             let incident = 2.0 * f32::from(u8::from(fp)) + 1.5 * f32::from(u8::from(haz))
                 - 3.0 * f32::from(u8::from(other));
             let mut evs = Vec::new();
@@ -954,7 +1148,10 @@ fn names_another_model(original: &str, brand_end: usize) -> bool {
         .take_while(|c| c.is_alphanumeric() || *c == '-')
         .collect();
     let first_part = word.split('-').next().unwrap_or("");
-    if first_part.chars().count() <= 2 && first_part.chars().all(|c| c.is_uppercase()) && !first_part.is_empty() {
+    if first_part.chars().count() <= 2
+        && first_part.chars().all(|c| c.is_uppercase())
+        && !first_part.is_empty()
+    {
         return true;
     }
     let mut chars = word.chars();
@@ -1046,13 +1243,23 @@ fn parse_hint(hint: &str) -> Option<u8> {
         .map(|i| i as u8)
 }
 
+/// No window is wider than this many bytes (8 words of Devanagari fit): spans further apart
+/// are "far" without counting, which keeps every cue/hit pairing O(1) for distant pairs.
+const MAX_WINDOW_BYTES: usize = 400;
+
 fn words_between(tb: &[u8], a: usize, b: usize) -> usize {
     if a >= b {
         return 0;
     }
+    if b - a > MAX_WINDOW_BYTES {
+        return usize::MAX / 2;
+    }
     let slice = &tb[a..b];
     let spaces = slice.iter().filter(|&&x| x == b' ').count();
-    let cjk = slice.iter().filter(|&&x| (0xE3..=0xE9).contains(&x)).count();
+    let cjk = slice
+        .iter()
+        .filter(|&&x| (0xE3..=0xE9).contains(&x))
+        .count();
     spaces.saturating_sub(1) + cjk
 }
 
@@ -1071,7 +1278,9 @@ fn clause_break(tb: &[u8], a: usize, b: usize) -> bool {
     let s = &tb[a..b];
     s.iter().any(|c| b",.;:!?()[]".contains(c))
         || (s.iter().any(|&c| c >= 0xE0)
-            && (contains_seq(s, IDEO_FULL_STOP) || contains_seq(s, IDEO_COMMA) || contains_seq(s, DANDA)))
+            && (contains_seq(s, IDEO_FULL_STOP)
+                || contains_seq(s, IDEO_COMMA)
+                || contains_seq(s, DANDA)))
 }
 
 fn sentence_break(tb: &[u8], a: usize, b: usize) -> bool {
@@ -1080,7 +1289,8 @@ fn sentence_break(tb: &[u8], a: usize, b: usize) -> bool {
     }
     let s = &tb[a..b];
     s.iter().any(|c| b".;!?".contains(c))
-        || (s.iter().any(|&c| c >= 0xE0) && (contains_seq(s, IDEO_FULL_STOP) || contains_seq(s, DANDA)))
+        || (s.iter().any(|&c| c >= 0xE0)
+            && (contains_seq(s, IDEO_FULL_STOP) || contains_seq(s, DANDA)))
 }
 
 fn is_sentence_end(tb: &[u8], i: usize) -> bool {
@@ -1196,7 +1406,11 @@ fn burn_object(tb: &[u8], cues: &Cues, h: &HazardHit, object_first: bool) -> Obj
     };
     match (after(&cues.person), after(&cues.property)) {
         (Some(p), Some(q)) => {
-            return if p < q { Object::Person } else { Object::Property };
+            return if p < q {
+                Object::Person
+            } else {
+                Object::Property
+            };
         }
         (Some(_), None) => return Object::Person,
         (None, Some(_)) => return Object::Property,
@@ -1211,36 +1425,379 @@ fn burn_object(tb: &[u8], cues: &Cues, h: &HazardHit, object_first: bool) -> Obj
     Object::None
 }
 
-fn ascii_tokens(tb: &[u8]) -> Vec<Span> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < tb.len() {
-        if tb[i].is_ascii_alphanumeric() {
-            let s = i;
-            while i < tb.len() && tb[i].is_ascii_alphanumeric() {
-                i += 1;
-            }
-            // a token glued to non-ASCII letters is not a clean word
-            let glued_left = s > 0 && tb[s - 1] >= 0x80;
-            let glued_right = i < tb.len() && tb[i] >= 0x80;
-            if !glued_left && !glued_right {
-                out.push((s, i));
-            }
-        } else {
-            i += 1;
-        }
+/// The ASCII alphanumeric token containing byte `i`, unless it is glued to non-ASCII
+/// letters (then it is not a clean word).
+fn token_at(tb: &[u8], i: usize) -> Option<Span> {
+    if !tb.get(i)?.is_ascii_alphanumeric() {
+        return None;
     }
-    out
+    let mut s = i;
+    while s > 0 && tb[s - 1].is_ascii_alphanumeric() {
+        s -= 1;
+    }
+    let mut e = i;
+    while e < tb.len() && tb[e].is_ascii_alphanumeric() {
+        e += 1;
+    }
+    let glued = (s > 0 && tb[s - 1] >= 0x80) || (e < tb.len() && tb[e] >= 0x80);
+    (!glued).then_some((s, e))
 }
 
-fn overlaps_hit(hits: &[Hit], s: usize, e: usize) -> bool {
-    let i = hits.partition_point(|h| (h.e as usize) <= s);
-    hits.get(i).is_some_and(|h| (h.s as usize) < e)
+/// The token just before `start`, separated by exactly one space.
+fn prev_token(tb: &[u8], start: usize) -> Option<Span> {
+    if start < 2 || tb[start - 1] != b' ' {
+        return None;
+    }
+    token_at(tb, start - 2)
+}
+
+/// The token just after `end`, separated by exactly one space.
+fn next_token(tb: &[u8], end: usize) -> Option<Span> {
+    if tb.get(end) != Some(&b' ') {
+        return None;
+    }
+    token_at(tb, end + 1)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::catalog::Catalog;
+    use firewatch_domain::Severity;
+    use proptest::prelude::*;
+    use std::sync::OnceLock;
+
+    const CATALOG: &str = "brand,model,aliases,category,price,currency
+Samsung,Galaxy Note7,Note7|Note 7,phone,849,EUR
+Nordvolt,Note7 Pro,,phone,399,EUR
+Anker,PowerCore 10000,PowerCore,power bank,29.99,EUR
+Amazon,Kindle Fire HD 8,Fire HD 8,tablet,99,EUR
+Hyundai,i40,,car,30000,EUR
+Lumo,AirFryer XL5,,kitchen,89,EUR
+";
+
+    fn triager() -> &'static Triager {
+        static T: OnceLock<Triager> = OnceLock::new();
+        T.get_or_init(|| Triager::new(Catalog::from_csv_str(CATALOG).expect("test catalog")))
+    }
+
+    fn codes(text: &str) -> Vec<(String, Modality)> {
+        triager()
+            .triage(text, None)
+            .hazards
+            .iter()
+            .map(|h| (h.code.as_str().to_string(), h.modality))
+            .collect()
+    }
+
+    fn has(text: &str, code: &str, modality: Modality) -> bool {
+        codes(text).contains(&(code.to_string(), modality))
+    }
+
+    fn none(text: &str) -> bool {
+        codes(text).is_empty()
+    }
+
+    use Modality::{Occurred as O, Potential as P};
+
+    #[test]
+    fn negated_hazards_are_not_hazards_in_every_language() {
+        for text in [
+            "There was no smoke at all.",
+            "It did not explode.",
+            "It charged without flames or sparks.",
+            "Pas de fumée ni de flammes.",
+            "Il ne s'est pas enflammé.",
+            "Kein Rauch und keine Funken.",
+            "Sin humo, todo normal.",
+            "Não explodiu.",
+            "Non è esploso.",
+            "धुआं नहीं निकला।",
+            "Dhuan nahi nikla.",
+            "没有冒烟。",
+            "Tidak ada asap.",
+        ] {
+            let r = triager().triage(text, None);
+            assert!(r.hazards.is_empty(), "{text}: {:?}", r.hazards);
+            assert!(
+                !r.negated.is_empty(),
+                "{text}: negation should be listed for review"
+            );
+            assert_eq!(r.severity, Severity::S4, "{text}");
+        }
+    }
+
+    #[test]
+    fn negation_scope_stops_at_the_clause() {
+        assert!(has("No warning, then it exploded.", "thermal.explosion", O));
+        assert!(has(
+            "There was no smoke, but then it caught fire.",
+            "thermal.fire",
+            O
+        ));
+        assert!(!has(
+            "There was no smoke, but then it caught fire.",
+            "thermal.smoke",
+            O
+        ));
+        assert!(has(
+            "Der Akku explodierte, aber er brannte nicht.",
+            "thermal.explosion",
+            O
+        ));
+        assert!(!has(
+            "Der Akku explodierte, aber er brannte nicht.",
+            "thermal.fire",
+            O
+        ));
+    }
+
+    #[test]
+    fn hedges_and_risk_wording_are_potential() {
+        assert!(has("This charger could catch fire.", "thermal.fire", P));
+        assert!(has(
+            "Risk of electric shock from live parts.",
+            "electrical.shock",
+            P
+        ));
+        assert!(has("I'm afraid it will explode.", "thermal.explosion", P));
+        assert!(has(
+            "Cell modules may short circuit, increasing the risk of fire.",
+            "thermal.fire",
+            P
+        ));
+        assert!(has(
+            "Ce téléphone peut surchauffer.",
+            "thermal.overheating",
+            P
+        ));
+        assert!(has("Batterie könnte explodieren.", "thermal.explosion", P));
+        assert!(has("बैटरी फट सकती है।", "thermal.explosion", P));
+        assert!(has("该产品存在火灾隐患。", "thermal.fire", P));
+        // a hedge does not reach an actual state asserted with "already"
+        assert!(has(
+            "J'ai peur qu'elle explose, elle est déjà gonflée.",
+            "battery.swelling",
+            O
+        ));
+        // potential findings do not raise the severity
+        assert_eq!(
+            triager().triage("It could catch fire.", None).severity,
+            Severity::S4
+        );
+    }
+
+    #[test]
+    fn figurative_and_non_safety_uses_raise_nothing() {
+        for text in [
+            "This camera is fire!",
+            "Sales exploded after the launch.",
+            "Honestly the battery life is explosive.",
+            "Este móvil es una bomba.",
+            "That purchase burned a hole in my pocket.",
+            "Les ventes ont explosé.",
+            "这款手机太火了，销量爆炸！",
+            "I love my Kindle Fire HD 8.",
+            "The OLED screen has burn-in after a year.",
+        ] {
+            assert!(none(text), "{text}: {:?}", codes(text));
+        }
+    }
+
+    #[test]
+    fn a_person_burned_is_an_injury_and_belongings_burned_are_property_damage() {
+        let r = triager().triage("It burned my hand.", None);
+        assert_eq!(r.occurred_codes(), vec![HazardCode::InjuryBurn]);
+        assert_eq!(r.injuries.len(), 1);
+        assert_eq!(r.injuries[0].kind, InjuryKind::Burn);
+        let r = triager().triage("It burned the couch.", None);
+        assert_eq!(
+            r.occurred_codes(),
+            vec![HazardCode::ThermalFire, HazardCode::DamageProperty]
+        );
+        assert!(r.injuries.is_empty());
+        let r = triager().triage("Meine Tochter hat sich die Finger verbrannt.", None);
+        assert_eq!(r.occurred_codes(), vec![HazardCode::InjuryBurn]);
+    }
+
+    #[test]
+    fn severity_comes_from_occurred_hazards_only() {
+        let r = triager().triage("The phone got very hot.", None);
+        assert_eq!(r.severity, Severity::S3);
+        let r = triager().triage("The battery is swollen.", None);
+        assert_eq!(r.severity, Severity::S2);
+        assert_eq!(r.severity_with(InjuryLevel::Serious), Severity::S1);
+    }
+
+    fn first_product(text: &str) -> Option<(String, String)> {
+        triager()
+            .triage(text, None)
+            .products
+            .first()
+            .map(|p| (p.brand.clone(), p.model.clone()))
+    }
+
+    fn product(brand: &str, model: &str) -> Option<(String, String)> {
+        Some((brand.to_string(), model.to_string()))
+    }
+
+    #[test]
+    fn products_resolve_through_aliases_spacing_case_and_hyphen_variants() {
+        let nordvolt = product("Nordvolt", "Note7 Pro");
+        assert_eq!(first_product("my Note7 Pro overheated"), nordvolt);
+        assert_eq!(first_product("my note 7pro overheated"), nordvolt);
+        assert_eq!(first_product("my NOTE-7 PRO overheated"), nordvolt);
+        assert_eq!(
+            first_product("the power core 10000 got hot"),
+            product("Anker", "PowerCore 10000")
+        );
+        assert_eq!(
+            first_product("my Note 7 exploded"),
+            product("Samsung", "Galaxy Note7")
+        );
+    }
+
+    #[test]
+    fn products_resolve_one_character_typos_but_not_other_model_numbers() {
+        assert_eq!(
+            first_product("my Galxy Note7 exploded"),
+            product("Samsung", "Galaxy Note7")
+        );
+        assert_eq!(
+            first_product("my Galaxy Note8 exploded"),
+            None,
+            "another digit is another model"
+        );
+        assert_eq!(
+            first_product("my Anker PowerCoer 10000 is hot"),
+            product("Anker", "PowerCore 10000")
+        );
+    }
+
+    #[test]
+    fn a_unique_model_implies_its_brand_and_short_models_need_their_brand() {
+        let r = triager().triage("The AirFryer XL5 melted.", None);
+        assert_eq!(r.products[0].brand, "Lumo");
+        assert!(first_product("there were i40 reports").is_none());
+        assert_eq!(
+            first_product("my Hyundai i40 caught fire"),
+            product("Hyundai", "i40")
+        );
+    }
+
+    #[test]
+    fn the_incident_product_comes_first() {
+        let text = "Remember the Samsung Galaxy Note7 explosions years ago? Now my Nordvolt Note7 Pro is swollen.";
+        let r = triager().triage(text, None);
+        let names: Vec<&str> = r.products.iter().map(|p| p.model.as_str()).collect();
+        assert_eq!(names, vec!["Note7 Pro", "Galaxy Note7"]);
+        let text =
+            "Unlike the old Samsung Note7 that blew up, my note 7pro from Nordvolt just overheats.";
+        assert_eq!(first_product(text), product("Nordvolt", "Note7 Pro"));
+    }
+
+    #[test]
+    fn evidence_points_into_the_original_text() {
+        let text = "Mon téléphone a PRIS FEU — l’écran a fondu.";
+        let r = triager().triage(text, None);
+        assert_eq!(r.language, "fr");
+        for h in &r.hazards {
+            for e in &h.evidence {
+                assert_eq!(&text[e.start..e.end], e.text);
+            }
+        }
+        let fire = r
+            .hazards
+            .iter()
+            .find(|h| h.code == HazardCode::ThermalFire)
+            .unwrap();
+        assert_eq!(fire.evidence[0].text, "a PRIS FEU");
+    }
+
+    #[test]
+    fn language_detection_and_hints() {
+        assert_eq!(
+            triager()
+                .triage("Mi patinete echó humo ayer.", None)
+                .language,
+            "es"
+        );
+        assert_eq!(
+            triager()
+                .triage("Yaar mera phone blast ho gaya.", None)
+                .language,
+            "hi"
+        );
+        assert_eq!(triager().triage("手机爆炸了", None).language, "zh");
+        assert_eq!(triager().triage("HP saya meledak.", None).language, "id");
+        assert_eq!(triager().triage("Smoke!", Some("de-DE")).language, "de");
+        assert_eq!(triager().triage("", None).language, "und");
+    }
+
+    #[test]
+    fn long_and_odd_inputs_are_handled() {
+        // 20 KB (the intake limit) of dense cues: every cue/hit pairing must stay cheap
+        let long = "My Note7 exploded. No smoke. ".repeat(700);
+        let r = triager().triage(&long, None);
+        assert_eq!(r.hazards[0].evidence.len(), 700);
+        let mixed = "my Galxy Note 7 burned my couch and my hand, no fire could explode sales hot 爆炸 没有冒烟 फट गया नहीं Anker Hyundai i40 ".repeat(150);
+        let r = triager().triage(&mixed, None);
+        assert!(r.products.iter().any(|p| p.model == "Galaxy Note7"));
+        for odd in [
+            "",
+            " ",
+            "\u{0}\u{1}",
+            "ﬁre",
+            "Ｎｏｔｅ７ ＥＸＰＬＯＤＥＤ",
+            "e\u{301}\u{301}\u{301}",
+            "🔥🔥🔥 fire 🔥",
+            "।।।",
+            "爆",
+        ] {
+            let r = triager().triage(odd, None);
+            for h in &r.hazards {
+                for e in &h.evidence {
+                    assert_eq!(&odd[e.start..e.end], e.text);
+                }
+            }
+        }
+        let r = triager().triage("Ｎｏｔｅ７ ＥＸＰＬＯＤＥＤ", None);
+        assert_eq!(r.hazards[0].evidence[0].text, "ＥＸＰＬＯＤＥＤ");
+        assert_eq!(r.products[0].evidence[0].text, "Ｎｏｔｅ７");
+    }
+
+    #[test]
+    fn triage_is_deterministic() {
+        let text = "My Note7 exploded, no fire. Il a pris feu.";
+        assert_eq!(triager().triage(text, None), triager().triage(text, None));
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_triages_without_panicking(text in any::<String>(), hint in proptest::option::of("[a-zA-Z-]{0,8}")) {
+            let r = triager().triage(&text, hint.as_deref());
+            for h in r.hazards.iter().chain(&r.negated) {
+                for e in &h.evidence {
+                    prop_assert_eq!(&text[e.start..e.end], e.text.as_str());
+                }
+            }
+        }
+
+        #[test]
+        fn evidence_text_always_equals_the_original_slice(
+            text in "(\\PC|[ ,.'’-]|smoke|fire|explod|Note ?7|feu|爆炸|धुआं|no |not ){0,24}"
+        ) {
+            let r = triager().triage(&text, None);
+            let all = r.hazards.iter().chain(&r.negated).chain(&r.figurative).flat_map(|h| &h.evidence)
+                .chain(r.products.iter().flat_map(|p| &p.evidence))
+                .chain(r.injuries.iter().flat_map(|i| &i.evidence));
+            for e in all {
+                prop_assert!(e.start < e.end && e.end <= text.len());
+                prop_assert_eq!(&text[e.start..e.end], e.text.as_str());
+            }
+        }
+    }
 
     #[test]
     fn osa_accepts_one_edit_only() {
@@ -1258,7 +1815,10 @@ mod tests {
         assert!(v.contains(&"power core 10000".to_string()));
         assert!(v.contains(&"powercore 10000".to_string()));
         assert_eq!(v.len(), 2);
-        assert_eq!(spacing_variants("note 7 pro"), vec!["note 7 pro".to_string()]);
+        assert_eq!(
+            spacing_variants("note 7 pro"),
+            vec!["note 7 pro".to_string()]
+        );
     }
 
     #[test]

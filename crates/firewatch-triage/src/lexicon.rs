@@ -137,18 +137,26 @@ mod tests {
             for code in HazardCode::ALL {
                 assert!(have.contains(&code), "{lang} lexicon lacks {code}");
             }
-            assert!(!lex.file.cue.negation.is_empty(), "{lang} lacks negation cues");
+            assert!(
+                !lex.file.cue.negation.is_empty(),
+                "{lang} lacks negation cues"
+            );
             assert!(!lex.file.cue.hedge.is_empty(), "{lang} lacks hedge cues");
         }
     }
 
     #[test]
     fn unknown_codes_and_wrong_lang_are_reported() {
-        let e = parse("en", "lang = \"en\"\n[hazard]\n\"thermal.boom\" = [\"x\"]\n[cue]\n")
+        let e = parse(
+            "en",
+            "lang = \"en\"\n[hazard]\n\"thermal.boom\" = [\"x\"]\n[cue]\n",
+        )
+        .err()
+        .unwrap();
+        assert!(matches!(e, LexiconError::UnknownCode { .. }));
+        let e = parse("fr", "lang = \"en\"\n[hazard]\n[cue]\n")
             .err()
             .unwrap();
-        assert!(matches!(e, LexiconError::UnknownCode { .. }));
-        let e = parse("fr", "lang = \"en\"\n[hazard]\n[cue]\n").err().unwrap();
         assert!(matches!(e, LexiconError::WrongLang { .. }));
     }
 }

@@ -27,6 +27,4 @@ mod result;
 pub use catalog::{Catalog, CatalogError, Product};
 pub use engine::Triager;
 pub use lexicon::{LANGUAGES, LexiconError};
-pub use result::{
-    Evidence, HazardFinding, InjuryFinding, InjuryKind, ProductMatch, TriageResult,
-};
+pub use result::{Evidence, HazardFinding, InjuryFinding, InjuryKind, ProductMatch, TriageResult};
