@@ -27,26 +27,38 @@ status=${PIPESTATUS[0]}
 set -e
 
 echo "== every suite ran"
-# Each crate's unit tests and integration binaries must have run at least one test.
-python3 - "$log" <<'PY'
-import re, sys
+# Map each test executable to its crate (several crates name their integration binary `it`),
+# then require that every crate's unit tests and integration tests ran at least one test.
+artifacts=$(mktemp)
+cargo test --workspace --locked --no-run --message-format=json 2>/dev/null >"$artifacts"
+python3 - "$log" "$artifacts" <<'PY'
+import json, re, sys
 log = open(sys.argv[1], encoding="utf-8", errors="replace").read()
-# "Running tests/x.rs (target/debug/deps/NAME-HASH)" followed by "running N tests"
-runs = re.findall(r"Running (\S+) \((?:[^)]*/)?([A-Za-z0-9_]+)-[0-9a-f]+\)\s*\n\s*\nrunning (\d+) tests?", log)
+exe_to_target = {}
+for line in open(sys.argv[2], encoding="utf-8"):
+    try:
+        msg = json.loads(line)
+    except ValueError:
+        continue
+    if msg.get("reason") == "compiler-artifact" and msg.get("executable"):
+        # package ids look like `path+file:///…/crates/NAME#0.1.0` or `…#NAME@0.1.0`
+        path, _, frag = msg["package_id"].partition("#")
+        crate = frag.split("@")[0] if "@" in frag else path.rstrip("/").split("/")[-1]
+        kind = msg["target"]["kind"][0]
+        if kind in ("example", "bench"):
+            continue
+        exe_to_target[msg["executable"].split("/")[-1]] = (crate, "unit" if kind in ("lib", "bin") else msg["target"]["name"])
 counts = {}
-for src, name, n in runs:
-    counts[name] = counts.get(name, 0) + int(n)
-# Test binaries that must run at least one test: each crate's unit tests and the
-# integration binaries.
-required = ["firewatch_domain", "firewatch_store", "conformance", "firewatch_web", "firewatch",
-            "firewatch_it", "firewatch_triage", "firewatch_stats", "firewatch_policy",
-            "firewatch_forecast", "firewatch_connectors"]
-missing = [r for r in required if counts.get(r, 0) == 0]
-print(f"{len(runs)} test binaries ran {sum(counts.values())} tests")
-for name in sorted(counts):
-    print(f"  {name}: {counts[name]}")
+for exe, n in re.findall(r"Running .+? \((?:[^)]*/)?([^)/]+)\)\s*\n\s*\nrunning (\d+) tests?", log):
+    key = exe_to_target.get(exe, ("?", exe))
+    counts[key] = counts.get(key, 0) + int(n)
+for key in sorted(counts):
+    print(f"  {key[0]} {key[1]}: {counts[key]}")
+missing = [f"{c} {k}" for (c, k) in exe_to_target.values() if counts.get((c, k), 0) == 0 and k != "unit"]
+missing += [f"{c} unit tests" for c in sorted({c for c, _ in exe_to_target.values()}) if counts.get((c, "unit"), 0) == 0]
+print(f"{sum(counts.values())} tests ran in {len(counts)} suites")
 if missing:
-    print("SUITES THAT RAN NO TEST: " + ", ".join(missing), file=sys.stderr)
+    print("SUITES THAT RAN NO TEST: " + ", ".join(sorted(set(missing))), file=sys.stderr)
     sys.exit(1)
 PY
 exit "$status"
