@@ -7,7 +7,7 @@ use crate::normalize::{Normalized, is_spaced_word_char, normalize, normalize_ter
 use crate::result::{
     Evidence, HazardFinding, InjuryFinding, InjuryKind, ProductMatch, TriageResult,
 };
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, Anchored, Input, MatchKind, StartKind};
 use firewatch_domain::{HazardCode, InjuryLevel, Modality, default_severity};
 use smallvec::SmallVec;
 use std::collections::HashMap;
@@ -24,7 +24,7 @@ const NEG_WINDOW: usize = 3;
 const NEG_WINDOW_CJK: usize = 4;
 /// Words allowed between a hazard and a negation that follows it (hi, de, ...).
 const NEG_AFTER_WINDOW: usize = 2;
-/// Words allowed between a hedge cue and the hazard it hedges (same sentence).
+/// Words allowed between a hedge cue and the hazard it hedges (same clause).
 const HEDGE_WINDOW: usize = 8;
 const HEDGE_AFTER_WINDOW: usize = 3;
 /// Words allowed between "already" and the hazard state it asserts.
@@ -454,10 +454,12 @@ impl Triager {
             // the contiguous NFA is 30x smaller than the DFA (0.4 MB against 12 MB) and,
             // because it stays in cache between narratives, faster in full triage
             .kind(Some(AhoCorasickKind::ContiguousNFA))
+            .start_kind(StartKind::Both)
             .build(&set.patterns)
             .or_else(|_| {
                 AhoCorasick::builder()
                     .match_kind(MatchKind::LeftmostLongest)
+                    .start_kind(StartKind::Both)
                     .build(&set.patterns)
             })
             .map_err(|e| LexiconError::Parse {
@@ -511,17 +513,45 @@ impl Triager {
     /// anywhere.
     fn scan(&self, t: &str) -> Vec<Hit> {
         let mut hits: Vec<Hit> = Vec::with_capacity(t.len() / 6 + 4);
-        for m in self.ac.find_iter(t) {
-            let (s, e, p) = (m.start(), m.end(), m.pattern().as_usize());
-            if self.need_right[p] && t[e..].chars().next().is_some_and(is_spaced_word_char) {
-                continue;
+        let right_ok = |e: usize, p: usize| {
+            !(self.need_right[p] && t[e..].chars().next().is_some_and(is_spaced_word_char))
+        };
+        let mut pos = 0;
+        while pos < t.len() {
+            let Some(m) = self.ac.find(Input::new(t).span(pos..t.len())) else {
+                break;
+            };
+            let (s, mut e, mut p) = (m.start(), m.end(), m.pattern().as_usize());
+            if !right_ok(e, p) {
+                // The longest term here ends inside a word ("i have" in "i haven t"): take
+                // the longest shorter term at the same start that ends on a boundary, so
+                // the rejected match does not swallow the words after it.
+                let mut found = false;
+                let mut end = e - 1;
+                while end > s {
+                    let input = Input::new(t).span(s..end).anchored(Anchored::Yes);
+                    let Some(m2) = self.ac.find(input) else {
+                        break;
+                    };
+                    if right_ok(m2.end(), m2.pattern().as_usize()) {
+                        (e, p) = (m2.end(), m2.pattern().as_usize());
+                        found = true;
+                        break;
+                    }
+                    end = m2.end() - 1;
+                }
+                if !found {
+                    pos = s + 1;
+                    continue;
+                }
             }
-            let s = if self.need_left[p] { s + 1 } else { s };
+            let start = if self.need_left[p] { s + 1 } else { s };
             hits.push(Hit {
-                s: s as u32,
+                s: start as u32,
                 e: e as u32,
                 p: p as u32,
             });
+            pos = e;
         }
         hits
     }
@@ -635,6 +665,10 @@ impl Triager {
 
         let tb = t.as_bytes();
         let cjk = la == ZH;
+        // Regulator/recall wording makes every hazard a risk, unless someone writes in the
+        // first person ("my charger does not comply ... and it caught fire"): a consumer's
+        // report of what happened must not be downgraded.
+        let regulator_wording = cues.register && cues.first_person.is_empty();
         let neg_after = self.neg_after_langs[la as usize];
         // verb-final clauses put the burnt object before the verb ("die Finger verbrannt")
         let object_first = la == HI || la == DE;
@@ -648,7 +682,7 @@ impl Triager {
                 State::Active
             };
             let modality = if h.fixed_potential
-                || cues.register
+                || regulator_wording
                 || (is_hedged(tb, &cues, h) && !is_realis(tb, &cues, h))
             {
                 Modality::Potential
@@ -1283,16 +1317,6 @@ fn clause_break(tb: &[u8], a: usize, b: usize) -> bool {
                 || contains_seq(s, DANDA)))
 }
 
-fn sentence_break(tb: &[u8], a: usize, b: usize) -> bool {
-    if a >= b {
-        return false;
-    }
-    let s = &tb[a..b];
-    s.iter().any(|c| b".;!?".contains(c))
-        || (s.iter().any(|&c| c >= 0xE0)
-            && (contains_seq(s, IDEO_FULL_STOP) || contains_seq(s, DANDA)))
-}
-
 fn is_sentence_end(tb: &[u8], i: usize) -> bool {
     matches!(tb[i], b'.' | b';' | b'!' | b'?')
         || tb[i..].starts_with(IDEO_FULL_STOP)
@@ -1349,7 +1373,7 @@ fn is_negated(tb: &[u8], cues: &Cues, h: &HazardHit, cjk: bool, neg_after: bool)
 fn is_hedged(tb: &[u8], cues: &Cues, h: &HazardHit) -> bool {
     let i = cues.hedge.partition_point(|x| x.1 <= h.s);
     for &(_, he) in cues.hedge[..i].iter().rev() {
-        if words_between(tb, he, h.s) > HEDGE_WINDOW || sentence_break(tb, he, h.s) {
+        if words_between(tb, he, h.s) > HEDGE_WINDOW || clause_break(tb, he, h.s) {
             break;
         }
         if !breaker_between(&cues.breaker, he, h.s) {
@@ -1586,6 +1610,15 @@ Lumo,AirFryer XL5,,kitchen,89,EUR
             triager().triage("It could catch fire.", None).severity,
             Severity::S4
         );
+    }
+
+    #[test]
+    fn regulator_wording_does_not_downgrade_a_first_person_report() {
+        let alert = "The product does not comply with the Low Voltage Directive. The cable overheats and catches fire.";
+        assert!(has(alert, "thermal.fire", P));
+        let report =
+            "My charger does not comply with the Low Voltage Directive and it caught fire.";
+        assert!(has(report, "thermal.fire", O));
     }
 
     #[test]
