@@ -1010,7 +1010,8 @@ impl Triager {
             let mut anchors: SmallVec<[(SmallVec<[Span; 5]>, usize); 4]> = SmallVec::new();
             // digit runs
             let mut i = 0;
-            while i < tb.len() {
+            while let Some(off) = tb[i..].iter().position(u8::is_ascii_digit) {
+                i += off;
                 if tb[i].is_ascii_digit()
                     && let Some(d) = token_at(tb, i)
                 {

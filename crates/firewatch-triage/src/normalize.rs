@@ -272,6 +272,10 @@ pub(crate) fn normalize(input: &str) -> Normalized {
                 n.buf.extend(bytes[i..j].iter().map(u8::to_ascii_lowercase));
                 n.latin += (j - i) as u32;
                 i = j;
+            } else if b == b' ' && last != b' ' {
+                n.mark(i as u32, true);
+                n.buf.push(b' ');
+                i += 1;
             } else {
                 n.push_ascii(b, i as u32);
                 i += 1;
