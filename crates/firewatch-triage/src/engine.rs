@@ -897,7 +897,6 @@ impl Triager {
     }
 
     #[allow(clippy::too_many_arguments)]
-    #[inline(never)]
     fn resolve_products(
         &self,
         tb: &[u8],
