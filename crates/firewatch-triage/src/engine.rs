@@ -541,7 +541,16 @@ impl Triager {
                     end = m2.end() - 1;
                 }
                 if !found {
-                    pos = s + 1;
+                    // No term of a spaced script starts inside a word (they start with the
+                    // space sentinel), so resume at the next space or non-ASCII character
+                    // (where a Han term may start).
+                    let rest = &t.as_bytes()[s + 1..];
+                    pos = s
+                        + 1
+                        + rest
+                            .iter()
+                            .position(|&b| b == b' ' || b >= 0x80)
+                            .unwrap_or(rest.len());
                     continue;
                 }
             }
