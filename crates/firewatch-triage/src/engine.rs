@@ -946,7 +946,7 @@ impl Triager {
                 j += 1;
             }
             let cands = &models[i..j];
-            let with_brand: Vec<(u32, Span)> = cands
+            let with_brand: SmallVec<[(u32, Span); 2]> = cands
                 .iter()
                 .filter_map(|&(_, pi, _)| {
                     brand_near(span.0, span.1, self.products[pi as usize].brand).map(|b| (pi, b))
@@ -963,8 +963,9 @@ impl Triager {
                     });
                 }
             } else {
-                let usable: Vec<u32> = cands.iter().filter(|c| !c.2).map(|c| c.1).collect();
-                let branded: Vec<u32> = usable
+                let usable: SmallVec<[u32; 2]> =
+                    cands.iter().filter(|c| !c.2).map(|c| c.1).collect();
+                let branded: SmallVec<[u32; 2]> = usable
                     .iter()
                     .copied()
                     .filter(|pi| brand_anywhere(self.products[*pi as usize].brand))
@@ -1022,6 +1023,7 @@ impl Triager {
                 i += off;
                 if tb[i].is_ascii_digit()
                     && let Some(d) = token_at(tb, i)
+                    && !covered(d)
                 {
                     let mut local: SmallVec<[Span; 5]> = SmallVec::new();
                     let p1 = prev_token(tb, d.0);
@@ -1109,7 +1111,8 @@ impl Triager {
             return Vec::new();
         }
         // rank: which product did the incident happen to?
-        let active: Vec<&Event> = events.iter().filter(|x| x.state == State::Active).collect();
+        let active: SmallVec<[&Event; 8]> =
+            events.iter().filter(|x| x.state == State::Active).collect();
         struct Agg {
             pi: u32,
             first: usize,
@@ -1117,7 +1120,7 @@ impl Triager {
             incident: f32,
             evidence: Vec<Evidence>,
         }
-        let mut aggs: Vec<Agg> = Vec::new();
+        let mut aggs: SmallVec<[Agg; 2]> = SmallVec::new();
         for m in &mentions {
             let (ss, se) = sentence_of(tb, m.s);
             let start = m.brand_span.map_or(m.s, |b| b.0.min(m.s));
@@ -1128,7 +1131,7 @@ impl Triager {
             let other = cues.other_story.iter().any(|&(a, b)| a >= ss && b <= start);
             let incident = 2.0 * f32::from(u8::from(fp)) + 1.5 * f32::from(u8::from(haz))
                 - 3.0 * f32::from(u8::from(other));
-            let mut evs = Vec::new();
+            let mut evs: SmallVec<[Evidence; 2]> = SmallVec::new();
             if let Some((bs, be)) = m.brand_span
                 && bs < m.s
             {
@@ -1156,7 +1159,7 @@ impl Triager {
                     first: start,
                     score: m.score,
                     incident,
-                    evidence: evs,
+                    evidence: evs.into_vec(),
                 }),
             }
         }
