@@ -7,7 +7,7 @@ use crate::normalize::{Normalized, is_spaced_word_char, normalize, normalize_ter
 use crate::result::{
     Evidence, HazardFinding, InjuryFinding, InjuryKind, ProductMatch, TriageResult,
 };
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, Anchored, Input, MatchKind, StartKind};
 use firewatch_domain::{HazardCode, InjuryLevel, Modality, default_severity};
 use smallvec::SmallVec;
 use std::collections::HashMap;
@@ -24,7 +24,7 @@ const NEG_WINDOW: usize = 3;
 const NEG_WINDOW_CJK: usize = 4;
 /// Words allowed between a hazard and a negation that follows it (hi, de, ...).
 const NEG_AFTER_WINDOW: usize = 2;
-/// Words allowed between a hedge cue and the hazard it hedges (same sentence).
+/// Words allowed between a hedge cue and the hazard it hedges (same clause).
 const HEDGE_WINDOW: usize = 8;
 const HEDGE_AFTER_WINDOW: usize = 3;
 /// Words allowed between "already" and the hazard state it asserts.
@@ -454,10 +454,12 @@ impl Triager {
             // the contiguous NFA is 30x smaller than the DFA (0.4 MB against 12 MB) and,
             // because it stays in cache between narratives, faster in full triage
             .kind(Some(AhoCorasickKind::ContiguousNFA))
+            .start_kind(StartKind::Both)
             .build(&set.patterns)
             .or_else(|_| {
                 AhoCorasick::builder()
                     .match_kind(MatchKind::LeftmostLongest)
+                    .start_kind(StartKind::Both)
                     .build(&set.patterns)
             })
             .map_err(|e| LexiconError::Parse {
@@ -511,17 +513,54 @@ impl Triager {
     /// anywhere.
     fn scan(&self, t: &str) -> Vec<Hit> {
         let mut hits: Vec<Hit> = Vec::with_capacity(t.len() / 6 + 4);
-        for m in self.ac.find_iter(t) {
-            let (s, e, p) = (m.start(), m.end(), m.pattern().as_usize());
-            if self.need_right[p] && t[e..].chars().next().is_some_and(is_spaced_word_char) {
-                continue;
+        let right_ok = |e: usize, p: usize| {
+            !(self.need_right[p] && t[e..].chars().next().is_some_and(is_spaced_word_char))
+        };
+        let mut pos = 0;
+        while pos < t.len() {
+            let Some(m) = self.ac.find(Input::new(t).span(pos..t.len())) else {
+                break;
+            };
+            let (s, mut e, mut p) = (m.start(), m.end(), m.pattern().as_usize());
+            if !right_ok(e, p) {
+                // The longest term here ends inside a word ("i have" in "i haven t"): take
+                // the longest shorter term at the same start that ends on a boundary, so
+                // the rejected match does not swallow the words after it.
+                let mut found = false;
+                let mut end = e - 1;
+                while end > s {
+                    let input = Input::new(t).span(s..end).anchored(Anchored::Yes);
+                    let Some(m2) = self.ac.find(input) else {
+                        break;
+                    };
+                    if right_ok(m2.end(), m2.pattern().as_usize()) {
+                        (e, p) = (m2.end(), m2.pattern().as_usize());
+                        found = true;
+                        break;
+                    }
+                    end = m2.end() - 1;
+                }
+                if !found {
+                    // No term of a spaced script starts inside a word (they start with the
+                    // space sentinel), so resume at the next space or non-ASCII character
+                    // (where a Han term may start).
+                    let rest = &t.as_bytes()[s + 1..];
+                    pos = s
+                        + 1
+                        + rest
+                            .iter()
+                            .position(|&b| b == b' ' || b >= 0x80)
+                            .unwrap_or(rest.len());
+                    continue;
+                }
             }
-            let s = if self.need_left[p] { s + 1 } else { s };
+            let start = if self.need_left[p] { s + 1 } else { s };
             hits.push(Hit {
-                s: s as u32,
+                s: start as u32,
                 e: e as u32,
                 p: p as u32,
             });
+            pos = e;
         }
         hits
     }
@@ -635,6 +674,10 @@ impl Triager {
 
         let tb = t.as_bytes();
         let cjk = la == ZH;
+        // Regulator/recall wording makes every hazard a risk, unless someone writes in the
+        // first person ("my charger does not comply ... and it caught fire"): a consumer's
+        // report of what happened must not be downgraded.
+        let regulator_wording = cues.register && cues.first_person.is_empty();
         let neg_after = self.neg_after_langs[la as usize];
         // verb-final clauses put the burnt object before the verb ("die Finger verbrannt")
         let object_first = la == HI || la == DE;
@@ -648,7 +691,7 @@ impl Triager {
                 State::Active
             };
             let modality = if h.fixed_potential
-                || cues.register
+                || regulator_wording
                 || (is_hedged(tb, &cues, h) && !is_realis(tb, &cues, h))
             {
                 Modality::Potential
@@ -863,7 +906,6 @@ impl Triager {
     }
 
     #[allow(clippy::too_many_arguments)]
-    #[inline(never)]
     fn resolve_products(
         &self,
         tb: &[u8],
@@ -904,7 +946,7 @@ impl Triager {
                 j += 1;
             }
             let cands = &models[i..j];
-            let with_brand: Vec<(u32, Span)> = cands
+            let with_brand: SmallVec<[(u32, Span); 2]> = cands
                 .iter()
                 .filter_map(|&(_, pi, _)| {
                     brand_near(span.0, span.1, self.products[pi as usize].brand).map(|b| (pi, b))
@@ -921,8 +963,9 @@ impl Triager {
                     });
                 }
             } else {
-                let usable: Vec<u32> = cands.iter().filter(|c| !c.2).map(|c| c.1).collect();
-                let branded: Vec<u32> = usable
+                let usable: SmallVec<[u32; 2]> =
+                    cands.iter().filter(|c| !c.2).map(|c| c.1).collect();
+                let branded: SmallVec<[u32; 2]> = usable
                     .iter()
                     .copied()
                     .filter(|pi| brand_anywhere(self.products[*pi as usize].brand))
@@ -976,9 +1019,11 @@ impl Triager {
             let mut anchors: SmallVec<[(SmallVec<[Span; 5]>, usize); 4]> = SmallVec::new();
             // digit runs
             let mut i = 0;
-            while i < tb.len() {
+            while let Some(off) = tb[i..].iter().position(u8::is_ascii_digit) {
+                i += off;
                 if tb[i].is_ascii_digit()
                     && let Some(d) = token_at(tb, i)
+                    && !covered(d)
                 {
                     let mut local: SmallVec<[Span; 5]> = SmallVec::new();
                     let p1 = prev_token(tb, d.0);
@@ -1066,7 +1111,8 @@ impl Triager {
             return Vec::new();
         }
         // rank: which product did the incident happen to?
-        let active: Vec<&Event> = events.iter().filter(|x| x.state == State::Active).collect();
+        let active: SmallVec<[&Event; 8]> =
+            events.iter().filter(|x| x.state == State::Active).collect();
         struct Agg {
             pi: u32,
             first: usize,
@@ -1074,7 +1120,7 @@ impl Triager {
             incident: f32,
             evidence: Vec<Evidence>,
         }
-        let mut aggs: Vec<Agg> = Vec::new();
+        let mut aggs: SmallVec<[Agg; 2]> = SmallVec::new();
         for m in &mentions {
             let (ss, se) = sentence_of(tb, m.s);
             let start = m.brand_span.map_or(m.s, |b| b.0.min(m.s));
@@ -1085,7 +1131,7 @@ impl Triager {
             let other = cues.other_story.iter().any(|&(a, b)| a >= ss && b <= start);
             let incident = 2.0 * f32::from(u8::from(fp)) + 1.5 * f32::from(u8::from(haz))
                 - 3.0 * f32::from(u8::from(other));
-            let mut evs = Vec::new();
+            let mut evs: SmallVec<[Evidence; 2]> = SmallVec::new();
             if let Some((bs, be)) = m.brand_span
                 && bs < m.s
             {
@@ -1113,7 +1159,7 @@ impl Triager {
                     first: start,
                     score: m.score,
                     incident,
-                    evidence: evs,
+                    evidence: evs.into_vec(),
                 }),
             }
         }
@@ -1283,16 +1329,6 @@ fn clause_break(tb: &[u8], a: usize, b: usize) -> bool {
                 || contains_seq(s, DANDA)))
 }
 
-fn sentence_break(tb: &[u8], a: usize, b: usize) -> bool {
-    if a >= b {
-        return false;
-    }
-    let s = &tb[a..b];
-    s.iter().any(|c| b".;!?".contains(c))
-        || (s.iter().any(|&c| c >= 0xE0)
-            && (contains_seq(s, IDEO_FULL_STOP) || contains_seq(s, DANDA)))
-}
-
 fn is_sentence_end(tb: &[u8], i: usize) -> bool {
     matches!(tb[i], b'.' | b';' | b'!' | b'?')
         || tb[i..].starts_with(IDEO_FULL_STOP)
@@ -1349,7 +1385,7 @@ fn is_negated(tb: &[u8], cues: &Cues, h: &HazardHit, cjk: bool, neg_after: bool)
 fn is_hedged(tb: &[u8], cues: &Cues, h: &HazardHit) -> bool {
     let i = cues.hedge.partition_point(|x| x.1 <= h.s);
     for &(_, he) in cues.hedge[..i].iter().rev() {
-        if words_between(tb, he, h.s) > HEDGE_WINDOW || sentence_break(tb, he, h.s) {
+        if words_between(tb, he, h.s) > HEDGE_WINDOW || clause_break(tb, he, h.s) {
             break;
         }
         if !breaker_between(&cues.breaker, he, h.s) {
@@ -1586,6 +1622,15 @@ Lumo,AirFryer XL5,,kitchen,89,EUR
             triager().triage("It could catch fire.", None).severity,
             Severity::S4
         );
+    }
+
+    #[test]
+    fn regulator_wording_does_not_downgrade_a_first_person_report() {
+        let alert = "The product does not comply with the Low Voltage Directive. The cable overheats and catches fire.";
+        assert!(has(alert, "thermal.fire", P));
+        let report =
+            "My charger does not comply with the Low Voltage Directive and it caught fire.";
+        assert!(has(report, "thermal.fire", O));
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub(crate) struct Normalized {
     /// The offset map, run-length encoded: a segment starting at output byte `norm` maps
     /// output byte `i >= norm` to input byte `orig + (i - norm)` when `linear` (ASCII
     /// copied one to one), else to `orig` (all bytes produced by one input character).
-    segs: Vec<Seg>,
+    segs: smallvec::SmallVec<[Seg; 16]>,
     len: usize,
     pub han: u32,
     pub kana: u32,
@@ -251,7 +251,7 @@ fn is_latin_diacritic(c: char) -> bool {
 pub(crate) fn normalize(input: &str) -> Normalized {
     let mut n = Normalized {
         buf: Vec::with_capacity(input.len() + input.len() / 8 + 4),
-        segs: Vec::with_capacity(8),
+        segs: smallvec::SmallVec::new(),
         ..Normalized::default()
     };
     // a leading space: every word, the first included, follows a space
@@ -272,6 +272,10 @@ pub(crate) fn normalize(input: &str) -> Normalized {
                 n.buf.extend(bytes[i..j].iter().map(u8::to_ascii_lowercase));
                 n.latin += (j - i) as u32;
                 i = j;
+            } else if b == b' ' && last != b' ' {
+                n.mark(i as u32, true);
+                n.buf.push(b' ');
+                i += 1;
             } else {
                 n.push_ascii(b, i as u32);
                 i += 1;
