@@ -112,13 +112,19 @@ impl ApiError {
         )
     }
 
-    pub fn forbidden(detail: impl Into<String>) -> Self {
+    /// A role that the route table does not allow on this route.
+    pub fn role_denied(detail: impl Into<String>) -> Self {
         ApiError::new(
             StatusCode::FORBIDDEN,
-            "forbidden",
+            "role-denied",
             "Not allowed for your role",
             detail,
         )
+    }
+
+    /// Allowed on the route, but not on this object or with these values.
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed", detail)
     }
 
     pub fn too_large(detail: impl Into<String>) -> Self {

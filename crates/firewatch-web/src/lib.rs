@@ -197,7 +197,7 @@ async fn authorize(State(state): State<AppState>, mut req: Request, next: Next) 
         (Access::Public, _) => {}
         (Access::Roles(_), None) => return ApiError::unauthorized().into_response(),
         (Access::Roles(roles), Some(p)) if !roles.contains(&p.role) => {
-            return ApiError::forbidden(format!(
+            return ApiError::role_denied(format!(
                 "{} {} is for the roles {}; you are {}",
                 req.method(),
                 path,
