@@ -134,6 +134,14 @@ pub fn app(state: AppState) -> Router {
     }
     router
         .fallback(|| async { ApiError::not_found("this route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+                "this route does not accept that method; see /api/v1/openapi.json",
+            )
+        })
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
         .layer(middleware::from_fn(track_metrics))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {

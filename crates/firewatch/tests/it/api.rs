@@ -589,6 +589,13 @@ async fn operations_endpoints_describe_the_service() {
     }
     let resp = ctx.http.get(ctx.server.url("/nope")).send().await.unwrap();
     problem(resp, StatusCode::NOT_FOUND).await;
+    let resp = ctx
+        .http
+        .delete(ctx.server.url("/api/v1/reports"))
+        .send()
+        .await
+        .unwrap();
+    problem(resp, StatusCode::METHOD_NOT_ALLOWED).await;
 }
 
 #[tokio::test]
