@@ -135,4 +135,8 @@ pub trait Store: Send + Sync + 'static {
     async fn list_events(&self, filter: &EventFilter) -> Result<Vec<ChainedEvent>>;
     /// Streams the whole log through the chain verifier.
     async fn verify_audit(&self) -> Result<AuditVerdict>;
+
+    /// Writes a consistent copy of the whole database to `dest` (which must not exist) while
+    /// the store stays online.
+    async fn backup_database(&self, dest: &std::path::Path) -> Result<()>;
 }

@@ -76,6 +76,12 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::stats_cmd::StatsCommand,
     },
+    /// Make an online, consistent backup of an installation into DEST (a new directory).
+    Backup {
+        dest: PathBuf,
+        #[command(flatten)]
+        install: Install,
+    },
     /// The audit log.
     Audit {
         #[command(subcommand)]
@@ -276,6 +282,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Triage(args) => triage(args),
+        Command::Backup { dest, install } => {
+            let s = settings(config, &install, None, None)?;
+            crate::backup::run(&s, &dest).await
+        }
         Command::Stats { command } => crate::stats_cmd::run(command),
     }
 }

@@ -1,5 +1,6 @@
 //! `firewatch`: one binary for the server, the demo and the operator commands.
 
+mod backup;
 mod cli;
 mod config;
 mod demo;

@@ -855,6 +855,21 @@ impl Store for SqliteStore {
         rows.iter().map(event_from_row).collect()
     }
 
+    async fn backup_database(&self, dest: &Path) -> Result<()> {
+        // VACUUM INTO reads one snapshot and writes a compact, self-contained file; writers
+        // carry on meanwhile (WAL), so the backup is online and consistent.
+        let dest = dest
+            .to_str()
+            .ok_or_else(|| StoreError::Unavailable("the backup path is not valid UTF-8".into()))?
+            .to_string();
+        let mut conn = self.readers.acquire().await?;
+        sqlx::query("VACUUM INTO $1")
+            .bind(dest)
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+
     async fn verify_audit(&self) -> Result<AuditVerdict> {
         // One read transaction, so the head and the events are one snapshot.
         let mut conn = self.readers.acquire().await?;

@@ -2,6 +2,7 @@
 //! HTTP and its command line. One test binary for the crate (each extra one is another link).
 
 mod api;
+mod backup;
 mod durability;
 mod harness;
 mod photos;
