@@ -38,7 +38,7 @@ async fn a_backup_taken_under_load_restores_and_verifies() {
             while !stop.load(Ordering::Relaxed) {
                 let report = json!({"narrative": format!("client {c} report {n}: the power bank swelled"), "country": "DE"});
                 let req = http.post(&url).bearer_auth(&token);
-                let resp = if n % 3 == 0 {
+                let resp = if n.is_multiple_of(3) {
                     let form = Form::new()
                         .part("report", Part::text(report.to_string()).mime_str("application/json").unwrap())
                         .part("photos", Part::bytes(png(n.wrapping_mul(7).wrapping_add(c))).file_name("p.png"));
