@@ -22,6 +22,19 @@ fn main() -> std::io::Result<()> {
     }
     times.sort();
     let world = world.expect("generated");
+    let no_photos = firewatch_demo::WorldConfig {
+        photo_share: 0.0,
+        ..config.clone()
+    };
+    let mut bare = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let w = firewatch_demo::generate(&no_photos);
+        bare.push(t.elapsed());
+        assert!(w.photos.len() <= 2);
+    }
+    bare.sort();
+    println!("without photos: median {:?}", bare[2]);
     let t = Instant::now();
     let files = firewatch_demo::write_files(&world);
     let t_files = t.elapsed();

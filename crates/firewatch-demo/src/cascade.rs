@@ -113,20 +113,59 @@ const HUBS: &[(f64, &str, f64, &str)] = &[
 ];
 
 const QUOTES: &[(&str, &str)] = &[
-    ("en", "Half price for a phone that exploded in his bag?? What is this, Voltra"),
-    ("en", "Voltra support really said pay 50% for a replacement. Wow."),
-    ("en", "Not the first exploding phone story this year. Does the Note7 Pro have a pattern?"),
+    (
+        "en",
+        "Half price for a phone that exploded in his bag?? What is this, Voltra",
+    ),
+    (
+        "en",
+        "Voltra support really said pay 50% for a replacement. Wow.",
+    ),
+    (
+        "en",
+        "Not the first exploding phone story this year. Does the Note7 Pro have a pattern?",
+    ),
     ("en", "Boycott Voltra until they make this right"),
-    ("en", "Voltra's PR team is on fire today, for all the wrong reasons"),
-    ("en", "My Voltra PowerCell 20K swelled up last month, now I'm scared to use it"),
-    ("en", "Same with my Voltra power bank, it got super hot and started smoking"),
-    ("en", "This is why I don't buy Voltra. Glad nobody was seriously hurt"),
-    ("hi-Latn", "Yeh toh bahut dangerous hai, Voltra ko sharam aani chahiye"),
-    ("fr", "Le téléphone explose et Voltra demande de payer la moitié du remplacement. Incroyable."),
-    ("de", "Das Handy explodiert und der Support will 50 % für ein neues. Unfassbar."),
-    ("es", "¿Le explota el teléfono y le cobran la mitad del reemplazo? Increíble."),
-    ("pt", "O celular explodiu e a Voltra quer cobrar metade da troca? Absurdo."),
-    ("id", "HP meledak malah disuruh bayar setengah harga, parah Voltra"),
+    (
+        "en",
+        "Voltra's PR team is on fire today, for all the wrong reasons",
+    ),
+    (
+        "en",
+        "My Voltra PowerCell 20K swelled up last month, now I'm scared to use it",
+    ),
+    (
+        "en",
+        "Same with my Voltra power bank, it got super hot and started smoking",
+    ),
+    (
+        "en",
+        "This is why I don't buy Voltra. Glad nobody was seriously hurt",
+    ),
+    (
+        "hi-Latn",
+        "Yeh toh bahut dangerous hai, Voltra ko sharam aani chahiye",
+    ),
+    (
+        "fr",
+        "Le téléphone explose et Voltra demande de payer la moitié du remplacement. Incroyable.",
+    ),
+    (
+        "de",
+        "Das Handy explodiert und der Support will 50 % für ein neues. Unfassbar.",
+    ),
+    (
+        "es",
+        "¿Le explota el teléfono y le cobran la mitad del reemplazo? Increíble.",
+    ),
+    (
+        "pt",
+        "O celular explodiu e a Voltra quer cobrar metade da troca? Absurdo.",
+    ),
+    (
+        "id",
+        "HP meledak malah disuruh bayar setengah harga, parah Voltra",
+    ),
 ];
 
 const REPLIES: &[(&str, &str)] = &[
@@ -141,8 +180,14 @@ const REPLIES: &[(&str, &str)] = &[
     ("en", "Keep the phone, don't give it back without a receipt"),
     ("en", "This thread is fire, sadly not figuratively"),
     ("hi-Latn", "Bhai aap theek ho? Consumer court jao"),
-    ("fr", "Courage, et surtout ne rendez pas le téléphone sans reçu"),
-    ("de", "Gute Besserung! Unbedingt den Verbraucherschutz einschalten"),
+    (
+        "fr",
+        "Courage, et surtout ne rendez pas le téléphone sans reçu",
+    ),
+    (
+        "de",
+        "Gute Besserung! Unbedingt den Verbraucherschutz einschalten",
+    ),
 ];
 
 const NAMES: &[&str] = &[
@@ -259,8 +304,15 @@ pub(crate) fn generate<R: Rng>(
                     CascadeKind::Reply => REPLIES.choose(rng).copied(),
                     _ => None,
                 };
-                let followers = (85f64.ln() + 1.9 * normal(rng)).exp().clamp(0.0, 80_000.0).round();
-                let author = if kind == CascadeKind::Like { did(rng) } else { handle(rng) };
+                let followers = (85f64.ln() + 1.9 * normal(rng))
+                    .exp()
+                    .clamp(0.0, 80_000.0)
+                    .round();
+                let author = if kind == CascadeKind::Like {
+                    did(rng)
+                } else {
+                    handle(rng)
+                };
                 nodes.push(Node {
                     t,
                     kind,
@@ -283,7 +335,11 @@ pub(crate) fn generate<R: Rng>(
     for &k in &order {
         let n = &nodes[k];
         let t_us = start_unix * 1_000_000 + (n.t * 1e6) as i64;
-        let d = if n.kind == CascadeKind::Like { n.author.clone() } else { did(rng) };
+        let d = if n.kind == CascadeKind::Like {
+            n.author.clone()
+        } else {
+            did(rng)
+        };
         let collection = match n.kind {
             CascadeKind::Like => "app.bsky.feed.like",
             CascadeKind::Repost => "app.bsky.feed.repost",
@@ -309,7 +365,9 @@ pub(crate) fn generate<R: Rng>(
             lang: n.text.map(|(l, _)| l.to_string()),
         };
         let line = match n.kind {
-            CascadeKind::Like => like_frame(&dids[k], &ids[k], t_us, subject.as_deref().unwrap_or("")),
+            CascadeKind::Like => {
+                like_frame(&dids[k], &ids[k], t_us, subject.as_deref().unwrap_or(""))
+            }
             _ => own_post(&ev, t_us),
         };
         jsonl.push_str(&line);
@@ -333,7 +391,10 @@ fn own_post(ev: &CascadeEvent, t_us: i64) -> String {
         && ev.kind != CascadeKind::Repost
     {
         let rk = rest.rsplit('/').next().unwrap_or_default();
-        o.insert("url".into(), json!(format!("https://bsky.app/profile/{}/post/{rk}", ev.author)));
+        o.insert(
+            "url".into(),
+            json!(format!("https://bsky.app/profile/{}/post/{rk}", ev.author)),
+        );
     }
     let rel = match ev.kind {
         CascadeKind::Reply => Some("reply_to"),

@@ -68,11 +68,11 @@ fn season(market: &str, month: u32, category: Category) -> f64 {
     let base = match (market, month) {
         ("IN", 10) => 1.45, // Diwali and the festive sales
         ("IN", 11) => 1.20,
-        ("IN", 1) => 1.10, // Republic Day sales
-        ("CN", 6) => 1.30, // 618
-        ("CN", 11) => 1.60, // 11.11
+        ("IN", 1) => 1.10,     // Republic Day sales
+        ("CN", 6) => 1.30,     // 618
+        ("CN", 11) => 1.60,    // 11.11
         ("CN", 1 | 2) => 1.10, // Spring Festival
-        ("US", 11) => 1.40, // Black Friday
+        ("US", 11) => 1.40,    // Black Friday
         ("US", 12) => 1.45,
         ("DE" | "FR", 11) => 1.30,
         ("DE" | "FR", 12) => 1.50,
@@ -167,7 +167,9 @@ mod tests {
         assert_eq!(e.model_month(note8, 8), 0);
         assert!(e.model_month(note8, 9) > 0);
         let csv = e.to_csv();
-        assert!(csv.starts_with("brand,model,market,month,units_sold\nVoltra,Note7 Pro,IN,2025-06,"));
+        assert!(
+            csv.starts_with("brand,model,market,month,units_sold\nVoltra,Note7 Pro,IN,2025-06,")
+        );
         // November beats September for a mature phone in the US (Black Friday).
         let nova = crate::catalog::model_index("Nova 5 Lite").unwrap();
         assert!(e.units(nova, 2, 5) > e.units(nova, 2, 3));

@@ -5,14 +5,17 @@ use serde_json::{Value, json};
 use std::path::PathBuf;
 
 /// The world as files (paths relative to the output directory):
-/// `catalog.csv`, `exposure.csv`, `reports.jsonl` (one intake JSON per line plus `id` and a
-/// `photos` array of file names), `photos/*`, `posts.jsonl`, `story.json`, `truth.jsonl` (the
-/// ground truth per report id), `world.json` (configuration and planted defect) and
+/// `catalog.csv`, `exposure.csv`, `reports.jsonl` (one intake JSON per line plus a `photos`
+/// array of file names), `photos/*`, `posts.jsonl`, `story.json`, `truth.jsonl` (line N is the
+/// id and ground truth of report N), `world.json` (configuration and planted defect) and
 /// `README.txt`.
 pub fn write_files(world: &World) -> Vec<(PathBuf, Vec<u8>)> {
     let mut out: Vec<(PathBuf, Vec<u8>)> = Vec::with_capacity(world.photos.len() + 9);
     out.push(("catalog.csv".into(), world.catalog_csv.clone().into_bytes()));
-    out.push(("exposure.csv".into(), world.exposure_csv.clone().into_bytes()));
+    out.push((
+        "exposure.csv".into(),
+        world.exposure_csv.clone().into_bytes(),
+    ));
     let mut reports = String::with_capacity(world.reports.len() * 700);
     let mut truth = String::with_capacity(world.reports.len() * 200);
     for r in &world.reports {
@@ -63,8 +66,9 @@ fn readme(w: &World) -> String {
          catalog.csv    products: brand,model,aliases,category,price,currency (aliases |-separated)\n\
          exposure.csv   units sold: brand,model,market,month,units_sold (markets IN FR US DE BR ID CN)\n\
          reports.jsonl  {n} incident reports, one intake JSON per line (POST /api/v1/reports shape)\n\
-         \x20              plus \"id\" and \"photos\" (file names under photos/); {safety} state a safety incident\n\
-         truth.jsonl    the ground truth per report id: hazards with modality, product, is_safety, language\n\
+         \x20              plus \"photos\" (file names under photos/); {safety} state a safety incident\n\
+         truth.jsonl    line N: report N's id and ground truth (hazards with modality, product,\n\
+         \x20              is_safety, language), its market, month and when the maker received it\n\
          photos/        {p} drawn report photos (PNG and JPEG)\n\
          posts.jsonl    the social cascade ({c} events over {h} hours) about the viral case: firewatch's\n\
          \x20              own post shape for posts, reposts, quotes and replies; likes as Bluesky Jetstream\n\

@@ -205,20 +205,14 @@ pub fn try_generate(config: &WorldConfig) -> Result<World, ConfigError> {
     let planted_idx = catalog::model_index(&config.planted_model)
         .ok_or_else(|| ConfigError::PlantedModel(config.planted_model.clone()))?;
     let exposure = exposure::generate(&mut rng_for(config.seed, 1), start, config.months);
-    let drafts = reports::generate(
-        &mut rng_for(config.seed, 2),
-        config,
-        &exposure,
-        planted_idx,
-    );
+    let drafts = reports::generate(&mut rng_for(config.seed, 2), config, &exposure, planted_idx);
     let thermal_per_million = drafts.thermal_per_million;
     let mut all = drafts.drafts;
     all.push(story::draft(config, start));
     let (reports, photos, story_idx) = reports::finalize(&mut rng_for(config.seed, 3), all);
     let story_idx = story_idx.unwrap_or(0);
     let post_unix = story::call_unix(config, start) + story::POST_AFTER_MINUTES * 60;
-    let (cascade, posts_jsonl) =
-        cascade::generate(&mut rng_for(config.seed, 4), config, post_unix);
+    let (cascade, posts_jsonl) = cascade::generate(&mut rng_for(config.seed, 4), config, post_unix);
     let root = cascade.first().map(|e| e.id.clone()).unwrap_or_default();
     let story = story::build(config, start, &reports, story_idx, root);
     let start_month = start.plus(config.planted_start as i32).to_string();
@@ -246,8 +240,8 @@ pub fn try_generate(config: &WorldConfig) -> Result<World, ConfigError> {
 }
 
 fn validate(c: &WorldConfig) -> Result<calendar::Month, ConfigError> {
-    let start =
-        calendar::Month::parse(&c.start_month).ok_or_else(|| ConfigError::StartMonth(c.start_month.clone()))?;
+    let start = calendar::Month::parse(&c.start_month)
+        .ok_or_else(|| ConfigError::StartMonth(c.start_month.clone()))?;
     if !(2..=120).contains(&c.months) {
         return Err(ConfigError::Months(c.months));
     }
@@ -267,7 +261,11 @@ fn validate(c: &WorldConfig) -> Result<calendar::Month, ConfigError> {
         ("cascade_hours", c.cascade_hours, 0.5, 48.0, "0.5..=48"),
     ] {
         if !(value.is_finite() && (lo..=hi).contains(&value)) {
-            return Err(ConfigError::Range { field, range, value });
+            return Err(ConfigError::Range {
+                field,
+                range,
+                value,
+            });
         }
     }
     Ok(start)
@@ -296,12 +294,24 @@ mod tests {
             bad(|c| c.start_month = "June".into()),
             Some(ConfigError::StartMonth("June".into()))
         );
-        assert!(matches!(bad(|c| c.planted_start = 18), Some(ConfigError::PlantedStart { .. })));
-        assert!(matches!(bad(|c| c.planted_model = "X".into()), Some(ConfigError::PlantedModel(_))));
+        assert!(matches!(
+            bad(|c| c.planted_start = 18),
+            Some(ConfigError::PlantedStart { .. })
+        ));
+        assert!(matches!(
+            bad(|c| c.planted_model = "X".into()),
+            Some(ConfigError::PlantedModel(_))
+        ));
         assert!(matches!(
             bad(|c| c.photo_share = f64::NAN),
-            Some(ConfigError::Range { field: "photo_share", .. })
+            Some(ConfigError::Range {
+                field: "photo_share",
+                ..
+            })
         ));
-        assert!(matches!(bad(|c| c.reports = 0), Some(ConfigError::Reports(0))));
+        assert!(matches!(
+            bad(|c| c.reports = 0),
+            Some(ConfigError::Reports(0))
+        ));
     }
 }

@@ -7,6 +7,7 @@ use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::{ExtendedColorType, ImageEncoder, Rgb, RgbImage};
 use rand::Rng;
+use std::f32::consts::TAU;
 
 pub(crate) const W: u32 = 200;
 pub(crate) const HT: u32 = 150;
@@ -27,7 +28,11 @@ pub(crate) enum PhotoKind {
 
 /// The photo a reporter would take: the device first, then (second photo) the damage around.
 pub(crate) fn kind_for(cat: Category, hazards: &[(H, Modality)], i: usize) -> PhotoKind {
-    let has = |h: H| hazards.iter().any(|&(c, m)| c == h && m == Modality::Occurred);
+    let has = |h: H| {
+        hazards
+            .iter()
+            .any(|&(c, m)| c == h && m == Modality::Occurred)
+    };
     let safety = hazards.iter().any(|&(_, m)| m == Modality::Occurred);
     if i > 0 && has(H::DamageProperty) {
         return PhotoKind::BurntBag;
@@ -52,12 +57,19 @@ struct Canvas {
 impl Canvas {
     fn new<R: Rng>(rng: &mut R) -> Canvas {
         // A table, a bed sheet or a floor.
-        let bases = [[150u8, 105, 70], [200, 200, 195], [120, 120, 125], [225, 220, 205]];
+        let bases = [
+            [150u8, 105, 70],
+            [200, 200, 195],
+            [120, 120, 125],
+            [225, 220, 205],
+        ];
         let base = bases[rng.random_range(0..bases.len())];
         let mut img = RgbImage::new(W, HT);
-        let grain = rng.random_range(0.0..6.0f32);
+        // Wood grain or cloth: a triangle wave across the picture, darker towards the bottom.
+        let grain = rng.random_range(0..48i32);
         for (x, y, p) in img.enumerate_pixels_mut() {
-            let wave = ((x as f32 * 0.13 + y as f32 * 0.02 + grain).sin() * 6.0) as i16;
+            let phase = (x as i32 * 2 + y as i32 / 4 + grain) % 48;
+            let wave = ((phase - 24).abs() / 4 - 3) as i16;
             let shade = wave - (y as i16 / 12);
             *p = Rgb(base.map(|c| (c as i16 + shade).clamp(0, 255) as u8));
         }
@@ -73,8 +85,8 @@ impl Canvas {
     fn blend(&mut self, x: i32, y: i32, c: [u8; 3], a: f32) {
         if x >= 0 && y >= 0 && (x as u32) < W && (y as u32) < HT {
             let p = self.img.get_pixel_mut(x as u32, y as u32);
-            for k in 0..3 {
-                p.0[k] = (p.0[k] as f32 * (1.0 - a) + c[k] as f32 * a).round() as u8;
+            for (v, &w) in p.0.iter_mut().zip(&c) {
+                *v = (*v as f32 * (1.0 - a) + w as f32 * a + 0.5) as u8;
             }
         }
     }
@@ -82,8 +94,20 @@ impl Canvas {
     fn rounded_rect(&mut self, x0: i32, y0: i32, x1: i32, y1: i32, r: i32, c: [u8; 3]) {
         for y in y0..y1 {
             for x in x0..x1 {
-                let dx = if x < x0 + r { x0 + r - x } else if x >= x1 - r { x - (x1 - r - 1) } else { 0 };
-                let dy = if y < y0 + r { y0 + r - y } else if y >= y1 - r { y - (y1 - r - 1) } else { 0 };
+                let dx = if x < x0 + r {
+                    x0 + r - x
+                } else if x >= x1 - r {
+                    x - (x1 - r - 1)
+                } else {
+                    0
+                };
+                let dy = if y < y0 + r {
+                    y0 + r - y
+                } else if y >= y1 - r {
+                    y - (y1 - r - 1)
+                } else {
+                    0
+                };
                 if dx * dx + dy * dy <= r * r {
                     self.put(x, y, c);
                 }
@@ -127,13 +151,13 @@ impl Canvas {
     fn scorch<R: Rng>(&mut self, rng: &mut R, cx: i32, cy: i32, (lo, hi): (f32, f32)) {
         let radius = rng.random_range(lo..hi);
         let lobes: Vec<f32> = (0..6).map(|_| rng.random_range(0.7..1.3)).collect();
-        let phase = rng.random_range(0.0..6.28f32);
+        let phase = rng.random_range(0.0..TAU);
         let r = radius.ceil() as i32 + 2;
         for y in cy - r..=cy + r {
             for x in cx - r..=cx + r {
                 let (dx, dy) = ((x - cx) as f32, (y - cy) as f32);
                 let ang = dy.atan2(dx) + phase;
-                let idx = ((ang.rem_euclid(6.283) / 6.283) * 6.0) as usize % 6;
+                let idx = ((ang.rem_euclid(TAU) / TAU) * 6.0) as usize % 6;
                 let rr = radius * lobes[idx];
                 let d = (dx * dx + dy * dy).sqrt() / rr;
                 if d < 1.0 {
@@ -152,7 +176,7 @@ impl Canvas {
     fn cracks<R: Rng>(&mut self, rng: &mut R, cx: i32, cy: i32, len: i32, c: [u8; 3]) {
         for _ in 0..rng.random_range(5..9) {
             let (mut x, mut y) = (cx, cy);
-            let ang = rng.random_range(0.0..6.283f32);
+            let ang = rng.random_range(0.0..TAU);
             for _ in 0..3 {
                 let a = ang + rng.random_range(-0.5..0.5f32);
                 let l = rng.random_range(len / 4..len / 2 + 1) as f32;
@@ -224,7 +248,10 @@ pub(crate) fn draw<R: Rng>(rng: &mut R, kind: PhotoKind) -> (Vec<u8>, &'static s
         }
         PhotoKind::CrackedScreen => {
             phone(&mut c, 72 + jx, 20 + jy);
-            let (x, y) = (rng.random_range(85..115) + jx, rng.random_range(40..100) + jy);
+            let (x, y) = (
+                rng.random_range(85..115) + jx,
+                rng.random_range(40..100) + jy,
+            );
             c.cracks(rng, x, y, 50, [215, 220, 225]);
         }
         PhotoKind::DentedParcel => {

@@ -55,8 +55,16 @@ const THERMAL: &[Scenario] = &[
     (6, ALL, &[H::ThermalMelting]),
     (5, ALL, &[H::ThermalOverheating, H::ThermalMelting]),
     (5, ALL, &[H::ThermalSmoke, H::ThermalFire]),
-    (5, ALL, &[H::ThermalSmoke, H::ThermalFire, H::DamageProperty]),
-    (3, BAT, &[H::ThermalExplosion, H::ThermalFire, H::DamageProperty]),
+    (
+        5,
+        ALL,
+        &[H::ThermalSmoke, H::ThermalFire, H::DamageProperty],
+    ),
+    (
+        3,
+        BAT,
+        &[H::ThermalExplosion, H::ThermalFire, H::DamageProperty],
+    ),
     (3, BAT, &[H::ThermalSmoke, H::ThermalExplosion]),
     (
         2,
@@ -111,7 +119,13 @@ fn complaint_weight(cat: Category) -> f64 {
 fn languages(market: &str) -> &'static [(Lang, u32)] {
     match market {
         "IN" => &[(Lang::En, 30), (Lang::Hi, 28), (Lang::HiLatn, 42)],
-        "FR" => &[(Lang::Fr, 72), (Lang::It, 12), (Lang::En, 8), (Lang::Es, 4), (Lang::Pt, 4)],
+        "FR" => &[
+            (Lang::Fr, 72),
+            (Lang::It, 12),
+            (Lang::En, 8),
+            (Lang::Es, 4),
+            (Lang::Pt, 4),
+        ],
         "US" => &[
             (Lang::En, 62),
             (Lang::Es, 20),
@@ -121,7 +135,13 @@ fn languages(market: &str) -> &'static [(Lang, u32)] {
             (Lang::HiLatn, 2),
             (Lang::Pt, 2),
         ],
-        "DE" => &[(Lang::De, 72), (Lang::It, 14), (Lang::En, 8), (Lang::Fr, 3), (Lang::Es, 3)],
+        "DE" => &[
+            (Lang::De, 72),
+            (Lang::It, 14),
+            (Lang::En, 8),
+            (Lang::Fr, 3),
+            (Lang::Es, 3),
+        ],
         "BR" => &[(Lang::Pt, 94), (Lang::Es, 4), (Lang::En, 2)],
         "ID" => &[(Lang::Id, 90), (Lang::En, 10)],
         _ => &[(Lang::Zh, 96), (Lang::En, 4)],
@@ -208,8 +228,8 @@ pub(crate) fn generate<R: Rng>(
         })
         .sum();
     let safety = config.safety_share * n;
-    let lambda_thermal = THERMAL_SHARE_OF_SAFETY * safety
-        / (total + (config.planted_factor - 1.0) * planted_after);
+    let lambda_thermal =
+        THERMAL_SHARE_OF_SAFETY * safety / (total + (config.planted_factor - 1.0) * planted_after);
     let lambda_other = (1.0 - THERMAL_SHARE_OF_SAFETY) * safety / total;
     let lambda_hedge = HEDGE_SHARE * n / total;
     let lambda_complaint = (n - safety - HEDGE_SHARE * n).max(0.0) / weighted;
@@ -313,7 +333,12 @@ fn serial<R: Rng>(rng: &mut R) -> String {
     format!("VT{tail}")
 }
 
-const MAIL_HOSTS: &[&str] = &["postbox.example", "mailhub.example", "inbox.example", "webmail.example"];
+const MAIL_HOSTS: &[&str] = &[
+    "postbox.example",
+    "mailhub.example",
+    "inbox.example",
+    "webmail.example",
+];
 
 fn phone_number<R: Rng>(rng: &mut R, market: &str) -> String {
     let cc = match market {
@@ -326,7 +351,11 @@ fn phone_number<R: Rng>(rng: &mut R, market: &str) -> String {
         _ => "+86",
     };
     // 555-style fictional subscriber numbers.
-    format!("{cc} 555 {:03} {:04}", rng.random_range(0..1000), rng.random_range(0..10_000))
+    format!(
+        "{cc} 555 {:03} {:04}",
+        rng.random_range(0..1000),
+        rng.random_range(0..10_000)
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -359,7 +388,13 @@ fn draft<R: Rng>(
     let bank = lang.bank();
     let channel = pick_weighted(
         rng,
-        &[("web", 50), ("phone", 22), ("email", 12), ("api", 8), ("social", 8)],
+        &[
+            ("web", 50),
+            ("phone", 22),
+            ("email", 12),
+            ("api", 8),
+            ("social", 8),
+        ],
     );
 
     // Days since purchase: mostly weeks to months, never before the launch.
@@ -398,7 +433,12 @@ fn draft<R: Rng>(
         let mut p = Map::new();
         p.insert("brand".into(), json!(BRAND));
         let model = match rng.random_range(0..20) {
-            0 | 1 => spec.aliases.choose(rng).copied().unwrap_or(spec.model).to_string(),
+            0 | 1 => spec
+                .aliases
+                .choose(rng)
+                .copied()
+                .unwrap_or(spec.model)
+                .to_string(),
             2 => spec.model.to_lowercase(),
             _ => spec.model.to_string(),
         };
@@ -411,7 +451,10 @@ fn draft<R: Rng>(
         }
         if rng.random::<f64>() < 0.5 {
             let (amount, currency) = local_price(market, spec.price_eur);
-            p.insert("price".into(), json!({"amount": amount, "currency": currency}));
+            p.insert(
+                "price".into(),
+                json!({"amount": amount, "currency": currency}),
+            );
         }
         obj.insert("product".into(), Value::Object(p));
     }
@@ -420,7 +463,10 @@ fn draft<R: Rng>(
     let ss = secs % 60;
     obj.insert(
         "occurred_at".into(),
-        json!(format!("{date}T{hh:02}:{mm:02}:{ss:02}{}", offset_str(offset))),
+        json!(format!(
+            "{date}T{hh:02}:{mm:02}:{ss:02}{}",
+            offset_str(offset)
+        )),
     );
     obj.insert("country".into(), json!(market));
     obj.insert("reporter".into(), reporter(rng, bank, market, channel));
@@ -469,7 +515,10 @@ fn reporter<R: Rng>(rng: &mut R, bank: &text::Bank, market: &str, channel: &str)
     }
     let n: u32 = rng.random_range(1..100);
     if channel == "social" {
-        r.insert("handle".into(), json!(format!("@{}{n}", local.replace('.', "_"))));
+        r.insert(
+            "handle".into(),
+            json!(format!("@{}{n}", local.replace('.', "_"))),
+        );
     } else {
         let host = MAIL_HOSTS.choose(rng).copied().unwrap_or("inbox.example");
         r.insert("email".into(), json!(format!("{local}{n}@{host}")));
@@ -481,11 +530,23 @@ fn reporter<R: Rng>(rng: &mut R, bank: &text::Bank, market: &str, channel: &str)
 }
 
 fn injuries_field<R: Rng>(rng: &mut R, hazards: &[(H, Modality)]) -> Option<&'static str> {
-    let occurred = |h: H| hazards.iter().any(|&(c, m)| c == h && m == Modality::Occurred);
+    let occurred = |h: H| {
+        hazards
+            .iter()
+            .any(|&(c, m)| c == h && m == Modality::Occurred)
+    };
     if occurred(H::InjuryOther) {
-        Some(if rng.random::<f64>() < 0.5 { "serious" } else { "minor" })
+        Some(if rng.random::<f64>() < 0.5 {
+            "serious"
+        } else {
+            "minor"
+        })
     } else if occurred(H::InjuryBurn) {
-        Some(if rng.random::<f64>() < 0.15 { "serious" } else { "minor" })
+        Some(if rng.random::<f64>() < 0.15 {
+            "serious"
+        } else {
+            "minor"
+        })
     } else {
         let x: f64 = rng.random();
         if x < 0.65 {
@@ -498,12 +559,12 @@ fn injuries_field<R: Rng>(rng: &mut R, hazards: &[(H, Modality)]) -> Option<&'st
     }
 }
 
+/// The reports, the photos (file name, bytes) and the index of the story's report, if any.
+pub(crate) type Finalized = (Vec<DemoReport>, Vec<(String, Vec<u8>)>, Option<usize>);
+
 /// Sorts by incident time, assigns ids, draws the photos. Returns the reports, the photos and
 /// the index of the story's report, if any.
-pub(crate) fn finalize<R: Rng>(
-    rng: &mut R,
-    mut drafts: Vec<Draft>,
-) -> (Vec<DemoReport>, Vec<(String, Vec<u8>)>, Option<usize>) {
+pub(crate) fn finalize<R: Rng>(rng: &mut R, mut drafts: Vec<Draft>) -> Finalized {
     drafts.sort_by_key(|d| d.unix);
     let mut reports = Vec::with_capacity(drafts.len());
     let mut files = Vec::new();

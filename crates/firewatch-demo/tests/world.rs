@@ -55,7 +55,9 @@ fn about_five_thousand_reports_over_the_ten_language_variants() {
         *per_lang.entry(r.truth.language.as_str()).or_default() += 1;
     }
     eprintln!("reports per language: {per_lang:?}");
-    for tag in ["en", "fr", "es", "de", "pt", "it", "hi", "hi-Latn", "zh", "id"] {
+    for tag in [
+        "en", "fr", "es", "de", "pt", "it", "hi", "hi-Latn", "zh", "id",
+    ] {
         let k = per_lang.get(tag).copied().unwrap_or(0);
         assert!(k >= 100, "{tag}: only {k} reports");
     }
@@ -68,7 +70,11 @@ fn about_five_thousand_reports_over_the_ten_language_variants() {
         .iter()
         .filter_map(|r| r.intake["narrative"].as_str())
         .collect();
-    assert!(distinct.len() as f64 > 0.97 * n as f64, "{} distinct of {n}", distinct.len());
+    assert!(
+        distinct.len() as f64 > 0.97 * n as f64,
+        "{} distinct of {n}",
+        distinct.len()
+    );
     // Hedged-only and complaint reports exist; figurative or negated hazards carry no hazard.
     let hedge_only = w
         .reports
@@ -76,12 +82,12 @@ fn about_five_thousand_reports_over_the_ten_language_variants() {
         .filter(|r| !r.truth.is_safety && !r.truth.hazards.is_empty())
         .count();
     assert!(hedge_only > 50, "{hedge_only}");
-    assert!(
-        w.reports
+    assert!(w.reports.iter().filter(|r| !r.truth.is_safety).all(|r| {
+        r.truth
+            .hazards
             .iter()
-            .filter(|r| !r.truth.is_safety)
-            .all(|r| r.truth.hazards.iter().all(|(_, m)| *m == Modality::Potential))
-    );
+            .all(|(_, m)| *m == Modality::Potential)
+    }));
 }
 
 /// Units per (model, month) from the exposure CSV.
@@ -116,7 +122,10 @@ fn the_planted_model_runs_at_four_times_the_baseline_thermal_rate_from_month_ten
         for ((m, month), n) in &units {
             if pred(m, month) {
                 u += n;
-                c += thermal.get(&(m.clone(), month.clone())).copied().unwrap_or(0.0);
+                c += thermal
+                    .get(&(m.clone(), month.clone()))
+                    .copied()
+                    .unwrap_or(0.0);
             }
         }
         (c, 1e6 * c / u)
@@ -130,10 +139,19 @@ fn the_planted_model_runs_at_four_times_the_baseline_thermal_rate_from_month_ten
         "{planted}: {after:.1}/M from {start} ({c_after} reports), {before:.1}/M before \
          ({c_before}); other models {others:.1}/M"
     );
-    assert!((3.0..=5.0).contains(&(after / before)), "{after} vs {before}");
-    assert!((3.0..=5.0).contains(&(after / others)), "{after} vs {others}");
+    assert!(
+        (3.0..=5.0).contains(&(after / before)),
+        "{after} vs {before}"
+    );
+    assert!(
+        (3.0..=5.0).contains(&(after / others)),
+        "{after} vs {others}"
+    );
     assert!((0.8..=1.25).contains(&(others_after / others_before)));
-    assert!((0.8..=1.25).contains(&(before / others)), "{before} vs {others}");
+    assert!(
+        (0.8..=1.25).contains(&(before / others)),
+        "{before} vs {others}"
+    );
     // Month by month too, from month 10 on.
     let mut months: Vec<&String> = units
         .keys()
@@ -144,7 +162,10 @@ fn the_planted_model_runs_at_four_times_the_baseline_thermal_rate_from_month_ten
     assert_eq!(months.len(), 9);
     for mo in months {
         let (c, r) = rate(&|m, x| m == planted && x == mo.as_str());
-        assert!(c >= 8.0 && (2.5..=5.5).contains(&(r / others)), "{mo}: {c} reports, {r}/M");
+        assert!(
+            c >= 8.0 && (2.5..=5.5).contains(&(r / others)),
+            "{mo}: {c} reports, {r}/M"
+        );
     }
     // Reports follow exposure: more units, more reports.
     let per_month = |m: &str| {
@@ -212,7 +233,10 @@ fn every_report_has_the_intake_shape() {
         assert!(is_date(&occurred[..10]), "{occurred}");
         assert_eq!(&occurred[..7], r.month);
         if let Some(d) = &v.product.purchase_date {
-            assert!(is_date(d) && d.as_str() <= &occurred[..10], "{d} {occurred}");
+            assert!(
+                is_date(d) && d.as_str() <= &occurred[..10],
+                "{d} {occurred}"
+            );
         }
         if let Some(l) = &v.language {
             assert_eq!(l, &r.truth.language);
@@ -271,7 +295,11 @@ fn the_cascade_is_time_ordered_viral_and_parses_through_the_connector() {
     let engagements = c.iter().filter(|e| e.kind != CascadeKind::Post).count();
     assert!(engagements >= 500, "{engagements}");
     let hours = w.config.cascade_hours;
-    let within = |h: f64| c.iter().filter(|e| (e.offset_ms as f64) < h * 3.6e6).count();
+    let within = |h: f64| {
+        c.iter()
+            .filter(|e| (e.offset_ms as f64) < h * 3.6e6)
+            .count()
+    };
     eprintln!(
         "cascade: {} events; after 1h {}, 2h {}, 3h {}, 6h {}; likes {}, reposts {}, quotes {}, replies {}",
         c.len(),
@@ -305,9 +333,10 @@ fn the_cascade_is_time_ordered_viral_and_parses_through_the_connector() {
                 }
                 seen.insert(p.id);
             }
-            firewatch_connectors::Item::Engagement(
-                firewatch_connectors::Engagement::Like { subject, .. },
-            ) => assert!(seen.contains(&subject)),
+            firewatch_connectors::Item::Engagement(firewatch_connectors::Engagement::Like {
+                subject,
+                ..
+            }) => assert!(seen.contains(&subject)),
             other => panic!("{other:?}"),
         }
     }

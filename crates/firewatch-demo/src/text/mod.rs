@@ -206,7 +206,12 @@ fn pick_coded<R: Rng>(
 const THERMAL_WORSE: [H; 3] = [H::ThermalFire, H::ThermalExplosion, H::ThermalMelting];
 
 /// Composes a narrative. The hazards returned are exactly the ones the sentences state.
-pub(crate) fn compose<R: Rng>(rng: &mut R, bank: &Bank, inp: &Inputs<'_>, plan: &Plan<'_>) -> Composed {
+pub(crate) fn compose<R: Rng>(
+    rng: &mut R,
+    bank: &Bank,
+    inp: &Inputs<'_>,
+    plan: &Plan<'_>,
+) -> Composed {
     let cat = inp.category.bit();
     let mut parts: Vec<&'static str> = Vec::with_capacity(12);
     let mut hazards: Vec<(H, Modality)> = Vec::new();
@@ -243,9 +248,10 @@ pub(crate) fn compose<R: Rng>(rng: &mut R, bank: &Bank, inp: &Inputs<'_>, plan: 
             if p(rng, 0.35) {
                 let hz = hazards.clone();
                 let neg = pick_coded(rng, bank.negations, |h| {
-                    !has(h, &hz)
-                        && !(severe && matches!(h, H::ThermalOverheating | H::ThermalSmoke))
-                        && !(has(H::ThermalExplosion, &hz) && h == H::BatterySwelling)
+                    let implied = severe && matches!(h, H::ThermalOverheating | H::ThermalSmoke);
+                    let swelling_after_blast =
+                        has(H::ThermalExplosion, &hz) && h == H::BatterySwelling;
+                    !(has(h, &hz) || implied || swelling_after_blast)
                 });
                 parts.extend(neg.map(|(_, s)| s));
             }
@@ -300,7 +306,14 @@ pub(crate) fn compose<R: Rng>(rng: &mut R, bank: &Bank, inp: &Inputs<'_>, plan: 
             text.push_str(bank.sep);
         }
         let start = text.len();
-        fill(&mut text, part, inp.product, bank.nouns[ci], bank.nouns_acc[ci], &days);
+        fill(
+            &mut text,
+            part,
+            inp.product,
+            bank.nouns[ci],
+            bank.nouns_acc[ci],
+            &days,
+        );
         capitalise_at(&mut text, start);
     }
     if matches!(bank.lang, Lang::En | Lang::HiLatn | Lang::Id) && p(rng, 0.08) {
@@ -381,7 +394,13 @@ mod tests {
                 assert!(s.contains("{p}"), "{lang:?}: {s}");
             }
             for cat in crate::catalog::Category::ALL {
-                assert!(b.complaints.iter().filter(|(m, _)| m & cat.bit() != 0).count() >= 4);
+                assert!(
+                    b.complaints
+                        .iter()
+                        .filter(|(m, _)| m & cat.bit() != 0)
+                        .count()
+                        >= 4
+                );
                 assert!(b.circumstances.iter().any(|(m, _)| m & cat.bit() != 0));
             }
             assert!(b.negations.len() >= 4 && b.hedges.len() >= 3 && b.names.len() >= 6);
