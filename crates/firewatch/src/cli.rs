@@ -76,6 +76,11 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::stats_cmd::StatsCommand,
     },
+    /// Import the product catalog or exposure (units sold) from CSV.
+    Import {
+        #[command(subcommand)]
+        command: crate::import_cmd::ImportCommand,
+    },
     /// The audit log.
     Audit {
         #[command(subcommand)]
@@ -277,6 +282,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Triage(args) => triage(args),
         Command::Stats { command } => crate::stats_cmd::run(command),
+        Command::Import { command } => {
+            crate::import_cmd::run(command, |install| settings(config, install, None, None)).await
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 mod cli;
 mod config;
 mod demo;
+mod import_cmd;
 mod serve;
 mod stats_cmd;
 mod triage_engine;
