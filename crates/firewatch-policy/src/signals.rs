@@ -190,7 +190,7 @@ impl SignalThresholds {
             ));
         }
         let [a1, b1, a2, b2, p] = t.gps_prior;
-        if ![a1, b1, a2, b2].iter().all(|v| v.is_finite() && *v > 0.0) || !(p > 0.0 && p < 1.0) {
+        if !([a1, b1, a2, b2].iter().all(|v| v.is_finite() && *v > 0.0) && p > 0.0 && p < 1.0) {
             problems.push(problem(
                 "gps_prior",
                 "[alpha1, beta1, alpha2, beta2, p]: positive shapes and rates, 0 < p < 1".into(),

@@ -24,7 +24,7 @@ use firewatch_store::signals::*;
 use firewatch_store::{Actor, StoreError};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The windows, in days, ending today (UTC).
@@ -41,7 +41,9 @@ pub struct Signals {
     pub thresholds: SignalThresholds,
     critical_value: Option<f64>,
     catalog: Option<Arc<dyn CatalogSink>>,
-    products_seen: Mutex<Option<(i64, i64)>>,
+    /// The catalog version triage has; the lock also serialises reloads, so a slow reload
+    /// of an older catalog cannot land after a newer one.
+    products_seen: tokio::sync::Mutex<Option<(i64, i64)>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -496,7 +498,7 @@ impl Signals {
             thresholds,
             critical_value,
             catalog,
-            products_seen: Mutex::new(None),
+            products_seen: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -544,22 +546,16 @@ impl Signals {
         let Some(sink) = self.catalog.clone() else {
             return Ok(false);
         };
+        let mut seen = self.products_seen.lock().await;
         let version = self.store.products_version().await?;
-        if self
-            .products_seen
-            .lock()
-            .map(|s| *s == Some(version))
-            .unwrap_or(false)
-        {
+        if *seen == Some(version) {
             return Ok(false);
         }
         let products = self.store.list_products().await?;
         tokio::task::spawn_blocking(move || sink.replace(&products))
             .await
             .map_err(|e| StoreError::Unavailable(format!("catalog reload: {e}")))?;
-        if let Ok(mut s) = self.products_seen.lock() {
-            *s = Some(version);
-        }
+        *seen = Some(version);
         Ok(true)
     }
 

@@ -52,11 +52,7 @@ impl Progress {
         if !self.on {
             return;
         }
-        let pct = if self.total == 0 {
-            100
-        } else {
-            done * 100 / self.total
-        };
+        let pct = (done * 100).checked_div(self.total).unwrap_or(100).min(100);
         if pct == self.last && done != self.total {
             return;
         }

@@ -355,7 +355,7 @@ impl SignalStore for SqliteStore {
             let country: Option<String> = r.try_get(2)?;
             let received: i64 = r.try_get(3)?;
             let a = Attribution::of_report(&triage, &product, country.as_deref(), received);
-            let Some(pid) = resolve_product(&mut *conn, &a.candidates).await? else {
+            let Some(pid) = resolve_product(&mut conn, &a.candidates).await? else {
                 continue;
             };
             let rows = std::iter::once((ALL_REPORTS.to_string(), "report"))
