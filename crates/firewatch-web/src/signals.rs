@@ -173,19 +173,17 @@ impl Snapshot {
         theta_fitted: bool,
     ) -> Snapshot {
         let month = month_of_day(today);
-        let mut markets: BTreeSet<String> = counts.iter().map(|c| c.market.clone()).collect();
-        markets.extend(exposure.iter().map(|e| e.market.clone()));
-        let mut aggs = HashMap::new();
-        for w in WINDOWS {
-            let first = today - i64::from(w) + 1;
-            for scope in std::iter::once(None).chain(markets.iter().cloned().map(Some)) {
-                let mut a = Agg::default();
-                for c in counts.iter().filter(|c| {
-                    c.day >= first
-                        && c.day <= today
-                        && scope.as_ref().is_none_or(|m| *m == c.market)
-                }) {
-                    let n = c.n.max(0) as u64;
+        // One pass over the counters: each row adds to every window that holds its day,
+        // overall and for its market.
+        let mut aggs: HashMap<(u32, Option<String>), Agg> = HashMap::new();
+        for c in counts.iter().filter(|c| c.day <= today) {
+            let n = c.n.max(0) as u64;
+            for w in WINDOWS
+                .into_iter()
+                .filter(|w| c.day > today - i64::from(*w))
+            {
+                for scope in [None, Some(c.market.clone())] {
+                    let a = aggs.entry((w, scope)).or_default();
                     match c.modality.as_str() {
                         "report" => {
                             *a.reports.entry(c.product_id).or_default() += n;
@@ -201,7 +199,6 @@ impl Snapshot {
                         _ => {}
                     }
                 }
-                aggs.insert((w, scope), a);
             }
         }
         let mut units: HashMap<(i64, Option<String>), f64> = HashMap::new();
@@ -855,5 +852,201 @@ mod tests {
         // November: units in the field 100,000 (own) and 400,000 (rest); the rest saw 1.
         assert!((months.last().unwrap().expected.unwrap() - 0.25).abs() < 1e-12);
         assert_eq!(months.iter().map(|m| m.observed).sum::<u64>(), 8);
+    }
+
+    const HAZARDS: [&str; 8] = [
+        "thermal.fire",
+        "thermal.smoke",
+        "battery.swelling",
+        "thermal.overheating",
+        "thermal.melting",
+        "electrical.sparks",
+        "electrical.shock",
+        "battery.leak",
+    ];
+
+    /// A deterministic Poisson draw (inversion with a 64-bit LCG seeded by `seed`).
+    fn poisson(mean: f64, seed: u64) -> usize {
+        let mut x = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        x ^= x >> 33;
+        let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+        let (mut k, mut p) = (0usize, (-mean).exp());
+        let mut cdf = p;
+        while u > cdf && k < 1000 {
+            k += 1;
+            p *= mean / k as f64;
+            cdf += p;
+        }
+        k
+    }
+
+    /// A store with `products` phones (units 100,000 each) and one-hazard reports received
+    /// now: `count(i, hazard)` of them for product i.
+    async fn world(
+        products: usize,
+        count: impl Fn(usize, &str) -> usize,
+    ) -> (Arc<firewatch_store::sqlite::SqliteStore>, tempfile::TempDir) {
+        use firewatch_domain::intake::{Channel, NewReport, ProductDetails, Reporter};
+        use firewatch_domain::{InjuryLevel, Severity};
+        use firewatch_store::{IntakeCommand, Store};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(
+            firewatch_store::sqlite::SqliteStore::open(&dir.path().join("fw.sqlite"))
+                .await
+                .unwrap(),
+        );
+        let cli = Actor("cli".into());
+        let list: Vec<NewProduct> = (0..products)
+            .map(|i| NewProduct {
+                brand: "Acme".into(),
+                model: format!("P{i}"),
+                aliases: vec![],
+                category: "phone".into(),
+                price: None,
+                currency: None,
+            })
+            .collect();
+        store.upsert_products(list, &cli).await.unwrap();
+        let month = month_of_day(today());
+        let rows = (0..products)
+            .map(|i| NewExposure {
+                line: i as u64 + 2,
+                brand: "Acme".into(),
+                model: format!("P{i}"),
+                market: "FR".into(),
+                month: month.clone(),
+                units: 100_000,
+            })
+            .collect();
+        store.upsert_exposure(rows, &cli).await.unwrap();
+        let now = jiff::Timestamp::now().as_millisecond();
+        let mut tasks = Vec::new();
+        for i in 0..products {
+            let hazards: Vec<&str> = HAZARDS
+                .iter()
+                .flat_map(|h| std::iter::repeat_n(*h, count(i, h)))
+                .collect();
+            for (k, h) in hazards.into_iter().enumerate() {
+                let triage = serde_json::json!({
+                    "hazards": [{"code": h, "modality": "occurred"}],
+                    "products": [{"brand": "Acme", "model": format!("P{i}")}],
+                });
+                let cmd = IntakeCommand {
+                    idempotency_key: None,
+                    request_hash: format!("{i}-{k}"),
+                    report: NewReport {
+                        narrative: "x".into(),
+                        language: None,
+                        product: ProductDetails::default(),
+                        occurred_at: None,
+                        country: Some("FR".into()),
+                        reporter: Reporter::default(),
+                        injuries: InjuryLevel::None,
+                        channel: Channel::Web,
+                    },
+                    hazards: vec![h.to_string()],
+                    triage_json: triage.to_string(),
+                    severity: Severity::S1,
+                    attachments: vec![],
+                    received_at_ms: now,
+                    actor: Actor::public(),
+                };
+                let store = store.clone();
+                tasks.push(tokio::spawn(async move { store.intake(cmd).await }));
+            }
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        (store, dir)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_job_refits_the_hyperparameters_and_opens_each_pair_once() {
+        use firewatch_store::Store;
+        // 120 phones x 3 hazards drawn from two kinds of pairs (rate 1.5 and 9, as the
+        // two-component prior expects); P7 has 40 fires.
+        let (store, _dir) = world(60, |i, h| {
+            let hk = HAZARDS.iter().position(|x| *x == h).unwrap_or(0);
+            match (i, hk) {
+                (7, 0) => 40,
+                _ => poisson(
+                    0.4 * 1.25f64.powi(((i * 7 + hk * 13) % 17) as i32),
+                    (i * 8 + hk) as u64,
+                ),
+            }
+        })
+        .await;
+        let signals = Signals::new(store.clone(), SignalThresholds::default(), None);
+        let fit = signals
+            .refit()
+            .await
+            .unwrap()
+            .expect("the pairs are enough to fit");
+        let snap = signals.snapshot().await.unwrap();
+        assert_eq!(fit.pairs as usize, snap.gps_points().len());
+        assert!(fit.pairs > 300, "{}", fit.pairs);
+        assert!(fit.nll.unwrap().is_finite());
+        assert!(Theta::from_array(fit.theta).validate().is_ok());
+        // Stored as JSON: equal up to the last bit of a decimal round trip.
+        let stored = store.get_hyper().await.unwrap().unwrap();
+        assert_eq!(
+            (stored.pairs, stored.fitted_at_ms),
+            (fit.pairs, fit.fitted_at_ms)
+        );
+        for (a, b) in stored.theta.iter().zip(fit.theta) {
+            assert!((a - b).abs() <= 1e-12 * b.abs(), "{a} vs {b}");
+        }
+        let snap = signals.snapshot().await.unwrap();
+        assert!(snap.theta_fitted);
+        assert_eq!(snap.theta.to_array(), stored.theta);
+        let opened = signals.evaluate(None).await.unwrap();
+        let pairs: Vec<(String, String)> = opened
+            .iter()
+            .map(|s| (s.model.clone(), s.hazard.clone()))
+            .collect();
+        assert!(
+            pairs.contains(&("P7".into(), "thermal.fire".into())),
+            "{pairs:?}"
+        );
+        // Every opened signal crossed the thresholds with at least min_count reports.
+        for sig in &opened {
+            assert!(
+                sig.trigger["stats"]["count"].as_u64().unwrap() >= 3,
+                "{sig:?}"
+            );
+            assert!(!sig.trigger["criteria"].as_array().unwrap().is_empty());
+        }
+        // The statistics the trigger recorded are those of the window that opened it.
+        let p7 = opened
+            .iter()
+            .find(|s| s.model == "P7" && s.hazard == "thermal.fire")
+            .unwrap();
+        assert_eq!(p7.trigger["stats"]["count"], 40);
+        assert_eq!(p7.trigger["window_days"], 30);
+        assert!(signals.evaluate(None).await.unwrap().is_empty());
+        let events = store
+            .list_events(&firewatch_store::EventFilter {
+                entity: Some("signal-hyper".into()),
+                limit: 10,
+                after_seq: 0,
+            })
+            .await
+            .unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].kind, "signal.hyper_fitted");
+    }
+
+    #[tokio::test]
+    async fn too_few_pairs_keep_the_playbook_prior() {
+        let (store, _dir) = world(3, |_, h| usize::from(h == "thermal.fire")).await;
+        let signals = Signals::new(store.clone(), SignalThresholds::default(), None);
+        assert_eq!(signals.refit().await.unwrap(), None);
+        let snap = signals.snapshot().await.unwrap();
+        assert!(!snap.theta_fitted);
+        assert_eq!(snap.theta.to_array(), SignalThresholds::default().gps_prior);
+        assert!(signals.critical_value().is_some_and(|cv| cv > 0.0));
     }
 }
