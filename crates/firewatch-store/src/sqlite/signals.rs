@@ -45,12 +45,39 @@ async fn resolve_product(
     Ok(None)
 }
 
-const BUMP: &str = "INSERT INTO signal_counts (product_id, hazard, modality, market, day, n) VALUES ($1, $2, $3, $4, $5, 1)
-     ON CONFLICT (product_id, hazard, modality, market, day) DO UPDATE SET n = n + 1";
+/// Most counter rows one report can touch: its total plus every hazard code, occurred or
+/// potential (a code is never both).
+const MAX_BUMP_ROWS: usize = 1 + 12;
 
-/// Counts one new report in the intake transaction: a handful of indexed upserts (one per
-/// hazard, one for the product's report total), the report's attribution, and the product's
-/// re-evaluation mark. O(hazards of the report); no scan.
+/// The upsert of `k` counter rows in one statement: `$1` product, `$4` market and `$5` day
+/// shared, `$2`/`$3` and then `$(4+2j)`/`$(5+2j)` each row's hazard and modality (numbered in
+/// order of first appearance). Built once; sqlx takes only `'static` SQL.
+fn bump_sql(k: usize) -> &'static str {
+    static SQL: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        (1..=MAX_BUMP_ROWS)
+            .map(|k| {
+                let rows: Vec<String> = (0..k)
+                    .map(|j| match j {
+                        0 => "($1, $2, $3, $4, $5, 1)".to_string(),
+                        j => format!("($1, ${}, ${}, $4, $5, 1)", 4 + 2 * j, 5 + 2 * j),
+                    })
+                    .collect();
+                let sql = format!(
+                    "INSERT INTO signal_counts (product_id, hazard, modality, market, day, n) VALUES {}
+                     ON CONFLICT (product_id, hazard, modality, market, day) DO UPDATE SET n = n + excluded.n",
+                    rows.join(", ")
+                );
+                &*Box::leak(sql.into_boxed_str())
+            })
+            .collect()
+    });
+    all[k.clamp(1, MAX_BUMP_ROWS) - 1]
+}
+
+/// Counts one new report in the intake transaction: a product lookup, one multi-row upsert
+/// of the counters (the product's report total and one row per hazard), the report's
+/// attribution, and the product's re-evaluation mark. Four indexed statements; no scan.
 pub(crate) async fn count_report(
     ctx: &mut WriteCtx,
     cmd: &IntakeCommand,
@@ -67,18 +94,22 @@ pub(crate) async fn count_report(
     let Some(product_id) = resolve_product(&mut ctx.conn, &a.candidates).await? else {
         return Ok(());
     };
-    let rows = std::iter::once((ALL_REPORTS, "report"))
+    let rows: Vec<(&str, &str)> = std::iter::once((ALL_REPORTS, "report"))
         .chain(a.occurred.iter().map(|h| (h.as_str(), "occurred")))
-        .chain(a.potential.iter().map(|h| (h.as_str(), "potential")));
-    for (hazard, modality) in rows {
-        sqlx::query(BUMP)
+        .chain(a.potential.iter().map(|h| (h.as_str(), "potential")))
+        .collect();
+    // One statement per report (more only for unknown codes beyond the taxonomy's twelve).
+    for chunk in rows.chunks(MAX_BUMP_ROWS) {
+        let mut q = sqlx::query(bump_sql(chunk.len()))
             .bind(product_id)
-            .bind(hazard)
-            .bind(modality)
+            .bind(chunk[0].0)
+            .bind(chunk[0].1)
             .bind(&a.market)
-            .bind(a.day)
-            .execute(&mut ctx.conn)
-            .await?;
+            .bind(a.day);
+        for (hazard, modality) in &chunk[1..] {
+            q = q.bind(*hazard).bind(*modality);
+        }
+        q.execute(&mut ctx.conn).await?;
     }
     sqlx::query("INSERT INTO signal_reports (report_id, case_id, product_id, market, day, occurred, potential) VALUES ($1, $2, $3, $4, $5, $6, $7)")
         .bind(report_id)
