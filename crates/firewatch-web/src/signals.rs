@@ -46,7 +46,7 @@ pub struct Signals {
     products_seen: tokio::sync::Mutex<Option<(i64, i64)>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct IntervalOut {
     pub estimate: f64,
     pub lower: f64,
@@ -63,7 +63,7 @@ impl From<poisson::Interval> for IntervalOut {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Disproportionality {
     pub expected: f64,
     pub rr: f64,
@@ -79,7 +79,7 @@ pub struct Disproportionality {
     pub eb95: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct MaxSprt {
     pub expected: f64,
     pub llr: f64,
@@ -87,7 +87,7 @@ pub struct MaxSprt {
 }
 
 /// Every statistic of one (product, hazard) in one window and market scope.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct WindowStats {
     pub window_days: u32,
     /// `None`: all markets.
@@ -109,7 +109,7 @@ pub struct WindowStats {
     pub crossed: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct MonthPoint {
     pub month: String,
     pub observed: u64,

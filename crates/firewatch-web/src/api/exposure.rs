@@ -112,5 +112,5 @@ pub async fn import(
     }
     let n = rows.len();
     let summary = signals.store.upsert_exposure(rows, &Actor(p.name)).await?;
-    Ok(axum::Json(ImportResult { rows: n, summary }))
+    Ok(axum::Json(ImportResult::new(n, summary)))
 }

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 /// Largest catalog or exposure upload.
 pub const MAX_IMPORT_BYTES: usize = 16 * 1024 * 1024;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ProductOut {
     pub id: i64,
     pub brand: String,
@@ -47,16 +47,28 @@ impl From<&ProductRecord> for ProductOut {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ProductList {
     pub products: Vec<ProductOut>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ImportResult {
     pub rows: usize,
-    #[serde(flatten)]
-    pub summary: UpsertSummary,
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+}
+
+impl ImportResult {
+    pub fn new(rows: usize, s: UpsertSummary) -> Self {
+        ImportResult {
+            rows,
+            created: s.created,
+            updated: s.updated,
+            unchanged: s.unchanged,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -207,5 +219,5 @@ pub async fn upsert(
     if let Err(e) = signals.reload_catalog_if_changed().await {
         tracing::warn!(error = %e, "the products were stored but triage's catalog was not reloaded yet");
     }
-    Ok(axum::Json(ImportResult { rows, summary }))
+    Ok(axum::Json(ImportResult::new(rows, summary)))
 }

@@ -37,7 +37,7 @@ pub struct DetailQuery {
     market: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ProductRef {
     pub id: i64,
     pub brand: String,
@@ -45,38 +45,41 @@ pub struct ProductRef {
     pub category: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct SignalOut {
     pub id: String,
     pub number: i64,
     pub reference: String,
     pub product: ProductRef,
     pub hazard: String,
+    #[schemars(with = "String")]
     pub status: SignalStatus,
     pub opened_at: String,
     pub updated_at: String,
     pub closed_at: Option<String>,
+    #[schemars(with = "Vec<String>")]
     pub allowed_transitions: Vec<SignalStatus>,
     pub trigger: serde_json::Value,
     pub stats: Vec<WindowStats>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct GpsOut {
     pub theta: [f64; 5],
     pub fitted: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct SignalList {
     pub signals: Vec<SignalOut>,
     pub next_offset: Option<u32>,
     pub gps: GpsOut,
     pub maxsprt_critical_value: Option<f64>,
+    #[schemars(with = "serde_json::Value")]
     pub thresholds: firewatch_policy::SignalThresholds,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct LinkedCaseOut {
     pub case_id: String,
     pub reference: String,
@@ -88,7 +91,7 @@ pub struct LinkedCaseOut {
     pub received_on: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct SignalDetail {
     #[serde(flatten)]
     pub signal: SignalOut,

@@ -645,6 +645,24 @@ async fn the_catalog_csv_seeds_an_empty_store_and_cli_imports_name_line_and_colu
         .await
         .unwrap();
     assert_eq!(v["products"].as_array().unwrap().len(), 3, "{v}");
+    let doc: Value = http
+        .get(server.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let schemas = &doc["components"]["schemas"];
+    assert!(
+        schemas["SignalList"]["properties"]["signals"].is_object(),
+        "{schemas}"
+    );
+    assert!(schemas["WindowStats"]["properties"]["rate_per_million"].is_object());
+    assert_eq!(
+        doc["paths"]["/api/v1/signals/{id}/transitions"]["post"]["x-roles"],
+        json!(["safety", "hq"])
+    );
     // A product added by the CLI while the server runs reaches triage without a restart.
     let more = data.join("more.csv");
     std::fs::write(
