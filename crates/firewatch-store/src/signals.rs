@@ -161,6 +161,10 @@ pub trait SignalStore: Send + Sync + 'static {
 
     /// Every counter with `day >= since_day`.
     async fn signal_counts(&self, since_day: i64) -> Result<Vec<CountRow>>;
+    /// The counters of the 365 days ending `today`, summed per window: rows of the last 30
+    /// days carry `day = today`, of days 31..90 `today - 30`, of days 91..365 `today - 90`
+    /// (so "`day > today - w`" still selects the rows of window `w` in 30, 90, 365).
+    async fn signal_count_windows(&self, today: i64) -> Result<Vec<CountRow>>;
     /// The counters recomputed from the stored reports (a full recount), for checks and
     /// repair; equal to [`signal_counts`](Self::signal_counts)`(i64::MIN)` when intact.
     async fn recount_signal_counts(&self) -> Result<Vec<CountRow>>;

@@ -410,6 +410,28 @@ async fn signal_counters_kept_by_intake_equal_a_full_recount() {
             .iter()
             .all(|r| r.day >= day_of_ms(base) && r.day <= day_of_ms(base) + 6)
     );
+    // Summed per window by the database, equal to summing the daily rows here.
+    let today = day_of_ms(base) + 6;
+    let windows = store.signal_count_windows(today).await.unwrap();
+    for w in [30i64, 90, 365] {
+        let total = |rows: &[CountRow]| -> i64 {
+            rows.iter()
+                .filter(|r| {
+                    r.day > today - w
+                        && r.day <= today
+                        && r.product_id == note7
+                        && r.hazard == "thermal.fire"
+                })
+                .map(|r| r.n)
+                .sum()
+        };
+        assert_eq!(total(&windows), total(&incremental), "window {w}");
+    }
+    let later = store.signal_count_windows(today + 40).await.unwrap();
+    assert!(
+        later.iter().all(|r| r.day == today + 10),
+        "all rows are 31..90 days old then"
+    );
     // Intake marked the products for re-evaluation.
     let dirty = store.dirty_products().await.unwrap();
     assert_eq!(dirty.len(), 2, "{dirty:?}");

@@ -372,6 +372,21 @@ impl SignalStore for SqliteStore {
         rows.iter().map(count_from_row).collect()
     }
 
+    async fn signal_count_windows(&self, today: i64) -> Result<Vec<CountRow>> {
+        let rows = sqlx::query(
+            "SELECT product_id, hazard, modality, market,
+                    CASE WHEN day > $1 - 30 THEN $1 WHEN day > $1 - 90 THEN $1 - 30 ELSE $1 - 90 END AS bucket,
+                    SUM(n)
+             FROM signal_counts WHERE day > $1 - 365 AND day <= $1
+             GROUP BY product_id, hazard, modality, market, bucket
+             ORDER BY product_id, hazard, modality, market, bucket",
+        )
+        .bind(today)
+        .fetch_all(&self.readers)
+        .await?;
+        rows.iter().map(count_from_row).collect()
+    }
+
     async fn recount_signal_counts(&self) -> Result<Vec<CountRow>> {
         let mut conn = self.readers.acquire().await?;
         let reports = sqlx::query(

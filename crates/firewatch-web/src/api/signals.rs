@@ -253,6 +253,7 @@ pub async fn detail(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("signal {id}")))?;
     let snap = signals.snapshot().await?;
+    let daily = signals.store.signal_counts(snap.today - 364).await?;
     let scopes: Vec<Option<String>> = match &market {
         Some(m) => vec![Some(m.clone())],
         None => std::iter::once(None)
@@ -294,7 +295,7 @@ pub async fn detail(
         })
         .await?;
     Ok(axum::Json(SignalDetail {
-        monthly: snap.monthly(s.product_id, &s.hazard, market.as_deref()),
+        monthly: snap.monthly(&daily, s.product_id, &s.hazard, market.as_deref()),
         gps: gps_out(&snap),
         signal: signal_out(&s, stats),
         cases,
