@@ -43,7 +43,7 @@ pub enum Command {
         /// Address to listen on; also FIREWATCH_LISTEN. Default 127.0.0.1:8080
         #[arg(long)]
         listen: Option<SocketAddr>,
-        /// Product catalog CSV for triage; also FIREWATCH_CATALOG. Default DATA/catalog.csv if present.
+        /// Product catalog CSV that seeds an empty stored catalog; also FIREWATCH_CATALOG. Default DATA/catalog.csv if present.
         #[arg(long)]
         catalog: Option<PathBuf>,
     },
