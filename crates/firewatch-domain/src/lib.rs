@@ -5,7 +5,9 @@ pub mod case;
 pub mod hazard;
 pub mod intake;
 pub mod role;
+pub mod signal;
 
 pub use case::{CaseStatus, IllegalTransition, check_transition};
 pub use hazard::{HazardCode, InjuryLevel, Modality, Severity, default_severity};
 pub use role::Role;
+pub use signal::{IllegalSignalTransition, SignalStatus, check_signal_transition};

@@ -21,6 +21,7 @@ pub mod facts;
 pub mod model;
 pub mod playbook;
 pub mod remedy;
+pub mod signals;
 
 pub use calendar::{Calendar, CalendarError};
 pub use clock::{
@@ -42,3 +43,4 @@ pub use remedy::{
     AllowedRemedy, Blocker, CaseProgress, CustodyEntry, Missing, RemedyDecision, RemedyProposal,
     allowed_remedies, decide_remedy, may_approve_exception, resolution_blockers,
 };
+pub use signals::{Criterion, Require, SignalFigures, SignalThresholds};

@@ -52,6 +52,7 @@ pub struct Playbook {
     markets: BTreeMap<String, MarketSettings>,
     market_defaults: MarketSettings,
     env: Arc<cel::Env>,
+    signals: crate::signals::SignalThresholds,
 }
 
 // ---------------------------------------------------------------- loading
@@ -64,6 +65,7 @@ const TOP_KEYS: &[&str] = &[
     "markets",
     "market_defaults",
     "rules",
+    "signals",
 ];
 
 const RULE_KEYS: &[&str] = &[
@@ -768,6 +770,11 @@ impl Playbook {
             }
         }
 
+        let signals = crate::signals::SignalThresholds::from_toml(doc.get("signals"))
+            .unwrap_or_else(|p| {
+                l.problems.extend(p);
+                Default::default()
+            });
         if l.problems.is_empty() {
             Ok(Playbook {
                 source_name: source_name.to_string(),
@@ -779,6 +786,7 @@ impl Playbook {
                 markets,
                 market_defaults,
                 env,
+                signals,
             })
         } else {
             Err(fail(l.problems))
@@ -790,6 +798,11 @@ impl Playbook {
         // The default playbook is checked by the test suite; failing here is a build defect.
         Playbook::from_toml_str("default.toml", DEFAULT_PLAYBOOK_TOML)
             .unwrap_or_else(|e| panic!("the built-in default playbook is invalid:\n{e}"))
+    }
+
+    /// The `[signals]` thresholds (the defaults when the section is absent).
+    pub fn signals(&self) -> &crate::signals::SignalThresholds {
+        &self.signals
     }
 
     pub fn source_name(&self) -> &str {

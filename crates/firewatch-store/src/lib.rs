@@ -5,6 +5,7 @@
 
 pub mod blob;
 pub mod records;
+pub mod signals;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -13,6 +14,7 @@ use firewatch_domain::{CaseStatus, IllegalTransition, Role};
 
 pub use blob::{BlobError, BlobStore, FsBlobStore};
 pub use records::*;
+pub use signals::SignalStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -260,3 +260,426 @@ async fn audit_verify_catches_a_removed_tail() {
         })
     );
 }
+
+// ------------------------------------------------------------------ defect signals (issue 4)
+
+use firewatch_domain::SignalStatus;
+use firewatch_store::signals::{
+    CountRow, NewExposure, NewProduct, NewSignal, SignalFilter, SignalStore, day_of_ms,
+};
+
+fn new_product(brand: &str, model: &str, category: &str, price: Option<f64>) -> NewProduct {
+    NewProduct {
+        brand: brand.into(),
+        model: model.into(),
+        aliases: vec![],
+        category: category.into(),
+        price,
+        currency: Some("EUR".into()),
+    }
+}
+
+/// A report whose triage resolved `triage_product` (or nothing) and found these hazards.
+fn signal_report(
+    i: usize,
+    triage_product: Option<(&str, &str)>,
+    intake_product: Option<(&str, &str)>,
+    occurred: &[&str],
+    potential: &[&str],
+    country: &str,
+    received_at_ms: i64,
+) -> IntakeCommand {
+    let mut hazards: Vec<serde_json::Value> = occurred
+        .iter()
+        .map(|c| serde_json::json!({"code": c, "modality": "occurred", "evidence": []}))
+        .collect();
+    hazards.extend(
+        potential
+            .iter()
+            .map(|c| serde_json::json!({"code": c, "modality": "potential", "evidence": []})),
+    );
+    let products: Vec<serde_json::Value> = triage_product
+        .iter()
+        .map(|(b, m)| serde_json::json!({"brand": b, "model": m, "score": 1.0, "evidence": []}))
+        .collect();
+    let mut cmd = command(Some(&format!("sig-{i}")), &format!("report {i}"));
+    cmd.triage_json =
+        serde_json::json!({"language": "en", "hazards": hazards, "products": products}).to_string();
+    cmd.hazards = occurred.iter().map(|s| s.to_string()).collect();
+    cmd.report.country = Some(country.into());
+    cmd.received_at_ms = received_at_ms;
+    if let Some((b, m)) = intake_product {
+        cmd.report.product = ProductDetails {
+            brand: Some(b.into()),
+            model: Some(m.into()),
+            ..ProductDetails::default()
+        };
+    }
+    cmd
+}
+
+#[tokio::test]
+async fn signal_counters_kept_by_intake_equal_a_full_recount() {
+    let (store, _dir) = sqlite().await;
+    store
+        .upsert_products(
+            vec![
+                new_product("Voltra", "Note7", "phone", Some(399.0)),
+                new_product("Voltra", "AirBook 14", "laptop", None),
+            ],
+            &Actor::cli(),
+        )
+        .await
+        .unwrap();
+    let base = 1_790_000_000_000i64;
+    let hazards = ["thermal.fire", "thermal.smoke", "battery.swelling"];
+    let countries = ["FR", "DE", "us"];
+    // Expected counts, computed from the inputs as they are generated.
+    let mut expected_fire_note7 = 0i64;
+    let mut expected_note7_reports = 0i64;
+    let mut cmds = Vec::new();
+    for i in 0..240usize {
+        let occurred: Vec<&str> = hazards
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| (i + k) % (k + 2) == 0)
+            .map(|(_, h)| *h)
+            .collect();
+        let potential: Vec<&str> = if i % 5 == 0 {
+            vec!["electrical.shock"]
+        } else {
+            vec![]
+        };
+        // Triage's product, else the intake's (different case), else an unknown product.
+        let (triage, intake) = match i % 4 {
+            0 => (Some(("Voltra", "Note7")), None),
+            1 => (None, Some(("VOLTRA", "note7"))),
+            2 => (Some(("Voltra", "AirBook 14")), Some(("Voltra", "Note7"))),
+            _ => (Some(("Other", "Thing")), None),
+        };
+        let is_note7 = i % 4 <= 1;
+        if is_note7 {
+            expected_note7_reports += 1;
+            if occurred.contains(&"thermal.fire") {
+                expected_fire_note7 += 1;
+            }
+        }
+        cmds.push(signal_report(
+            i,
+            triage,
+            intake,
+            &occurred,
+            &potential,
+            countries[i % 3],
+            base + (i as i64 % 7) * 86_400_000 + i as i64,
+        ));
+    }
+    // Concurrent submissions share group-committed transactions; every one is retried once
+    // (a replay must not count twice).
+    let mut tasks = Vec::new();
+    for cmd in cmds {
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let first = s.intake(cmd.clone()).await.unwrap();
+            let again = s.intake(cmd).await.unwrap();
+            assert!(matches!(again, IntakeOutcome::Replayed(_)), "{again:?}");
+            first
+        }));
+    }
+    for t in tasks {
+        created(t.await.unwrap());
+    }
+    let incremental = store.signal_counts(i64::MIN).await.unwrap();
+    let recount = store.recount_signal_counts().await.unwrap();
+    assert_eq!(incremental, recount);
+    let products = store.list_products().await.unwrap();
+    let note7 = products.iter().find(|p| p.model == "Note7").unwrap().id;
+    let sum = |rows: &[CountRow], hazard: &str, modality: &str| -> i64 {
+        rows.iter()
+            .filter(|r| r.product_id == note7 && r.hazard == hazard && r.modality == modality)
+            .map(|r| r.n)
+            .sum()
+    };
+    assert_eq!(
+        sum(&incremental, "thermal.fire", "occurred"),
+        expected_fire_note7
+    );
+    assert_eq!(sum(&incremental, "*", "report"), expected_note7_reports);
+    assert!(
+        incremental
+            .iter()
+            .all(|r| ["FR", "DE", "US"].contains(&r.market.as_str()))
+    );
+    assert!(
+        incremental
+            .iter()
+            .all(|r| r.day >= day_of_ms(base) && r.day <= day_of_ms(base) + 6)
+    );
+    // Summed per window by the database, equal to summing the daily rows here.
+    let today = day_of_ms(base) + 6;
+    let windows = store.signal_count_windows(today).await.unwrap();
+    for w in [30i64, 90, 365] {
+        let total = |rows: &[CountRow]| -> i64 {
+            rows.iter()
+                .filter(|r| {
+                    r.day > today - w
+                        && r.day <= today
+                        && r.product_id == note7
+                        && r.hazard == "thermal.fire"
+                })
+                .map(|r| r.n)
+                .sum()
+        };
+        assert_eq!(total(&windows), total(&incremental), "window {w}");
+    }
+    let later = store.signal_count_windows(today + 40).await.unwrap();
+    assert!(
+        later.iter().all(|r| r.day == today + 10),
+        "all rows are 31..90 days old then"
+    );
+    // Intake marked the products for re-evaluation.
+    let dirty = store.dirty_products().await.unwrap();
+    assert_eq!(dirty.len(), 2, "{dirty:?}");
+    store.clear_dirty(dirty).await.unwrap();
+    assert!(store.dirty_products().await.unwrap().is_empty());
+    assert_eq!(
+        store.verify_audit().await.unwrap(),
+        AuditVerdict::Ok { events: 242 }
+    );
+}
+
+#[tokio::test]
+async fn products_and_exposure_are_idempotent_upserts_and_audited() {
+    let (store, _dir) = sqlite().await;
+    let a = new_product("Voltra", "Note7", "phone", Some(399.0));
+    let b = new_product("Voltra", "PowerCell 20K", "power_bank", Some(49.0));
+    let s = store
+        .upsert_products(vec![a.clone(), b.clone()], &Actor::cli())
+        .await
+        .unwrap();
+    assert_eq!((s.created, s.updated, s.unchanged), (2, 0, 0));
+    let s = store
+        .upsert_products(vec![a.clone(), b.clone()], &Actor::cli())
+        .await
+        .unwrap();
+    assert_eq!((s.created, s.updated, s.unchanged), (0, 0, 2));
+    let cheaper = NewProduct {
+        price: Some(349.0),
+        ..a.clone()
+    };
+    let s = store
+        .upsert_products(vec![cheaper], &Actor::cli())
+        .await
+        .unwrap();
+    assert_eq!((s.created, s.updated, s.unchanged), (0, 1, 0));
+    let v1 = store.products_version().await.unwrap();
+    assert_eq!(v1.0, 2);
+    let row = |line, model: &str, market: &str, month: &str, units| NewExposure {
+        line,
+        brand: "voltra".into(),
+        model: model.into(),
+        market: market.into(),
+        month: month.into(),
+        units,
+    };
+    let rows = vec![
+        row(2, "note7", "FR", "2026-01", 1000),
+        row(3, "Note7", "DE", "2026-01", 500),
+    ];
+    let s = store
+        .upsert_exposure(rows.clone(), &Actor::cli())
+        .await
+        .unwrap();
+    assert_eq!((s.created, s.updated, s.unchanged), (2, 0, 0));
+    let s = store.upsert_exposure(rows, &Actor::cli()).await.unwrap();
+    assert_eq!((s.created, s.updated, s.unchanged), (0, 0, 2));
+    let s = store
+        .upsert_exposure(vec![row(2, "Note7", "FR", "2026-01", 1200)], &Actor::cli())
+        .await
+        .unwrap();
+    assert_eq!((s.created, s.updated, s.unchanged), (0, 1, 0));
+    // An unknown product refuses the whole batch and names its line; nothing changes.
+    let err = store
+        .upsert_exposure(
+            vec![
+                row(2, "Note7", "FR", "2026-02", 7),
+                row(9, "Nope", "FR", "2026-02", 1),
+            ],
+            &Actor::cli(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::NotFound(m) if m.contains("line 9")),
+        "{err}"
+    );
+    let exposure = store.list_exposure().await.unwrap();
+    assert_eq!(exposure.len(), 2);
+    assert_eq!(exposure.iter().map(|e| e.units).sum::<i64>(), 1700);
+    let events = store
+        .list_events(&EventFilter {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            "product.created",
+            "product.created",
+            "product.updated",
+            "exposure.imported",
+            "exposure.imported"
+        ]
+    );
+    assert!(events[2].before.as_deref().unwrap().contains("399"));
+    assert!(
+        events[4]
+            .after
+            .as_deref()
+            .unwrap()
+            .contains("\"before\":1000")
+    );
+    assert!(matches!(
+        store.verify_audit().await.unwrap(),
+        AuditVerdict::Ok { events: 5 }
+    ));
+}
+
+#[tokio::test]
+async fn a_signal_opens_once_per_pair_moves_through_its_table_and_links_its_cases() {
+    let (store, _dir) = sqlite().await;
+    store
+        .upsert_products(
+            vec![new_product("Voltra", "Note7", "phone", None)],
+            &Actor::cli(),
+        )
+        .await
+        .unwrap();
+    let r = created(
+        store
+            .intake(signal_report(
+                1,
+                Some(("Voltra", "Note7")),
+                None,
+                &["thermal.fire"],
+                &[],
+                "FR",
+                1_790_000_000_000,
+            ))
+            .await
+            .unwrap(),
+    );
+    created(
+        store
+            .intake(signal_report(
+                2,
+                Some(("Voltra", "Note7")),
+                None,
+                &["thermal.smoke"],
+                &[],
+                "FR",
+                1_790_000_000_000,
+            ))
+            .await
+            .unwrap(),
+    );
+    let pid = store.list_products().await.unwrap()[0].id;
+    let new = |quiet| NewSignal {
+        product_id: pid,
+        hazard: "thermal.fire".into(),
+        trigger: serde_json::json!({"window_days": 30}),
+        quiet_after_dismissal_ms: quiet,
+    };
+    let s = store
+        .open_signal(new(0), &Actor("system:signals".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (s.status, s.number, s.model.as_str()),
+        (SignalStatus::New, 1, "Note7")
+    );
+    assert!(
+        store
+            .open_signal(new(0), &Actor("system:signals".into()))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let err = store
+        .transition_signal(&s.id, SignalStatus::Recall, None, &Actor("sam".into()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Conflict(m) if m.contains("investigating, dismissed")),
+        "{err}"
+    );
+    let s2 = store
+        .transition_signal(
+            &s.id,
+            SignalStatus::Investigating,
+            Some("looking".into()),
+            &Actor("sam".into()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (s2.status, s2.closed_at_ms),
+        (SignalStatus::Investigating, None)
+    );
+    let s3 = store
+        .transition_signal(&s.id, SignalStatus::Dismissed, None, &Actor("sam".into()))
+        .await
+        .unwrap();
+    assert!(s3.closed_at_ms.is_some());
+    // Dismissed recently: quiet for 90 days; with no quiet period a new signal opens.
+    assert!(
+        store
+            .open_signal(new(90 * 86_400_000), &Actor("system:signals".into()))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let again = store
+        .open_signal(new(0), &Actor("system:signals".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.number, 2);
+    let listed = store
+        .list_signals(&SignalFilter {
+            status: Some(SignalStatus::New),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed.iter().map(|s| s.number).collect::<Vec<_>>(), vec![2]);
+    let cases = store.signal_cases(pid, "thermal.fire", 10).await.unwrap();
+    assert_eq!(cases.len(), 1);
+    assert_eq!(
+        (cases[0].case_id.as_str(), cases[0].market.as_str()),
+        (r.case_id.as_str(), "FR")
+    );
+    let timeline = store
+        .list_events(&EventFilter {
+            entity: Some(format!("signal:{}", s.id)),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = timeline.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            "signal.opened",
+            "signal.transitioned",
+            "signal.transitioned"
+        ]
+    );
+    assert_eq!(timeline[1].actor, "sam");
+    assert!(timeline[1].after.as_deref().unwrap().contains("looking"));
+}

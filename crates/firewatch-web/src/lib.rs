@@ -4,10 +4,12 @@
 
 pub mod api;
 pub mod auth;
+pub mod csv_import;
 pub mod dto;
 pub mod error;
 pub mod ops;
 pub mod routes;
+pub mod signals;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
@@ -90,6 +92,8 @@ pub struct AppState {
     pub triage: Arc<dyn TriageEngine>,
     pub config: Arc<WebConfig>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// Products, exposure and defect signals (issue 4); set with [`AppState::with_signals`].
+    pub signals: Option<Arc<signals::Signals>>,
     intake_limiter: Arc<IpLimiter>,
 }
 
@@ -109,8 +113,14 @@ impl AppState {
             triage,
             config: Arc::new(config),
             metrics: ops::metrics_handle(),
+            signals: None,
             intake_limiter: Arc::new(governor::RateLimiter::keyed(quota)),
         }
+    }
+
+    pub fn with_signals(mut self, signals: Arc<signals::Signals>) -> Self {
+        self.signals = Some(signals);
+        self
     }
 
     /// Ok, or the number of seconds the client must wait.

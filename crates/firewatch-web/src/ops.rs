@@ -98,6 +98,11 @@ pub fn openapi_document() -> Value {
     schema_of::<dto::EventList>(&mut schemas);
     schema_of::<dto::AuditVerification>(&mut schemas);
     schema_of::<dto::Me>(&mut schemas);
+    schema_of::<crate::api::products::ProductList>(&mut schemas);
+    schema_of::<crate::api::products::ImportResult>(&mut schemas);
+    schema_of::<crate::api::signals::SignalList>(&mut schemas);
+    schema_of::<crate::api::signals::SignalDetail>(&mut schemas);
+    schema_of::<crate::api::signals::SignalOut>(&mut schemas);
     schemas.insert(
         "Problem".into(),
         json!({"type": "object", "description": "RFC 9457 problem details",

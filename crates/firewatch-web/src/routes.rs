@@ -3,7 +3,7 @@
 //! exist without an access entry. The OpenAPI document is generated from it too.
 
 use crate::AppState;
-use crate::api::{audit, cases, intake};
+use crate::api::{audit, cases, exposure, intake, products, signals};
 use crate::ops;
 use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, post};
@@ -24,6 +24,9 @@ const READ_CASES: &[Role] = &[Agent, Supervisor, Safety, Hq, Pr];
 const AUDITORS: &[Role] = &[Safety, Hq, Admin];
 const ALL_STAFF: &[Role] = &[Agent, Supervisor, Safety, Hq, Pr, Admin];
 const ADMIN: &[Role] = &[Admin];
+const EXPOSURE_WRITERS: &[Role] = &[Admin, Safety];
+const SIGNAL_READERS: &[Role] = &[Supervisor, Safety, Hq, Pr, Admin];
+const SIGNAL_WORKERS: &[Role] = &[Safety, Hq];
 
 pub struct RouteSpec {
     pub method: Method,
@@ -77,6 +80,18 @@ pub fn table() -> &'static [RouteSpec] {
                 req: None, resp: 200 Some("Me"), get(audit::me)),
             route!(DELETE "/api/v1/tokens/{id}", Access::Roles(ADMIN), "Revoke a token",
                 req: None, resp: 204 None, delete(audit::revoke_token)),
+            route!(GET "/api/v1/products", Access::Roles(ALL_STAFF), "The product catalog",
+                req: None, resp: 200 Some("ProductList"), get(products::list)),
+            route!(POST "/api/v1/products", Access::Roles(ADMIN), "Create or update products (JSON, or the catalog CSV as text/csv); triage's catalog follows",
+                req: None, resp: 200 Some("ImportResult"), post(products::upsert)),
+            route!(POST "/api/v1/exposure", Access::Roles(EXPOSURE_WRITERS), "Units sold per product, market and month (CSV or JSON rows); idempotent upsert",
+                req: None, resp: 200 Some("ImportResult"), post(exposure::import)),
+            route!(GET "/api/v1/signals", Access::Roles(SIGNAL_READERS), "Defect signals with counts, rates, disproportionality, EBGM and MaxSPRT per window",
+                req: None, resp: 200 Some("SignalList"), get(signals::list)),
+            route!(GET "/api/v1/signals/{id}", Access::Roles(SIGNAL_READERS), "One signal: statistics per window and market, linked cases, monthly observed vs expected, timeline",
+                req: None, resp: 200 Some("SignalDetail"), get(signals::detail)),
+            route!(POST "/api/v1/signals/{id}/transitions", Access::Roles(SIGNAL_WORKERS), "Move a signal through new, investigating, confirmed, recall, dismissed (409 names the allowed ones)",
+                req: Some("TransitionRequest"), resp: 200 Some("SignalOut"), post(signals::transition)),
             route!(GET "/api/v1/openapi.json", Access::Public, "This API description",
                 req: None, resp: 200 None, get(ops::openapi)),
             route!(GET "/healthz", Access::Public, "Liveness", req: None, resp: 200 None, get(ops::healthz)),

@@ -43,7 +43,7 @@ pub enum Command {
         /// Address to listen on; also FIREWATCH_LISTEN. Default 127.0.0.1:8080
         #[arg(long)]
         listen: Option<SocketAddr>,
-        /// Product catalog CSV for triage; also FIREWATCH_CATALOG. Default DATA/catalog.csv if present.
+        /// Product catalog CSV that seeds an empty stored catalog; also FIREWATCH_CATALOG. Default DATA/catalog.csv if present.
         #[arg(long)]
         catalog: Option<PathBuf>,
     },
@@ -81,6 +81,11 @@ pub enum Command {
         dest: PathBuf,
         #[command(flatten)]
         install: Install,
+    },
+    /// Import the product catalog or exposure (units sold) from CSV.
+    Import {
+        #[command(subcommand)]
+        command: crate::import_cmd::ImportCommand,
     },
     /// The audit log.
     Audit {
@@ -287,6 +292,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::backup::run(&s, &dest).await
         }
         Command::Stats { command } => crate::stats_cmd::run(command),
+        Command::Import { command } => {
+            crate::import_cmd::run(command, |install| settings(config, install, None, None)).await
+        }
     }
 }
 

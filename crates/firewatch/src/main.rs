@@ -4,6 +4,7 @@ mod backup;
 mod cli;
 mod config;
 mod demo;
+mod import_cmd;
 mod serve;
 mod stats_cmd;
 mod triage_engine;

@@ -26,16 +26,25 @@ pub fn init_logging(format: &str) {
 pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
     let store = open_store(settings).await?;
     let blobs = Arc::new(FsBlobStore::new(settings.blob_dir()));
-    let catalog = triage_engine::load_catalog(settings.catalog.as_deref(), &settings.data)?;
-    let triage = Arc::new(triage_engine::Engine(firewatch_triage::Triager::new(
-        catalog,
-    )));
+    // The catalog lives in the store; DATA/catalog.csv (or --catalog) seeds an empty one.
+    let products = crate::import_cmd::seed_products(&store, settings).await?;
+    let engine = Arc::new(triage_engine::SwappableEngine::new(&products));
+    let triage: Arc<dyn firewatch_web::TriageEngine> = engine.clone();
+    let thresholds = firewatch_policy::Playbook::default_playbook()
+        .signals()
+        .clone();
+    let signals = Arc::new(firewatch_web::signals::Signals::new(
+        store.clone(),
+        thresholds,
+        Some(engine),
+    ));
+    signals.clone().spawn();
     let web = WebConfig {
         intake_per_minute: settings.intake_per_minute,
         intake_burst: settings.intake_burst,
         ..WebConfig::default()
     };
-    Ok(AppState::new(store, blobs, triage, web))
+    Ok(AppState::new(store, blobs, triage, web).with_signals(signals))
 }
 
 /// Serves until SIGINT or SIGTERM. `on_ready` runs once the socket is bound.

@@ -20,6 +20,8 @@ use std::str::FromStr;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
+pub(crate) mod signals;
+
 /// How many queued writes may share one transaction.
 const MAX_BATCH: usize = 512;
 
@@ -426,6 +428,7 @@ async fn intake_in_tx(ctx: &mut WriteCtx, cmd: IntakeCommand) -> Result<IntakeOu
         .await?;
         attachment_ids.push(id);
     }
+    signals::count_report(ctx, &cmd, &case_id, &report_id).await?;
     let receipt = IntakeReceipt {
         report_id: report_id.clone(),
         case_id: case_id.clone(),

@@ -2,7 +2,10 @@
 
 pub mod audit;
 pub mod cases;
+pub mod exposure;
 pub mod intake;
+pub mod products;
+pub mod signals;
 
 use crate::error::ApiError;
 use axum::extract::rejection::JsonRejection;

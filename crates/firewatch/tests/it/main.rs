@@ -6,4 +6,5 @@ mod backup;
 mod durability;
 mod harness;
 mod photos;
+mod signals;
 mod stats;
