@@ -134,7 +134,7 @@ pub(crate) static BANK: Bank = Bank {
         ),
         (
             H::DamageProperty,
-            ALL,
+            F,
             "Mein Rucksack ist verbrannt, alles darin ist kaputt.",
         ),
         (
@@ -144,8 +144,13 @@ pub(crate) static BANK: Bank = Bank {
         ),
         (
             H::DamageProperty,
-            ALL,
+            F,
             "Der Autositz hat einen großen Brandfleck.",
+        ),
+        (
+            H::DamageProperty,
+            ALL,
+            "Die Steckdose ist zerstört und der Schreibtisch beschädigt.",
         ),
         (
             H::InjuryBurn,
@@ -153,11 +158,7 @@ pub(crate) static BANK: Bank = Bank {
             "Ich habe mir beim Wegwerfen die Hand verbrannt.",
         ),
         (H::InjuryBurn, ALL, "Ich habe Verbrennungen an den Fingern."),
-        (
-            H::InjuryOther,
-            ALL,
-            "Ich musste wegen der Dämpfe ins Krankenhaus.",
-        ),
+        (H::InjuryOther, ALL, "Ich musste ins Krankenhaus."),
         (
             H::InjuryOther,
             ALL,
@@ -195,10 +196,13 @@ pub(crate) static BANK: Bank = Bank {
     safety_requests: &[
         "Ich verlange die volle Erstattung.",
         "Ich möchte ein kostenloses Ersatzgerät.",
-        "Ich erwarte, dass Voltra den Schaden bezahlt.",
         "Ist das ein bekanntes Problem bei diesem Modell?",
         "Bitte rufen Sie mich dringend zurück.",
         "Der Mitarbeiter hat mir nur einen Rabatt auf ein neues angeboten, das ist inakzeptabel.",
+    ],
+    damage_requests: &[
+        "Wer ersetzt mir die beschädigten Sachen?",
+        "Ich erwarte, dass Voltra den Schaden bezahlt.",
     ],
     complaints: &[
         (P | L, "Das Display flackert seit dem letzten Update."),

@@ -155,7 +155,7 @@ pub(crate) static BANK: Bank = Bank {
         ),
         (
             H::DamageProperty,
-            ALL,
+            F,
             "It burned a hole in my bag and everything inside was ruined.",
         ),
         (
@@ -165,13 +165,18 @@ pub(crate) static BANK: Bank = Bank {
         ),
         (
             H::DamageProperty,
-            ALL,
+            F,
             "The car seat has a big burnt patch now.",
         ),
         (
             H::DamageProperty,
-            ALL,
+            F,
             "My desk is scorched and the wall is black.",
+        ),
+        (
+            H::DamageProperty,
+            ALL,
+            "The wall socket was destroyed and the desk is damaged.",
         ),
         (
             H::InjuryBurn,
@@ -180,11 +185,7 @@ pub(crate) static BANK: Bank = Bank {
         ),
         (H::InjuryBurn, ALL, "My fingers got burned."),
         (H::InjuryBurn, ALL, "My son has a burn on his leg."),
-        (
-            H::InjuryOther,
-            ALL,
-            "I had to go to the hospital because of the fumes.",
-        ),
+        (H::InjuryOther, ALL, "I had to go to the hospital."),
         (H::InjuryOther, ALL, "A piece hit my face and cut me."),
         (H::InjuryOther, ALL, "I ended up in the emergency room."),
     ],
@@ -220,12 +221,15 @@ pub(crate) static BANK: Bank = Bank {
     safety_requests: &[
         "I want a full refund.",
         "Please replace it, I will not use this model again.",
-        "I expect Voltra to pay for the damage.",
         "Please tell me what to do with the device, I kept it outside.",
         "I want to know if this is a known problem.",
         "Please contact me urgently.",
         "Your agent offered me a discount on a new one, that is not acceptable.",
         "I still have the device and the receipt.",
+    ],
+    damage_requests: &[
+        "Who is going to pay for my things?",
+        "I expect Voltra to pay for the damage.",
     ],
     complaints: &[
         (

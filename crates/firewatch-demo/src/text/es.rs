@@ -139,7 +139,7 @@ pub(crate) static BANK: Bank = Bank {
         ),
         (
             H::DamageProperty,
-            ALL,
+            F,
             "Se quemó mi mochila y todo lo que había dentro.",
         ),
         (
@@ -147,14 +147,15 @@ pub(crate) static BANK: Bank = Bank {
             ALL,
             "El colchón y las sábanas quedaron dañados.",
         ),
+        (H::DamageProperty, F, "El asiento del coche quedó quemado."),
         (
             H::DamageProperty,
             ALL,
-            "El asiento del coche quedó quemado.",
+            "El enchufe de la pared quedó destruido y el escritorio dañado.",
         ),
         (H::InjuryBurn, ALL, "Me quemé la mano al tirarlo."),
         (H::InjuryBurn, ALL, "Tengo quemaduras en los dedos."),
-        (H::InjuryOther, ALL, "Tuve que ir a urgencias por el humo."),
+        (H::InjuryOther, ALL, "Tuve que ir a urgencias."),
         (H::InjuryOther, ALL, "Un pedazo me cortó la cara."),
     ],
     negations: &[
@@ -185,10 +186,13 @@ pub(crate) static BANK: Bank = Bank {
     safety_requests: &[
         "Quiero el reembolso completo.",
         "Exijo un reemplazo sin costo.",
-        "Espero que Voltra pague los daños.",
         "¿Es un problema conocido de este modelo?",
         "Por favor llámenme urgente.",
         "El agente me ofreció un descuento en uno nuevo, eso no es aceptable.",
+    ],
+    damage_requests: &[
+        "¿Quién me paga las cosas que se dañaron?",
+        "Espero que Voltra pague los daños.",
     ],
     complaints: &[
         (P | L, "La pantalla parpadea desde la última actualización."),

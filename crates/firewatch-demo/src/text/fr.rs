@@ -161,7 +161,7 @@ pub(crate) static BANK: Bank = Bank {
         ),
         (
             H::DamageProperty,
-            ALL,
+            F,
             "Mon sac a brûlé et tout ce qu'il contenait est fichu.",
         ),
         (
@@ -169,20 +169,21 @@ pub(crate) static BANK: Bank = Bank {
             ALL,
             "Le matelas et les draps sont abîmés.",
         ),
-        (H::DamageProperty, ALL, "Le siège de la voiture est brûlé."),
+        (H::DamageProperty, F, "Le siège de la voiture est brûlé."),
+        (
+            H::DamageProperty,
+            F,
+            "Le bureau est noirci et le mur aussi.",
+        ),
         (
             H::DamageProperty,
             ALL,
-            "Le bureau est noirci et le mur aussi.",
+            "La prise murale est détruite et le bureau est abîmé.",
         ),
         (H::InjuryBurn, ALL, "Je me suis brûlé la main en le jetant."),
         (H::InjuryBurn, ALL, "J'ai une brûlure aux doigts."),
         (H::InjuryBurn, ALL, "Ma fille s'est brûlée au bras."),
-        (
-            H::InjuryOther,
-            ALL,
-            "J'ai dû aller aux urgences à cause des fumées.",
-        ),
+        (H::InjuryOther, ALL, "J'ai dû aller aux urgences."),
         (H::InjuryOther, ALL, "Un éclat m'a coupé la joue."),
         (H::InjuryOther, ALL, "J'ai été hospitalisé une nuit."),
     ],
@@ -218,11 +219,14 @@ pub(crate) static BANK: Bank = Bank {
     safety_requests: &[
         "Je demande le remboursement intégral.",
         "Je veux un remplacement, gratuit évidemment.",
-        "J'attends que Voltra prenne en charge les dégâts.",
         "Dites-moi quoi faire de l'appareil, je l'ai mis dehors.",
         "Est-ce un problème connu sur ce modèle ?",
         "Merci de me rappeler rapidement.",
         "Le conseiller m'a proposé une réduction sur un neuf, c'est inacceptable.",
+    ],
+    damage_requests: &[
+        "Qui va rembourser mes affaires abîmées ?",
+        "J'attends que Voltra prenne en charge les dégâts.",
     ],
     complaints: &[
         (P | L, "L'écran clignote depuis la dernière mise à jour."),

@@ -122,14 +122,19 @@ pub(crate) static BANK: Bank = Bank {
         ),
         (
             H::DamageProperty,
-            ALL,
+            F,
             "Mera bag jal gaya aur andar ka saara saaman kharab ho gaya.",
         ),
         (H::DamageProperty, ALL, "Gadda aur chadar kharab ho gaye."),
-        (H::DamageProperty, ALL, "Car ki seat jal gayi."),
+        (H::DamageProperty, F, "Car ki seat jal gayi."),
+        (
+            H::DamageProperty,
+            ALL,
+            "Deewar ka socket toot gaya aur table kharab ho gayi.",
+        ),
         (H::InjuryBurn, ALL, "Phenkte waqt mera haath jal gaya."),
         (H::InjuryBurn, ALL, "Meri ungliyan jal gayi."),
-        (H::InjuryOther, ALL, "Dhuen ki wajah se hospital jana pada."),
+        (H::InjuryOther, ALL, "Mujhe hospital jana pada."),
         (
             H::InjuryOther,
             ALL,
@@ -156,10 +161,13 @@ pub(crate) static BANK: Bank = Bank {
     safety_requests: &[
         "Mujhe full refund chahiye.",
         "Free mein replacement chahiye.",
-        "Voltra ko nuksaan ki bharpai karni chahiye.",
         "Kya is model mein yeh problem pehle bhi hui hai?",
         "Please jaldi contact karein.",
         "Agent bola aadha paisa do to naya milega, yeh bilkul galat hai.",
+    ],
+    damage_requests: &[
+        "Mere kharab saaman ka paisa kaun dega?",
+        "Voltra ko nuksaan ki bharpai karni chahiye.",
     ],
     complaints: &[
         (P | L, "Last update ke baad screen flicker karti hai."),

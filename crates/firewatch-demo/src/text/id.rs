@@ -28,7 +28,7 @@ pub(crate) static BANK: Bank = Bank {
         (BAT, "Saya cas semalaman di samping tempat tidur."),
         (ALL, "Waktu itu dicas di meja pakai kabel original."),
         (BAT, "Waktu itu ada di tas saya, di KRL."),
-        (ALL, "Saya tinggal di mobil yang kepanasan."),
+        (ALL, "Saya tinggal di mobil selama satu jam."),
         (P | B, "Saya nonton video sambil ngecas."),
         (L, "Saya lagi kerja di sofa."),
         (C, "Colokannya di dapur."),
@@ -106,22 +106,23 @@ pub(crate) static BANK: Bank = Bank {
         ),
         (
             H::DamageProperty,
-            ALL,
+            F,
             "Tas saya terbakar dan semua isinya rusak.",
         ),
         (H::DamageProperty, ALL, "Kasur dan seprai rusak."),
-        (H::DamageProperty, ALL, "Jok mobil jadi hangus."),
+        (H::DamageProperty, F, "Jok mobil jadi hangus."),
+        (
+            H::DamageProperty,
+            ALL,
+            "Stop kontak di dinding rusak dan mejanya juga rusak.",
+        ),
         (
             H::InjuryBurn,
             ALL,
             "Tangan saya luka bakar waktu melemparnya.",
         ),
         (H::InjuryBurn, ALL, "Jari saya melepuh."),
-        (
-            H::InjuryOther,
-            ALL,
-            "Saya harus ke rumah sakit karena asapnya.",
-        ),
+        (H::InjuryOther, ALL, "Saya harus dibawa ke rumah sakit."),
         (H::InjuryOther, ALL, "Pecahannya melukai wajah saya."),
     ],
     negations: &[
@@ -141,10 +142,13 @@ pub(crate) static BANK: Bank = Bank {
     safety_requests: &[
         "Saya minta refund penuh.",
         "Saya minta ganti unit baru gratis.",
-        "Voltra harus ganti rugi kerusakannya.",
         "Apakah ini masalah yang sudah diketahui di model ini?",
         "Tolong segera hubungi saya.",
         "CS menawarkan ganti baru kalau saya bayar setengah, tidak bisa diterima.",
+    ],
+    damage_requests: &[
+        "Siapa yang mengganti barang-barang saya yang rusak?",
+        "Voltra harus ganti rugi kerusakannya.",
     ],
     complaints: &[
         (P | L, "Layarnya berkedip sejak update terakhir."),

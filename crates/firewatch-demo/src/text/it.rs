@@ -139,7 +139,7 @@ pub(crate) static BANK: Bank = Bank {
         ),
         (
             H::DamageProperty,
-            ALL,
+            F,
             "Lo zaino si è bruciato con tutto quello che c'era dentro.",
         ),
         (
@@ -147,10 +147,11 @@ pub(crate) static BANK: Bank = Bank {
             ALL,
             "Il materasso e le lenzuola sono rovinati.",
         ),
+        (H::DamageProperty, F, "Il sedile della macchina è bruciato."),
         (
             H::DamageProperty,
             ALL,
-            "Il sedile della macchina è bruciato.",
+            "La presa a muro è distrutta e la scrivania danneggiata.",
         ),
         (
             H::InjuryBurn,
@@ -161,7 +162,7 @@ pub(crate) static BANK: Bank = Bank {
         (
             H::InjuryOther,
             ALL,
-            "Sono dovuto andare al pronto soccorso per i fumi.",
+            "Sono dovuto andare al pronto soccorso.",
         ),
         (
             H::InjuryOther,
@@ -191,10 +192,13 @@ pub(crate) static BANK: Bank = Bank {
     safety_requests: &[
         "Chiedo il rimborso completo.",
         "Voglio una sostituzione gratuita.",
-        "Mi aspetto che Voltra paghi i danni.",
         "È un problema noto di questo modello?",
         "Per favore richiamatemi con urgenza.",
         "L'operatore mi ha offerto uno sconto su uno nuovo, non è accettabile.",
+    ],
+    damage_requests: &[
+        "Chi mi ripaga le cose rovinate?",
+        "Mi aspetto che Voltra paghi i danni.",
     ],
     complaints: &[
         (P | L, "Lo schermo sfarfalla dall'ultimo aggiornamento."),

@@ -135,7 +135,7 @@ pub(crate) static BANK: Bank = Bank {
         ),
         (
             H::DamageProperty,
-            ALL,
+            F,
             "Queimou minha mochila e tudo que estava dentro.",
         ),
         (
@@ -143,14 +143,15 @@ pub(crate) static BANK: Bank = Bank {
             ALL,
             "O colchão e o lençol ficaram estragados.",
         ),
-        (H::DamageProperty, ALL, "O banco do carro ficou queimado."),
+        (H::DamageProperty, F, "O banco do carro ficou queimado."),
+        (
+            H::DamageProperty,
+            ALL,
+            "A tomada da parede ficou destruída e a mesa danificada.",
+        ),
         (H::InjuryBurn, ALL, "Queimei a mão tentando jogar longe."),
         (H::InjuryBurn, ALL, "Tenho queimaduras nos dedos."),
-        (
-            H::InjuryOther,
-            ALL,
-            "Precisei ir ao pronto-socorro por causa da fumaça.",
-        ),
+        (H::InjuryOther, ALL, "Precisei ir ao pronto-socorro."),
         (H::InjuryOther, ALL, "Um pedaço cortou meu rosto."),
     ],
     negations: &[
@@ -175,10 +176,13 @@ pub(crate) static BANK: Bank = Bank {
     safety_requests: &[
         "Quero o reembolso total.",
         "Quero a troca sem custo nenhum.",
-        "Espero que a Voltra pague pelos danos.",
         "É um problema conhecido desse modelo?",
         "Por favor, me liguem com urgência.",
         "O atendente me ofereceu desconto num novo, isso não é aceitável.",
+    ],
+    damage_requests: &[
+        "Quem vai pagar pelas minhas coisas estragadas?",
+        "Espero que a Voltra pague pelos danos.",
     ],
     complaints: &[
         (
