@@ -3,14 +3,32 @@
 
 use crate::catalog::{Catalog, Product};
 use crate::lexicon::{self, LANGUAGES, LexiconError, SOURCES};
-use crate::normalize::{Normalized, is_spaced_word_char, normalize, normalize_term};
+use crate::normalize::{
+    Normalized, is_spaced_word_char, normalize, normalize_into, normalize_term,
+};
 use crate::result::{
     Evidence, HazardFinding, InjuryFinding, InjuryKind, ProductMatch, TriageResult,
 };
 use aho_corasick::{AhoCorasick, AhoCorasickKind, Anchored, Input, MatchKind, StartKind};
 use firewatch_domain::{HazardCode, InjuryLevel, Modality, default_severity};
 use smallvec::SmallVec;
+use std::cell::RefCell;
 use std::collections::HashMap;
+
+/// Per-thread buffers reused from one narrative to the next (the normalised text, its
+/// offset map and the automaton hits), so triage allocates only what it returns.
+#[derive(Default)]
+struct Scratch {
+    norm: Normalized,
+    hits: Vec<Hit>,
+}
+
+/// Buffers grown by an unusually long narrative are dropped rather than kept per thread.
+const SCRATCH_KEEP_BYTES: usize = 1 << 16;
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
 
 const ANY: u8 = u8::MAX;
 const EN: u8 = 0;
@@ -512,7 +530,15 @@ impl Triager {
     /// only match at a word start; the right boundary is checked here. Han terms match
     /// anywhere.
     fn scan(&self, t: &str) -> Vec<Hit> {
-        let mut hits: Vec<Hit> = Vec::with_capacity(t.len() / 6 + 4);
+        let mut hits = Vec::new();
+        self.scan_into(t, &mut hits);
+        hits
+    }
+
+    /// [`Triager::scan`] into a reused vector.
+    fn scan_into(&self, t: &str, hits: &mut Vec<Hit>) {
+        hits.clear();
+        hits.reserve(t.len() / 6 + 4);
         let right_ok = |e: usize, p: usize| {
             !(self.need_right[p] && t[e..].chars().next().is_some_and(is_spaced_word_char))
         };
@@ -562,7 +588,6 @@ impl Triager {
             });
             pos = e;
         }
-        hits
     }
 
     /// Benchmark stage: normalisation plus the automaton pass with boundary checks, no
@@ -601,12 +626,36 @@ impl Triager {
     /// Triage one narrative. `language_hint` (a BCP 47 tag such as "fr" or "hi-Latn")
     /// overrides detection when it names a supported language.
     pub fn triage(&self, text: &str, language_hint: Option<&str>) -> TriageResult {
-        let norm = normalize(text);
+        let run = |scratch: &mut Scratch| {
+            let r = self.triage_with(scratch, text, language_hint);
+            if scratch.norm.text.capacity() > SCRATCH_KEEP_BYTES {
+                *scratch = Scratch::default();
+            }
+            r
+        };
+        SCRATCH
+            .try_with(|cell| match cell.try_borrow_mut() {
+                Ok(mut scratch) => run(&mut scratch),
+                Err(_) => run(&mut Scratch::default()),
+            })
+            .unwrap_or_else(|_| run(&mut Scratch::default()))
+    }
+
+    fn triage_with(
+        &self,
+        scratch: &mut Scratch,
+        text: &str,
+        language_hint: Option<&str>,
+    ) -> TriageResult {
+        let Scratch { norm, hits } = scratch;
+        normalize_into(norm, text);
+        let norm = &*norm;
         let t = norm.text.as_str();
-        let hits = self.scan(t);
+        self.scan_into(t, hits);
+        let hits = &*hits;
         let lang = language_hint
             .and_then(parse_hint)
-            .or_else(|| self.detect(&norm, &hits, text));
+            .or_else(|| self.detect(norm, hits, text));
         let la = lang.unwrap_or(EN);
         let language = lang.map_or("und", |l| LANGUAGES[l as usize]).to_string();
 
@@ -615,7 +664,7 @@ impl Triager {
         let mut hazards: SmallVec<[HazardHit; 8]> = SmallVec::new();
         let mut models: SmallVec<[(Span, u32, bool); 4]> = SmallVec::new();
         let mut brands: SmallVec<[(Span, u32); 4]> = SmallVec::new();
-        for h in &hits {
+        for h in hits {
             if self.lang_mask[h.p as usize] & ((1 << la) | (1 << 15)) == 0 {
                 continue;
             }
@@ -807,7 +856,7 @@ impl Triager {
 
         let products = self.resolve_products(
             tb,
-            &hits,
+            hits,
             &models,
             &brands,
             &cues,
