@@ -25,6 +25,8 @@ pub(crate) static BANK: Bank = Bank {
         "Mein {p} hat ein Problem.",
     ],
     circumstances: &[
+        (ALL, "Ich hatte es gerade ausgesteckt."),
+        (BAT, "Es lag zum Laden auf dem Nachttisch."),
         (BAT, "Ich hatte es über Nacht neben dem Bett geladen."),
         (ALL, "Es hing am Schreibtisch am Originalkabel."),
         (BAT, "Es war in meinem Rucksack in der S-Bahn."),
@@ -35,6 +37,22 @@ pub(crate) static BANK: Bank = Bank {
         (ALL, "Nichts Besonderes, ganz normale Benutzung."),
     ],
     events: &[
+        (
+            H::ThermalOverheating,
+            BAT,
+            "Selbst ausgeschaltet ist es heiß wie eine Herdplatte.",
+        ),
+        (H::ThermalSmoke, ALL, "Schwarzer Rauch kam aus dem Gehäuse."),
+        (
+            H::BatterySwelling,
+            BAT,
+            "Die Rückseite hat sich gelöst, weil der Akku aufgebläht ist.",
+        ),
+        (
+            H::ThermalFire,
+            ALL,
+            "Plötzlich waren Flammen auf dem Nachttisch.",
+        ),
         (
             H::ThermalOverheating,
             ALL,
@@ -166,6 +184,7 @@ pub(crate) static BANK: Bank = Bank {
         ),
     ],
     negations: &[
+        (H::BatterySwelling, "Der Akku ist nicht aufgebläht."),
         (H::ThermalSmoke, "Es gab keinen Rauch."),
         (H::ThermalSmoke, "Kein Rauch zum Glück."),
         (H::ThermalFire, "Zum Glück hat es nicht gebrannt."),
@@ -182,6 +201,10 @@ pub(crate) static BANK: Bank = Bank {
         "Verletzt wurde zum Glück keiner.",
     ],
     hedges: &[
+        (
+            H::BatterySwelling,
+            "Es sieht so aus, als würde der Akku anfangen sich aufzublähen.",
+        ),
         (H::ThermalFire, "Ich habe Angst, dass es Feuer fängt."),
         (H::ThermalFire, "Das könnte nachts einen Brand auslösen."),
         (
@@ -205,6 +228,15 @@ pub(crate) static BANK: Bank = Bank {
         "Ich erwarte, dass Voltra den Schaden bezahlt.",
     ],
     complaints: &[
+        (
+            P,
+            "Der Fingerabdrucksensor erkennt meinen Finger nicht mehr.",
+        ),
+        (L, "Der Lüfter ist unerträglich laut."),
+        (
+            ALL,
+            "Das Paket wurde bei einem Nachbarn abgegeben, den ich nicht kenne.",
+        ),
         (P | L, "Das Display flackert seit dem letzten Update."),
         (P | L, "Mitten im Bildschirm sind tote Pixel."),
         (P, "Die Kamera-App stürzt jedes Mal ab."),
@@ -222,6 +254,8 @@ pub(crate) static BANK: Bank = Bank {
         (ALL, "Es geht gar nicht mehr an."),
     ],
     details: &[
+        (ALL, "Die Hotline hat einfach aufgelegt."),
+        (ALL, "Ich brauche es jeden Tag für die Arbeit."),
         (
             ALL,
             "Ich habe es schon auf Werkseinstellungen zurückgesetzt.",
@@ -232,6 +266,7 @@ pub(crate) static BANK: Bank = Bank {
         (ALL, "Für den Preis hätte ich mehr erwartet."),
     ],
     figurative: &[
+        "Das Angebot war der Knaller, ich habe zwei gekauft.",
         "Die Kamera ist der Hammer, das muss man sagen.",
         "Die Verkaufszahlen sind wohl explodiert, so lange wie die Lieferung dauert.",
         "Mein Postfach ist nach der Registrierung vor Werbung explodiert.",

@@ -25,6 +25,8 @@ pub(crate) static BANK: Bank = Bank {
         "{p} saya bermasalah.",
     ],
     circumstances: &[
+        (ALL, "Baru saja saya cabut dari colokan."),
+        (BAT, "Lagi dicas di meja samping kasur."),
         (BAT, "Saya cas semalaman di samping tempat tidur."),
         (ALL, "Waktu itu dicas di meja pakai kabel original."),
         (BAT, "Waktu itu ada di tas saya, di KRL."),
@@ -35,6 +37,22 @@ pub(crate) static BANK: Bank = Bank {
         (ALL, "Tidak ada yang aneh, pemakaian biasa."),
     ],
     events: &[
+        (
+            H::ThermalOverheating,
+            BAT,
+            "Walaupun mati tetap panas seperti setrika.",
+        ),
+        (H::ThermalSmoke, ALL, "Keluar asap hitam dari casing."),
+        (
+            H::BatterySwelling,
+            BAT,
+            "Tutup belakang terbuka karena baterai menggembung.",
+        ),
+        (
+            H::ThermalFire,
+            ALL,
+            "Tiba-tiba ada api di meja samping kasur.",
+        ),
         (
             H::ThermalOverheating,
             ALL,
@@ -126,6 +144,7 @@ pub(crate) static BANK: Bank = Bank {
         (H::InjuryOther, ALL, "Pecahannya melukai wajah saya."),
     ],
     negations: &[
+        (H::BatterySwelling, "Baterainya tidak kembung."),
         (H::ThermalSmoke, "Tidak ada asap."),
         (H::ThermalFire, "Untungnya tidak terbakar."),
         (H::ThermalExplosion, "Syukurlah tidak meledak."),
@@ -134,6 +153,10 @@ pub(crate) static BANK: Bank = Bank {
     ],
     no_injury: &["Tidak ada yang terluka.", "Saya tidak terluka."],
     hedges: &[
+        (
+            H::BatterySwelling,
+            "Sepertinya baterainya mulai menggembung.",
+        ),
         (H::ThermalFire, "Saya takut bisa terbakar."),
         (H::ThermalExplosion, "Saya khawatir bisa meledak di saku."),
         (H::ThermalExplosion, "Apakah baterainya bisa meledak?"),
@@ -151,6 +174,12 @@ pub(crate) static BANK: Bank = Bank {
         "Voltra harus ganti rugi kerusakannya.",
     ],
     complaints: &[
+        (P, "Sensor sidik jari tidak mengenali jari saya lagi."),
+        (L, "Kipasnya berisik sekali."),
+        (
+            ALL,
+            "Paketnya dititipkan ke tetangga yang tidak saya kenal.",
+        ),
         (P | L, "Layarnya berkedip sejak update terakhir."),
         (P | L, "Ada dead pixel di tengah layar."),
         (P, "Aplikasi kamera sering force close."),
@@ -168,6 +197,8 @@ pub(crate) static BANK: Bank = Bank {
         (ALL, "Sekarang tidak mau menyala sama sekali."),
     ],
     details: &[
+        (ALL, "CS menutup telepon saya."),
+        (ALL, "Saya pakai setiap hari untuk kerja."),
         (ALL, "Sudah saya reset pabrik."),
         (ALL, "Tokonya bilang hubungi Voltra langsung."),
         (ALL, "Saya punya nomor pesanan dan nota."),
@@ -175,6 +206,7 @@ pub(crate) static BANK: Bank = Bank {
         (ALL, "Dengan harga segitu harusnya lebih bagus."),
     ],
     figurative: &[
+        "Promonya gila-gilaan, saya beli dua.",
         "Kameranya mantap, pecah banget hasilnya.",
         "Penjualannya pasti meledak, pengirimannya lama sekali.",
         "Desainnya lagi panas-panasnya.",

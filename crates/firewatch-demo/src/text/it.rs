@@ -35,6 +35,8 @@ pub(crate) static BANK: Bank = Bank {
         "Il mio {p} ha un problema.",
     ],
     circumstances: &[
+        (ALL, "L'avevo appena staccato dalla presa."),
+        (BAT, "Era in carica sul comodino."),
         (
             BAT,
             "L'avevo lasciato in carica tutta la notte accanto al letto.",
@@ -48,6 +50,22 @@ pub(crate) static BANK: Bank = Bank {
         (ALL, "Niente di strano, uso normale."),
     ],
     events: &[
+        (
+            H::ThermalOverheating,
+            BAT,
+            "Anche spento resta caldo come un ferro da stiro.",
+        ),
+        (H::ThermalSmoke, ALL, "È uscito fumo nero dalla scocca."),
+        (
+            H::BatterySwelling,
+            BAT,
+            "Il retro si è staccato perché la batteria si è gonfiata.",
+        ),
+        (
+            H::ThermalFire,
+            ALL,
+            "All'improvviso c'erano fiamme sul comodino.",
+        ),
         (
             H::ThermalOverheating,
             ALL,
@@ -171,6 +189,7 @@ pub(crate) static BANK: Bank = Bank {
         ),
     ],
     negations: &[
+        (H::BatterySwelling, "La batteria non è gonfia."),
         (H::ThermalSmoke, "Non c'era fumo."),
         (H::ThermalFire, "Per fortuna non ha preso fuoco."),
         (H::ThermalFire, "Nessuna fiamma."),
@@ -184,6 +203,10 @@ pub(crate) static BANK: Bank = Bank {
         "Nessun ferito, per fortuna.",
     ],
     hedges: &[
+        (
+            H::BatterySwelling,
+            "Sembra che la batteria stia cominciando a gonfiarsi.",
+        ),
         (H::ThermalFire, "Ho paura che possa prendere fuoco."),
         (H::ThermalExplosion, "Temo che possa esplodere in tasca."),
         (H::ThermalExplosion, "La batteria potrebbe esplodere?"),
@@ -201,6 +224,12 @@ pub(crate) static BANK: Bank = Bank {
         "Mi aspetto che Voltra paghi i danni.",
     ],
     complaints: &[
+        (P, "Il sensore di impronte non riconosce più il mio dito."),
+        (L, "La ventola fa un rumore infernale."),
+        (
+            ALL,
+            "Il pacco è stato lasciato a un vicino che non conosco.",
+        ),
         (P | L, "Lo schermo sfarfalla dall'ultimo aggiornamento."),
         (P | L, "Ci sono pixel morti al centro dello schermo."),
         (P, "L'app della fotocamera si chiude da sola."),
@@ -224,6 +253,11 @@ pub(crate) static BANK: Bank = Bank {
         (ALL, "Non si accende più."),
     ],
     details: &[
+        (
+            ALL,
+            "Il servizio clienti mi ha chiuso il telefono in faccia.",
+        ),
+        (ALL, "Lo uso ogni giorno per lavoro."),
         (ALL, "Ho già fatto il ripristino di fabbrica."),
         (ALL, "Il negozio mi ha detto di contattarvi."),
         (ALL, "Ho il numero d'ordine e lo scontrino."),
@@ -231,6 +265,7 @@ pub(crate) static BANK: Bank = Bank {
         (ALL, "A quel prezzo mi aspettavo di meglio."),
     ],
     figurative: &[
+        "Quell'offerta era una bomba, ne ho presi due.",
         "La fotocamera è una bomba, niente da dire.",
         "Le vendite saranno esplose, visti i tempi di consegna.",
         "La mia casella è esplosa di pubblicità dopo la registrazione.",

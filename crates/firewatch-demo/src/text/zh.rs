@@ -20,6 +20,8 @@ pub(crate) static BANK: Bank = Bank {
     ],
     mention: &["关于我的{p}。", "产品：{p}。", "我的{p}出问题了。"],
     circumstances: &[
+        (ALL, "我刚把它拔下来。"),
+        (BAT, "当时放在床头柜上充电。"),
         (BAT, "我晚上放在床边充了一整夜电。"),
         (ALL, "当时用原装线插在桌上充电。"),
         (BAT, "当时放在包里，我在地铁上。"),
@@ -30,6 +32,10 @@ pub(crate) static BANK: Bank = Bank {
         (ALL, "没做什么特别的，正常使用。"),
     ],
     events: &[
+        (H::ThermalOverheating, BAT, "关机了还是烫得像熨斗。"),
+        (H::ThermalSmoke, ALL, "外壳里冒出了黑烟。"),
+        (H::BatterySwelling, BAT, "电池鼓起来把后壳撑开了。"),
+        (H::ThermalFire, ALL, "床头柜上突然冒出了火焰。"),
         (H::ThermalOverheating, ALL, "它变得非常烫，根本拿不住。"),
         (H::ThermalOverheating, ALL, "每次充电都严重发烫。"),
         (H::ThermalOverheating, L, "电脑底部烫得吓人。"),
@@ -65,6 +71,7 @@ pub(crate) static BANK: Bank = Bank {
         (H::InjuryOther, ALL, "一块碎片划伤了我的脸。"),
     ],
     negations: &[
+        (H::BatterySwelling, "电池没有鼓包。"),
         (H::ThermalSmoke, "没有冒烟。"),
         (H::ThermalFire, "幸好没有着火。"),
         (H::ThermalExplosion, "还好没有爆炸。"),
@@ -73,6 +80,7 @@ pub(crate) static BANK: Bank = Bank {
     ],
     no_injury: &["没有人受伤。", "我没有受伤。"],
     hedges: &[
+        (H::BatterySwelling, "电池好像开始鼓了。"),
         (H::ThermalFire, "我担心它会着火。"),
         (H::ThermalExplosion, "我怕它在口袋里爆炸。"),
         (H::ThermalExplosion, "电池会不会爆炸？"),
@@ -87,6 +95,9 @@ pub(crate) static BANK: Bank = Bank {
     ],
     damage_requests: &["我被毁的东西谁来赔？", "希望Voltra赔偿损失。"],
     complaints: &[
+        (P, "指纹识别认不出我的手指了。"),
+        (L, "风扇噪音特别大。"),
+        (ALL, "快递被放到一个我不认识的邻居家。"),
         (P | L, "上次更新以后屏幕一直闪。"),
         (P | L, "屏幕中间有坏点。"),
         (P, "相机应用一打开就闪退。"),
@@ -104,6 +115,8 @@ pub(crate) static BANK: Bank = Bank {
         (ALL, "现在完全开不了机。"),
     ],
     details: &[
+        (ALL, "客服直接挂了我的电话。"),
+        (ALL, "我每天都要用它工作。"),
         (ALL, "我已经恢复过出厂设置了。"),
         (ALL, "门店让我直接联系你们。"),
         (ALL, "我有订单号和发票。"),
@@ -111,6 +124,7 @@ pub(crate) static BANK: Bank = Bank {
         (ALL, "这个价格我期望更好。"),
     ],
     figurative: &[
+        "那次促销太火爆了，我买了两个。",
         "不过拍照真是炸裂。",
         "看发货这么慢，销量肯定爆了。",
         "这款设计太火了。",
