@@ -358,6 +358,8 @@ fn the_story_is_replayable() {
     assert!(s.remedies[1..].iter().all(|m| m.customer_pays_percent == 0));
     assert_eq!(w.cascade[0].id, s.root_post_id);
     assert_eq!(w.cascade[0].author, s.handle);
+    // The report and the post name the same handle, so that they can be linked.
+    assert_eq!(r.intake["reporter"]["handle"], s.handle.as_str());
     assert!(s.called_at < s.posted_at);
     assert!(r.month == w.planted.start_month);
     let files = write_files(w);
