@@ -391,3 +391,50 @@ fn the_story_is_replayable() {
         assert!(names.contains(&format!("photos/{}", p.as_str().unwrap())));
     }
 }
+
+#[test]
+fn seismic_sees_the_cascade_coming_before_it_gets_there() {
+    use firewatch_forecast::{CascadeForecaster, Prediction};
+    let w = world();
+    let shares: Vec<(f64, f64)> = w
+        .cascade
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                CascadeKind::Post | CascadeKind::Repost | CascadeKind::Quote
+            )
+        })
+        .map(|e| (e.offset_ms as f64 / 1000.0, e.followers as f64))
+        .collect();
+    let threshold = 300.0;
+    let mut f = CascadeForecaster::new();
+    let mut next = 0;
+    let mut first_alarm = None;
+    let mut predicted = Vec::new();
+    for minutes in (15..=360).step_by(15) {
+        let now = f64::from(minutes) * 60.0;
+        while next < shares.len() && shares[next].0 <= now {
+            f.push(shares[next].0, shares[next].1).unwrap();
+            next += 1;
+        }
+        let fc = f.forecast(now, threshold, 100.0).unwrap();
+        if let Prediction::Finite(x) = fc.predicted_final {
+            predicted.push(x);
+        }
+        if first_alarm.is_none() && fc.p_exceed >= 0.9 {
+            first_alarm = Some((minutes, fc.observed));
+        }
+    }
+    let (minutes, observed) = first_alarm.expect("the forecast never crossed 0.9");
+    eprintln!("p(> {threshold} reshares) >= 0.9 at {minutes} min with {observed} shares seen");
+    assert!(
+        minutes <= 180 && (observed as f64) < threshold,
+        "{minutes} {observed}"
+    );
+    assert!(
+        shares.len() as f64 > threshold,
+        "the cascade does pass the threshold"
+    );
+    assert!(predicted.last() > predicted.first(), "{predicted:?}");
+}
