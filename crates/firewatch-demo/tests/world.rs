@@ -103,6 +103,63 @@ fn units(w: &World) -> HashMap<(String, String), f64> {
 }
 
 #[test]
+fn other_seeds_keep_the_planted_rate_the_languages_and_the_cascade() {
+    for seed in [1, 2, 3] {
+        let w = generate(&WorldConfig {
+            seed,
+            photo_share: 0.0,
+            ..Default::default()
+        });
+        let (after, before, others) = planted_rates(&w);
+        eprintln!(
+            "seed {seed}: {after:.1} / {before:.1} / {others:.1} per million; {} cascade events",
+            w.cascade.len()
+        );
+        assert!((3.0..=5.0).contains(&(after / before)), "seed {seed}");
+        assert!((3.0..=5.0).contains(&(after / others)), "seed {seed}");
+        assert!(w.cascade.len() > 500, "seed {seed}: {}", w.cascade.len());
+        let langs: HashSet<&str> = w
+            .reports
+            .iter()
+            .map(|r| r.truth.language.as_str())
+            .collect();
+        assert_eq!(langs.len(), 10);
+    }
+}
+
+/// Thermal reports per million units: the planted model from its start month, before it, and
+/// every other model.
+fn planted_rates(w: &World) -> (f64, f64, f64) {
+    let units = units(w);
+    let mut thermal: HashMap<(&str, &str), f64> = HashMap::new();
+    for r in &w.reports {
+        if r.truth.is_thermal() {
+            *thermal.entry((&r.truth.product.1, &r.month)).or_default() += 1.0;
+        }
+    }
+    let start = w.planted.start_month.as_str();
+    let rate = |pred: &dyn Fn(&str, &str) -> bool| {
+        let (mut c, mut u) = (0.0, 0.0);
+        for ((m, month), n) in &units {
+            if pred(m, month) {
+                u += n;
+                c += thermal
+                    .get(&(m.as_str(), month.as_str()))
+                    .copied()
+                    .unwrap_or(0.0);
+            }
+        }
+        1e6 * c / u
+    };
+    let p = w.planted.model.as_str();
+    (
+        rate(&|m, mo| m == p && mo >= start),
+        rate(&|m, mo| m == p && mo < start),
+        rate(&|m, _| m != p),
+    )
+}
+
+#[test]
 fn the_planted_model_runs_at_four_times_the_baseline_thermal_rate_from_month_ten() {
     let w = world();
     let units = units(w);
