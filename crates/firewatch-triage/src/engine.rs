@@ -286,6 +286,8 @@ pub struct Triager {
     neg_after_langs: [bool; 9],
     products: Vec<ProductEntry>,
     fuzzy: FuzzyIndex,
+    /// per brand id: its product when the catalog has exactly one product of that brand
+    brand_single: Vec<Option<u32>>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -432,6 +434,17 @@ impl Triager {
             });
         }
 
+        let mut brand_single: Vec<Option<u32>> = vec![None; brand_ids.len()];
+        let mut brand_count = vec![0usize; brand_ids.len()];
+        for (pi, p) in products.iter().enumerate() {
+            brand_count[p.brand as usize] += 1;
+            brand_single[p.brand as usize] = Some(pi as u32);
+        }
+        for (single, count) in brand_single.iter_mut().zip(&brand_count) {
+            if *count != 1 {
+                *single = None;
+            }
+        }
         let mut need_left = Vec::with_capacity(set.patterns.len());
         let mut need_right = Vec::with_capacity(set.patterns.len());
         for (i, p) in set.patterns.iter_mut().enumerate() {
@@ -496,6 +509,7 @@ impl Triager {
             neg_after_langs,
             products,
             fuzzy: FuzzyIndex::new(fuzzy_keys),
+            brand_single,
         })
     }
 
@@ -894,13 +908,16 @@ impl Triager {
         let mut votes = [0u32; 9];
         let mut content = [0u32; 9];
         for h in hits {
-            let (m, c) = (
-                self.lang_mask[h.p as usize],
-                self.content_mask[h.p as usize],
-            );
-            for l in 0..9 {
-                votes[l] += u32::from(m >> l & 1);
-                content[l] += u32::from(c >> l & 1);
+            // bits 0..9 only (bit 15 is "any language")
+            let mut m = self.lang_mask[h.p as usize] & 0x1FF;
+            while m != 0 {
+                votes[m.trailing_zeros() as usize] += 1;
+                m &= m - 1;
+            }
+            let mut c = self.content_mask[h.p as usize] & 0x1FF;
+            while c != 0 {
+                content[c.trailing_zeros() as usize] += 1;
+                c &= c - 1;
             }
         }
         // top and runner-up, ties to the first language in LANGUAGES order
@@ -1034,19 +1051,12 @@ impl Triager {
         }
         // a brand alone names its product when the catalog has exactly one product of that brand
         for &((bs, be), bid) in brands {
-            if names_another_model(original, span_of(bs, be).1) {
-                continue;
-            }
-            let mut owned = self
-                .products
-                .iter()
-                .enumerate()
-                .filter(|(_, p)| p.brand == bid);
-            if let (Some((pi, _)), None) = (owned.next(), owned.next())
-                && !mentions.iter().any(|m| m.pi as usize == pi)
+            if let Some(pi) = self.brand_single[bid as usize]
+                && !mentions.iter().any(|m| m.pi == pi)
+                && !names_another_model(original, span_of(bs, be).1)
             {
                 mentions.push(Mention {
-                    pi: pi as u32,
+                    pi,
                     s: bs,
                     e: be,
                     score: 0.6,
@@ -1066,8 +1076,12 @@ impl Triager {
                 hits.get(i).is_some_and(|h| (h.s as usize) < t.1)
             };
             let mut anchors: SmallVec<[(SmallVec<[Span; 5]>, usize); 4]> = SmallVec::new();
-            // digit runs
-            let mut i = 0;
+            // digit runs (a branch-free pass first: most narratives have no digit)
+            let mut i = if tb.iter().fold(false, |a, b| a | b.is_ascii_digit()) {
+                0
+            } else {
+                tb.len()
+            };
             while let Some(off) = tb[i..].iter().position(u8::is_ascii_digit) {
                 i += off;
                 if tb[i].is_ascii_digit()
@@ -1378,10 +1392,13 @@ fn clause_break(tb: &[u8], a: usize, b: usize) -> bool {
                 || contains_seq(s, DANDA)))
 }
 
+#[inline]
 fn is_sentence_end(tb: &[u8], i: usize) -> bool {
-    matches!(tb[i], b'.' | b';' | b'!' | b'?')
-        || tb[i..].starts_with(IDEO_FULL_STOP)
-        || tb[i..].starts_with(DANDA)
+    match tb[i] {
+        b'.' | b';' | b'!' | b'?' => true,
+        0xE0 | 0xE3 => tb[i..].starts_with(IDEO_FULL_STOP) || tb[i..].starts_with(DANDA),
+        _ => false,
+    }
 }
 
 fn sentence_of(tb: &[u8], pos: usize) -> Span {
