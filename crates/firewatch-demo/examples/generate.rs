@@ -1,13 +1,13 @@
 //! Generates the default demo world, prints what it contains and how long it took, and
 //! (given a directory) writes its files there, as `firewatch demo --generate-only DIR` does.
 //!
-//! `cargo run --release -p firewatch-demo --example generate [DIR] [SEED]`
+//! `cargo run --release -p firewatch-demo --example generate [DIR|-] [SEED]`
 
 use std::time::Instant;
 
 fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
-    let dir = args.next();
+    let dir = args.next().filter(|d| !d.is_empty() && d != "-");
     let seed = args.next().and_then(|s| s.parse().ok()).unwrap_or(2026);
     let config = firewatch_demo::WorldConfig {
         seed,

@@ -20,6 +20,8 @@ pub(crate) enum PhotoKind {
     ScorchedLaptop,
     SwollenPowerBank,
     BurntPowerBank,
+    /// Electrolyte stains around a phone, laptop or power bank.
+    LeakingBattery,
     MeltedCharger,
     BurntBag,
     CrackedScreen,
@@ -41,6 +43,11 @@ pub(crate) fn kind_for(cat: Category, hazards: &[(H, Modality)], i: usize) -> Ph
         (_, false) if i % 2 == 1 => PhotoKind::DentedParcel,
         (Category::Phone | Category::Laptop, false) => PhotoKind::CrackedScreen,
         (_, false) => PhotoKind::DentedParcel,
+        (Category::Phone | Category::Laptop | Category::PowerBank, true)
+            if has(H::BatteryLeak) && !has(H::ThermalFire) =>
+        {
+            PhotoKind::LeakingBattery
+        }
         (Category::Phone, true) if has(H::BatterySwelling) => PhotoKind::SwollenPhone,
         (Category::Phone, true) => PhotoKind::ScorchedPhone,
         (Category::Laptop, true) => PhotoKind::ScorchedLaptop,
@@ -229,6 +236,17 @@ pub(crate) fn draw<R: Rng>(rng: &mut R, kind: PhotoKind) -> (Vec<u8>, &'static s
             c.scorch(rng, 100 + jx, 75 + jy, (26.0, 40.0));
             c.cracks(rng, 100 + jx, 75 + jy, 30, [120, 70, 30]);
         }
+        PhotoKind::LeakingBattery => {
+            c.rounded_rect(55 + jx, 45 + jy, 145 + jx, 105 + jy, 12, [70, 70, 78]);
+            for _ in 0..rng.random_range(3..7) {
+                let (x, y) = (
+                    rng.random_range(50..150) + jx,
+                    rng.random_range(95..125) + jy,
+                );
+                let (rx, ry) = (rng.random_range(6..18), rng.random_range(3..8));
+                c.ellipse(x, y, rx, ry, [205, 195, 120], 0.55);
+            }
+        }
         PhotoKind::MeltedCharger => {
             c.rounded_rect(75 + jx, 45 + jy, 125 + jx, 95 + jy, 8, [235, 235, 232]);
             c.rounded_rect(88 + jx, 30 + jy, 93 + jx, 46 + jy, 1, [180, 180, 185]);
@@ -299,6 +317,7 @@ mod tests {
             PhotoKind::ScorchedLaptop,
             PhotoKind::SwollenPowerBank,
             PhotoKind::BurntPowerBank,
+            PhotoKind::LeakingBattery,
             PhotoKind::MeltedCharger,
             PhotoKind::BurntBag,
             PhotoKind::CrackedScreen,

@@ -96,7 +96,7 @@ pub(crate) fn draft(config: &WorldConfig, start: Month) -> Draft {
         "occurred_at": format!("{date}T19:25:00{}", offset_str(330)),
         "country": "IN",
         "reporter": {"name": CUSTOMER, "email": "arjun.mehta@postbox.example",
-                     "phone": "+91 555 014 2231", "handle": format!("@{HANDLE}")},
+                     "phone": "+91 555 014 2231", "handle": HANDLE},
         "injuries": "minor",
         "channel": "phone"
     });

@@ -103,6 +103,63 @@ fn units(w: &World) -> HashMap<(String, String), f64> {
 }
 
 #[test]
+fn other_seeds_keep_the_planted_rate_the_languages_and_the_cascade() {
+    for seed in [1, 2, 3] {
+        let w = generate(&WorldConfig {
+            seed,
+            photo_share: 0.0,
+            ..Default::default()
+        });
+        let (after, before, others) = planted_rates(&w);
+        eprintln!(
+            "seed {seed}: {after:.1} / {before:.1} / {others:.1} per million; {} cascade events",
+            w.cascade.len()
+        );
+        assert!((3.0..=5.0).contains(&(after / before)), "seed {seed}");
+        assert!((3.0..=5.0).contains(&(after / others)), "seed {seed}");
+        assert!(w.cascade.len() > 500, "seed {seed}: {}", w.cascade.len());
+        let langs: HashSet<&str> = w
+            .reports
+            .iter()
+            .map(|r| r.truth.language.as_str())
+            .collect();
+        assert_eq!(langs.len(), 10);
+    }
+}
+
+/// Thermal reports per million units: the planted model from its start month, before it, and
+/// every other model.
+fn planted_rates(w: &World) -> (f64, f64, f64) {
+    let units = units(w);
+    let mut thermal: HashMap<(&str, &str), f64> = HashMap::new();
+    for r in &w.reports {
+        if r.truth.is_thermal() {
+            *thermal.entry((&r.truth.product.1, &r.month)).or_default() += 1.0;
+        }
+    }
+    let start = w.planted.start_month.as_str();
+    let rate = |pred: &dyn Fn(&str, &str) -> bool| {
+        let (mut c, mut u) = (0.0, 0.0);
+        for ((m, month), n) in &units {
+            if pred(m, month) {
+                u += n;
+                c += thermal
+                    .get(&(m.as_str(), month.as_str()))
+                    .copied()
+                    .unwrap_or(0.0);
+            }
+        }
+        1e6 * c / u
+    };
+    let p = w.planted.model.as_str();
+    (
+        rate(&|m, mo| m == p && mo >= start),
+        rate(&|m, mo| m == p && mo < start),
+        rate(&|m, _| m != p),
+    )
+}
+
+#[test]
 fn the_planted_model_runs_at_four_times_the_baseline_thermal_rate_from_month_ten() {
     let w = world();
     let units = units(w);
@@ -358,6 +415,8 @@ fn the_story_is_replayable() {
     assert!(s.remedies[1..].iter().all(|m| m.customer_pays_percent == 0));
     assert_eq!(w.cascade[0].id, s.root_post_id);
     assert_eq!(w.cascade[0].author, s.handle);
+    // The report and the post name the same handle, so that they can be linked.
+    assert_eq!(r.intake["reporter"]["handle"], s.handle.as_str());
     assert!(s.called_at < s.posted_at);
     assert!(r.month == w.planted.start_month);
     let files = write_files(w);
@@ -388,4 +447,51 @@ fn the_story_is_replayable() {
     for p in story_line["photos"].as_array().unwrap() {
         assert!(names.contains(&format!("photos/{}", p.as_str().unwrap())));
     }
+}
+
+#[test]
+fn seismic_sees_the_cascade_coming_before_it_gets_there() {
+    use firewatch_forecast::{CascadeForecaster, Prediction};
+    let w = world();
+    let shares: Vec<(f64, f64)> = w
+        .cascade
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                CascadeKind::Post | CascadeKind::Repost | CascadeKind::Quote
+            )
+        })
+        .map(|e| (e.offset_ms as f64 / 1000.0, e.followers as f64))
+        .collect();
+    let threshold = 300.0;
+    let mut f = CascadeForecaster::new();
+    let mut next = 0;
+    let mut first_alarm = None;
+    let mut predicted = Vec::new();
+    for minutes in (15..=360).step_by(15) {
+        let now = f64::from(minutes) * 60.0;
+        while next < shares.len() && shares[next].0 <= now {
+            f.push(shares[next].0, shares[next].1).unwrap();
+            next += 1;
+        }
+        let fc = f.forecast(now, threshold, 100.0).unwrap();
+        if let Prediction::Finite(x) = fc.predicted_final {
+            predicted.push(x);
+        }
+        if first_alarm.is_none() && fc.p_exceed >= 0.9 {
+            first_alarm = Some((minutes, fc.observed));
+        }
+    }
+    let (minutes, observed) = first_alarm.expect("the forecast never crossed 0.9");
+    eprintln!("p(> {threshold} reshares) >= 0.9 at {minutes} min with {observed} shares seen");
+    assert!(
+        minutes <= 180 && (observed as f64) < threshold,
+        "{minutes} {observed}"
+    );
+    assert!(
+        shares.len() as f64 > threshold,
+        "the cascade does pass the threshold"
+    );
+    assert!(predicted.last() > predicted.first(), "{predicted:?}");
 }

@@ -3,14 +3,32 @@
 
 use crate::catalog::{Catalog, Product};
 use crate::lexicon::{self, LANGUAGES, LexiconError, SOURCES};
-use crate::normalize::{Normalized, is_spaced_word_char, normalize, normalize_term};
+use crate::normalize::{
+    Normalized, is_spaced_word_char, normalize, normalize_into, normalize_term,
+};
 use crate::result::{
     Evidence, HazardFinding, InjuryFinding, InjuryKind, ProductMatch, TriageResult,
 };
 use aho_corasick::{AhoCorasick, AhoCorasickKind, Anchored, Input, MatchKind, StartKind};
 use firewatch_domain::{HazardCode, InjuryLevel, Modality, default_severity};
 use smallvec::SmallVec;
+use std::cell::RefCell;
 use std::collections::HashMap;
+
+/// Per-thread buffers reused from one narrative to the next (the normalised text, its
+/// offset map and the automaton hits), so triage allocates only what it returns.
+#[derive(Default)]
+struct Scratch {
+    norm: Normalized,
+    hits: Vec<Hit>,
+}
+
+/// Buffers grown by an unusually long narrative are dropped rather than kept per thread.
+const SCRATCH_KEEP_BYTES: usize = 1 << 16;
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
 
 const ANY: u8 = u8::MAX;
 const EN: u8 = 0;
@@ -268,6 +286,8 @@ pub struct Triager {
     neg_after_langs: [bool; 9],
     products: Vec<ProductEntry>,
     fuzzy: FuzzyIndex,
+    /// per brand id: its product when the catalog has exactly one product of that brand
+    brand_single: Vec<Option<u32>>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -414,6 +434,17 @@ impl Triager {
             });
         }
 
+        let mut brand_single: Vec<Option<u32>> = vec![None; brand_ids.len()];
+        let mut brand_count = vec![0usize; brand_ids.len()];
+        for (pi, p) in products.iter().enumerate() {
+            brand_count[p.brand as usize] += 1;
+            brand_single[p.brand as usize] = Some(pi as u32);
+        }
+        for (single, count) in brand_single.iter_mut().zip(&brand_count) {
+            if *count != 1 {
+                *single = None;
+            }
+        }
         let mut need_left = Vec::with_capacity(set.patterns.len());
         let mut need_right = Vec::with_capacity(set.patterns.len());
         for (i, p) in set.patterns.iter_mut().enumerate() {
@@ -478,6 +509,7 @@ impl Triager {
             neg_after_langs,
             products,
             fuzzy: FuzzyIndex::new(fuzzy_keys),
+            brand_single,
         })
     }
 
@@ -512,7 +544,15 @@ impl Triager {
     /// only match at a word start; the right boundary is checked here. Han terms match
     /// anywhere.
     fn scan(&self, t: &str) -> Vec<Hit> {
-        let mut hits: Vec<Hit> = Vec::with_capacity(t.len() / 6 + 4);
+        let mut hits = Vec::new();
+        self.scan_into(t, &mut hits);
+        hits
+    }
+
+    /// [`Triager::scan`] into a reused vector.
+    fn scan_into(&self, t: &str, hits: &mut Vec<Hit>) {
+        hits.clear();
+        hits.reserve(t.len() / 6 + 4);
         let right_ok = |e: usize, p: usize| {
             !(self.need_right[p] && t[e..].chars().next().is_some_and(is_spaced_word_char))
         };
@@ -562,7 +602,6 @@ impl Triager {
             });
             pos = e;
         }
-        hits
     }
 
     /// Benchmark stage: normalisation plus the automaton pass with boundary checks, no
@@ -601,12 +640,36 @@ impl Triager {
     /// Triage one narrative. `language_hint` (a BCP 47 tag such as "fr" or "hi-Latn")
     /// overrides detection when it names a supported language.
     pub fn triage(&self, text: &str, language_hint: Option<&str>) -> TriageResult {
-        let norm = normalize(text);
+        let run = |scratch: &mut Scratch| {
+            let r = self.triage_with(scratch, text, language_hint);
+            if scratch.norm.text.capacity() > SCRATCH_KEEP_BYTES {
+                *scratch = Scratch::default();
+            }
+            r
+        };
+        SCRATCH
+            .try_with(|cell| match cell.try_borrow_mut() {
+                Ok(mut scratch) => run(&mut scratch),
+                Err(_) => run(&mut Scratch::default()),
+            })
+            .unwrap_or_else(|_| run(&mut Scratch::default()))
+    }
+
+    fn triage_with(
+        &self,
+        scratch: &mut Scratch,
+        text: &str,
+        language_hint: Option<&str>,
+    ) -> TriageResult {
+        let Scratch { norm, hits } = scratch;
+        normalize_into(norm, text);
+        let norm = &*norm;
         let t = norm.text.as_str();
-        let hits = self.scan(t);
+        self.scan_into(t, hits);
+        let hits = &*hits;
         let lang = language_hint
             .and_then(parse_hint)
-            .or_else(|| self.detect(&norm, &hits, text));
+            .or_else(|| self.detect(norm, hits, text));
         let la = lang.unwrap_or(EN);
         let language = lang.map_or("und", |l| LANGUAGES[l as usize]).to_string();
 
@@ -615,7 +678,7 @@ impl Triager {
         let mut hazards: SmallVec<[HazardHit; 8]> = SmallVec::new();
         let mut models: SmallVec<[(Span, u32, bool); 4]> = SmallVec::new();
         let mut brands: SmallVec<[(Span, u32); 4]> = SmallVec::new();
-        for h in &hits {
+        for h in hits {
             if self.lang_mask[h.p as usize] & ((1 << la) | (1 << 15)) == 0 {
                 continue;
             }
@@ -807,7 +870,7 @@ impl Triager {
 
         let products = self.resolve_products(
             tb,
-            &hits,
+            hits,
             &models,
             &brands,
             &cues,
@@ -845,13 +908,16 @@ impl Triager {
         let mut votes = [0u32; 9];
         let mut content = [0u32; 9];
         for h in hits {
-            let (m, c) = (
-                self.lang_mask[h.p as usize],
-                self.content_mask[h.p as usize],
-            );
-            for l in 0..9 {
-                votes[l] += u32::from(m >> l & 1);
-                content[l] += u32::from(c >> l & 1);
+            // bits 0..9 only (bit 15 is "any language")
+            let mut m = self.lang_mask[h.p as usize] & 0x1FF;
+            while m != 0 {
+                votes[m.trailing_zeros() as usize] += 1;
+                m &= m - 1;
+            }
+            let mut c = self.content_mask[h.p as usize] & 0x1FF;
+            while c != 0 {
+                content[c.trailing_zeros() as usize] += 1;
+                c &= c - 1;
             }
         }
         // top and runner-up, ties to the first language in LANGUAGES order
@@ -985,19 +1051,12 @@ impl Triager {
         }
         // a brand alone names its product when the catalog has exactly one product of that brand
         for &((bs, be), bid) in brands {
-            if names_another_model(original, span_of(bs, be).1) {
-                continue;
-            }
-            let mut owned = self
-                .products
-                .iter()
-                .enumerate()
-                .filter(|(_, p)| p.brand == bid);
-            if let (Some((pi, _)), None) = (owned.next(), owned.next())
-                && !mentions.iter().any(|m| m.pi as usize == pi)
+            if let Some(pi) = self.brand_single[bid as usize]
+                && !mentions.iter().any(|m| m.pi == pi)
+                && !names_another_model(original, span_of(bs, be).1)
             {
                 mentions.push(Mention {
-                    pi: pi as u32,
+                    pi,
                     s: bs,
                     e: be,
                     score: 0.6,
@@ -1017,8 +1076,12 @@ impl Triager {
                 hits.get(i).is_some_and(|h| (h.s as usize) < t.1)
             };
             let mut anchors: SmallVec<[(SmallVec<[Span; 5]>, usize); 4]> = SmallVec::new();
-            // digit runs
-            let mut i = 0;
+            // digit runs (a branch-free pass first: most narratives have no digit)
+            let mut i = if tb.iter().fold(false, |a, b| a | b.is_ascii_digit()) {
+                0
+            } else {
+                tb.len()
+            };
             while let Some(off) = tb[i..].iter().position(u8::is_ascii_digit) {
                 i += off;
                 if tb[i].is_ascii_digit()
@@ -1329,10 +1392,13 @@ fn clause_break(tb: &[u8], a: usize, b: usize) -> bool {
                 || contains_seq(s, DANDA)))
 }
 
+#[inline]
 fn is_sentence_end(tb: &[u8], i: usize) -> bool {
-    matches!(tb[i], b'.' | b';' | b'!' | b'?')
-        || tb[i..].starts_with(IDEO_FULL_STOP)
-        || tb[i..].starts_with(DANDA)
+    match tb[i] {
+        b'.' | b';' | b'!' | b'?' => true,
+        0xE0 | 0xE3 => tb[i..].starts_with(IDEO_FULL_STOP) || tb[i..].starts_with(DANDA),
+        _ => false,
+    }
 }
 
 fn sentence_of(tb: &[u8], pos: usize) -> Span {

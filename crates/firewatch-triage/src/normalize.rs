@@ -23,8 +23,10 @@ struct Seg {
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Normalized {
+    /// The normalised text, built in place (only ASCII bytes, whole characters and
+    /// slices of the input on character boundaries are ever pushed, so it is always valid
+    /// UTF-8 without a validation pass).
     pub text: String,
-    buf: Vec<u8>,
     /// The offset map, run-length encoded: a segment starting at output byte `norm` maps
     /// output byte `i >= norm` to input byte `orig + (i - norm)` when `linear` (ASCII
     /// copied one to one), else to `orig` (all bytes produced by one input character).
@@ -59,10 +61,10 @@ impl Normalized {
         }
     }
 
-    /// Records that output byte `self.buf.len()` comes from input byte `at`.
+    /// Records that output byte `self.text.len()` comes from input byte `at`.
     #[inline]
     fn mark(&mut self, at: u32, linear: bool) {
-        let n = self.buf.len() as u32;
+        let n = self.text.len() as u32;
         if let Some(last) = self.segs.last()
             && last.linear
             && linear
@@ -78,25 +80,17 @@ impl Normalized {
     }
 
     fn last_byte(&self) -> Option<u8> {
-        self.buf.last().copied()
+        self.text.as_bytes().last().copied()
     }
 
     fn last_char(&self) -> Option<char> {
-        let n = self.buf.len();
-        let mut s = n.checked_sub(1)?;
-        while s > 0 && self.buf[s] & 0xC0 == 0x80 && n - s < 4 {
-            s -= 1;
-        }
-        std::str::from_utf8(&self.buf[s..])
-            .ok()?
-            .chars()
-            .next_back()
+        self.text.chars().next_back()
     }
 
     fn push_byte(&mut self, b: u8, at: u32) {
         debug_assert!(b.is_ascii());
         self.mark(at, true);
-        self.buf.push(b);
+        self.text.push(char::from(b));
     }
 
     fn push_space(&mut self, at: u32) {
@@ -152,10 +146,8 @@ impl Normalized {
         if is_spaced_word_char(c) {
             self.space_before_word(at);
         }
-        let mut tmp = [0u8; 4];
-        let s = c.encode_utf8(&mut tmp);
         self.mark(at, false);
-        self.buf.extend_from_slice(s.as_bytes());
+        self.text.push(c);
     }
 
     /// Characters with a fixed mapping; returns false for the others.
@@ -247,13 +239,76 @@ fn is_latin_diacritic(c: char) -> bool {
     ('\u{0300}'..='\u{036F}').contains(&c)
 }
 
+/// Byte classes of the ASCII fast path: which bytes are copied as they are (lowercased)
+/// given the byte before them.
+const C_LETTER: u8 = 0;
+const C_DIGIT: u8 = 1;
+const C_SPACE: u8 = 2;
+/// punctuation copied unchanged whatever precedes it
+const C_PUNCT: u8 = 3;
+/// anything else (mapped bytes, controls, non-ASCII): never copied by the fast path
+const C_OTHER: u8 = 4;
+
+const fn byte_classes() -> [u8; 256] {
+    let mut t = [C_OTHER; 256];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_alphabetic() {
+            C_LETTER
+        } else if c.is_ascii_digit() {
+            C_DIGIT
+        } else if c == b' ' {
+            C_SPACE
+        } else if matches!(c, b'\t' | b'\n' | b'\r' | b'\'' | b'-' | b'_' | b'/' | b'`')
+            || c < 0x20
+            || c == 0x7f
+        {
+            C_OTHER
+        } else {
+            C_PUNCT
+        };
+        b += 1;
+    }
+    t
+}
+
+static CLASS: [u8; 256] = byte_classes();
+
+/// `COPY[prev][cur]`: a byte of class `cur` after an output byte of class `prev` is copied
+/// as it is (lowercased), exactly what [`Normalized::push_ascii`] would do: a letter after
+/// a letter or a space, a digit after a digit or a space, a space after anything but a
+/// space, punctuation always. Everything else takes the general path.
+const COPY: [[bool; 5]; 5] = {
+    let mut t = [[false; 5]; 5];
+    let mut p = 0;
+    while p < 5 {
+        t[p][C_LETTER as usize] = p == C_LETTER as usize || p == C_SPACE as usize;
+        t[p][C_DIGIT as usize] = p == C_DIGIT as usize || p == C_SPACE as usize;
+        t[p][C_SPACE as usize] = p != C_SPACE as usize;
+        t[p][C_PUNCT as usize] = true;
+        p += 1;
+    }
+    t
+};
+
 /// Normalises `input` (see the module docs).
 pub(crate) fn normalize(input: &str) -> Normalized {
-    let mut n = Normalized {
-        buf: Vec::with_capacity(input.len() + input.len() / 8 + 4),
-        segs: smallvec::SmallVec::new(),
-        ..Normalized::default()
-    };
+    let mut n = Normalized::default();
+    normalize_into(&mut n, input);
+    n
+}
+
+/// Normalises `input` into `n`, reusing its buffers (see the module docs).
+pub(crate) fn normalize_into(n: &mut Normalized, input: &str) {
+    n.text.clear();
+    n.text.reserve(input.len() + input.len() / 8 + 4);
+    n.segs.clear();
+    n.len = 0;
+    n.han = 0;
+    n.kana = 0;
+    n.deva = 0;
+    n.latin = 0;
     // a leading space: every word, the first included, follows a space
     n.push_byte(b' ', 0);
     let bytes = input.as_bytes();
@@ -261,21 +316,28 @@ pub(crate) fn normalize(input: &str) -> Normalized {
     while i < bytes.len() {
         let b = bytes[i];
         if b < 0x80 {
-            // fast path: a run of letters after a letter or a space is copied, lowercased
-            let last = n.buf[n.buf.len() - 1];
-            if b.is_ascii_alphabetic() && (last.is_ascii_alphabetic() || last == b' ') {
-                let mut j = i + 1;
-                while j < bytes.len() && bytes[j].is_ascii_alphabetic() {
-                    j += 1;
+            // fast path: the longest run of ASCII bytes that the general path would copy
+            // one to one (lowercased) is copied at once
+            let last = n.text.as_bytes()[n.text.len() - 1];
+            let mut prev = CLASS[usize::from(last)] as usize;
+            let mut j = i;
+            let mut letters = 0u32;
+            while j < bytes.len() {
+                let c = CLASS[usize::from(bytes[j])];
+                if !COPY[prev][usize::from(c)] {
+                    break;
                 }
+                letters += u32::from(c == C_LETTER);
+                prev = usize::from(c);
+                j += 1;
+            }
+            if j > i {
                 n.mark(i as u32, true);
-                n.buf.extend(bytes[i..j].iter().map(u8::to_ascii_lowercase));
-                n.latin += (j - i) as u32;
+                let start = n.text.len();
+                n.text.push_str(&input[i..j]);
+                n.text[start..].make_ascii_lowercase();
+                n.latin += letters;
                 i = j;
-            } else if b == b' ' && last != b' ' {
-                n.mark(i as u32, true);
-                n.buf.push(b' ');
-                i += 1;
             } else {
                 n.push_ascii(b, i as u32);
                 i += 1;
@@ -287,20 +349,20 @@ pub(crate) fn normalize(input: &str) -> Normalized {
                 // unified Han ideographs have no decomposition and no case: copy
                 n.han += 1;
                 n.mark(i as u32, false);
-                n.buf.extend_from_slice(&bytes[i..i + len]);
+                n.text.push_str(&input[i..i + len]);
             } else if (0x0900..=0x097F).contains(&cp)
                 && !matches!(cp, 0x0929 | 0x0931 | 0x0934 | 0x0958..=0x095F)
             {
                 // Devanagari without a decomposition: copy (a space first after a
                 // non-word character)
                 n.deva += 1;
-                if n.buf.last().is_some_and(|b| *b < 0x80) {
+                if n.text.as_bytes().last().is_some_and(|b| *b < 0x80) {
                     n.space_before_word(i as u32);
                 } else if !n.last_char().is_some_and(is_spaced_word_char) {
                     n.push_byte(b' ', i as u32);
                 }
                 n.mark(i as u32, false);
-                n.buf.extend_from_slice(&bytes[i..i + len]);
+                n.text.push_str(&input[i..i + len]);
             } else {
                 n.push_other(c, i as u32);
             }
@@ -309,11 +371,7 @@ pub(crate) fn normalize(input: &str) -> Normalized {
             break;
         }
     }
-    n.len = n.buf.len();
-    let buf = std::mem::take(&mut n.buf);
-    n.text = String::from_utf8(buf)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-    n
+    n.len = n.text.len();
 }
 
 /// Normalises a lexicon term or catalog name: like [`normalize`], trimmed.

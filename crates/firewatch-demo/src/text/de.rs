@@ -25,6 +25,8 @@ pub(crate) static BANK: Bank = Bank {
         "Mein {p} hat ein Problem.",
     ],
     circumstances: &[
+        (ALL, "Ich hatte es gerade ausgesteckt."),
+        (BAT, "Es lag zum Laden auf dem Nachttisch."),
         (BAT, "Ich hatte es über Nacht neben dem Bett geladen."),
         (ALL, "Es hing am Schreibtisch am Originalkabel."),
         (BAT, "Es war in meinem Rucksack in der S-Bahn."),
@@ -35,6 +37,22 @@ pub(crate) static BANK: Bank = Bank {
         (ALL, "Nichts Besonderes, ganz normale Benutzung."),
     ],
     events: &[
+        (
+            H::ThermalOverheating,
+            BAT,
+            "Selbst ausgeschaltet ist es heiß wie eine Herdplatte.",
+        ),
+        (H::ThermalSmoke, ALL, "Schwarzer Rauch kam aus dem Gehäuse."),
+        (
+            H::BatterySwelling,
+            BAT,
+            "Die Rückseite hat sich gelöst, weil der Akku aufgebläht ist.",
+        ),
+        (
+            H::ThermalFire,
+            ALL,
+            "Plötzlich waren Flammen auf dem Nachttisch.",
+        ),
         (
             H::ThermalOverheating,
             ALL,
@@ -134,7 +152,7 @@ pub(crate) static BANK: Bank = Bank {
         ),
         (
             H::DamageProperty,
-            ALL,
+            F,
             "Mein Rucksack ist verbrannt, alles darin ist kaputt.",
         ),
         (
@@ -144,8 +162,13 @@ pub(crate) static BANK: Bank = Bank {
         ),
         (
             H::DamageProperty,
-            ALL,
+            F,
             "Der Autositz hat einen großen Brandfleck.",
+        ),
+        (
+            H::DamageProperty,
+            ALL,
+            "Die Steckdose ist zerstört und der Schreibtisch beschädigt.",
         ),
         (
             H::InjuryBurn,
@@ -153,11 +176,7 @@ pub(crate) static BANK: Bank = Bank {
             "Ich habe mir beim Wegwerfen die Hand verbrannt.",
         ),
         (H::InjuryBurn, ALL, "Ich habe Verbrennungen an den Fingern."),
-        (
-            H::InjuryOther,
-            ALL,
-            "Ich musste wegen der Dämpfe ins Krankenhaus.",
-        ),
+        (H::InjuryOther, ALL, "Ich musste ins Krankenhaus."),
         (
             H::InjuryOther,
             ALL,
@@ -165,6 +184,7 @@ pub(crate) static BANK: Bank = Bank {
         ),
     ],
     negations: &[
+        (H::BatterySwelling, "Der Akku ist nicht aufgebläht."),
         (H::ThermalSmoke, "Es gab keinen Rauch."),
         (H::ThermalSmoke, "Kein Rauch zum Glück."),
         (H::ThermalFire, "Zum Glück hat es nicht gebrannt."),
@@ -181,6 +201,10 @@ pub(crate) static BANK: Bank = Bank {
         "Verletzt wurde zum Glück keiner.",
     ],
     hedges: &[
+        (
+            H::BatterySwelling,
+            "Es sieht so aus, als würde der Akku anfangen sich aufzublähen.",
+        ),
         (H::ThermalFire, "Ich habe Angst, dass es Feuer fängt."),
         (H::ThermalFire, "Das könnte nachts einen Brand auslösen."),
         (
@@ -195,12 +219,24 @@ pub(crate) static BANK: Bank = Bank {
     safety_requests: &[
         "Ich verlange die volle Erstattung.",
         "Ich möchte ein kostenloses Ersatzgerät.",
-        "Ich erwarte, dass Voltra den Schaden bezahlt.",
         "Ist das ein bekanntes Problem bei diesem Modell?",
         "Bitte rufen Sie mich dringend zurück.",
         "Der Mitarbeiter hat mir nur einen Rabatt auf ein neues angeboten, das ist inakzeptabel.",
     ],
+    damage_requests: &[
+        "Wer ersetzt mir die beschädigten Sachen?",
+        "Ich erwarte, dass Voltra den Schaden bezahlt.",
+    ],
     complaints: &[
+        (
+            P,
+            "Der Fingerabdrucksensor erkennt meinen Finger nicht mehr.",
+        ),
+        (L, "Der Lüfter ist unerträglich laut."),
+        (
+            ALL,
+            "Das Paket wurde bei einem Nachbarn abgegeben, den ich nicht kenne.",
+        ),
         (P | L, "Das Display flackert seit dem letzten Update."),
         (P | L, "Mitten im Bildschirm sind tote Pixel."),
         (P, "Die Kamera-App stürzt jedes Mal ab."),
@@ -218,6 +254,8 @@ pub(crate) static BANK: Bank = Bank {
         (ALL, "Es geht gar nicht mehr an."),
     ],
     details: &[
+        (ALL, "Die Hotline hat einfach aufgelegt."),
+        (ALL, "Ich brauche es jeden Tag für die Arbeit."),
         (
             ALL,
             "Ich habe es schon auf Werkseinstellungen zurückgesetzt.",
@@ -228,6 +266,7 @@ pub(crate) static BANK: Bank = Bank {
         (ALL, "Für den Preis hätte ich mehr erwartet."),
     ],
     figurative: &[
+        "Das Angebot war der Knaller, ich habe zwei gekauft.",
         "Die Kamera ist der Hammer, das muss man sagen.",
         "Die Verkaufszahlen sind wohl explodiert, so lange wie die Lieferung dauert.",
         "Mein Postfach ist nach der Registrierung vor Werbung explodiert.",

@@ -32,6 +32,8 @@ pub(crate) static BANK: Bank = Bank {
         "My {p} has a problem.",
     ],
     circumstances: &[
+        (ALL, "I had just unplugged it."),
+        (BAT, "It was charging on the nightstand."),
         (BAT, "I left it charging overnight next to my bed."),
         (ALL, "It was plugged in on my desk with the original cable."),
         (BAT, "It was in my bag while I was on the bus."),
@@ -45,6 +47,22 @@ pub(crate) static BANK: Bank = Bank {
         (L, "The laptop was on my bed, charging."),
     ],
     events: &[
+        (
+            H::ThermalOverheating,
+            BAT,
+            "Even switched off it stays hot like an iron.",
+        ),
+        (H::ThermalSmoke, ALL, "Black smoke came out of the casing."),
+        (
+            H::BatterySwelling,
+            BAT,
+            "The back cover popped off because the battery bulged.",
+        ),
+        (
+            H::ThermalFire,
+            ALL,
+            "Suddenly there were flames on the nightstand.",
+        ),
         (
             H::ThermalOverheating,
             ALL,
@@ -155,7 +173,7 @@ pub(crate) static BANK: Bank = Bank {
         ),
         (
             H::DamageProperty,
-            ALL,
+            F,
             "It burned a hole in my bag and everything inside was ruined.",
         ),
         (
@@ -165,13 +183,18 @@ pub(crate) static BANK: Bank = Bank {
         ),
         (
             H::DamageProperty,
-            ALL,
+            F,
             "The car seat has a big burnt patch now.",
         ),
         (
             H::DamageProperty,
-            ALL,
+            F,
             "My desk is scorched and the wall is black.",
+        ),
+        (
+            H::DamageProperty,
+            ALL,
+            "The wall socket was destroyed and the desk is damaged.",
         ),
         (
             H::InjuryBurn,
@@ -180,15 +203,12 @@ pub(crate) static BANK: Bank = Bank {
         ),
         (H::InjuryBurn, ALL, "My fingers got burned."),
         (H::InjuryBurn, ALL, "My son has a burn on his leg."),
-        (
-            H::InjuryOther,
-            ALL,
-            "I had to go to the hospital because of the fumes.",
-        ),
+        (H::InjuryOther, ALL, "I had to go to the hospital."),
         (H::InjuryOther, ALL, "A piece hit my face and cut me."),
         (H::InjuryOther, ALL, "I ended up in the emergency room."),
     ],
     negations: &[
+        (H::BatteryLeak, "Nothing is leaking."),
         (H::ThermalSmoke, "There was no smoke."),
         (H::ThermalSmoke, "No smoke at least."),
         (H::ThermalFire, "Luckily it did not catch fire."),
@@ -204,6 +224,10 @@ pub(crate) static BANK: Bank = Bank {
         "I was not hurt.",
     ],
     hedges: &[
+        (
+            H::ThermalSmoke,
+            "It smells a bit like it might start smoking.",
+        ),
         (H::ThermalFire, "I'm afraid it could catch fire."),
         (H::ThermalFire, "I worry this might start a fire at night."),
         (
@@ -220,14 +244,20 @@ pub(crate) static BANK: Bank = Bank {
     safety_requests: &[
         "I want a full refund.",
         "Please replace it, I will not use this model again.",
-        "I expect Voltra to pay for the damage.",
         "Please tell me what to do with the device, I kept it outside.",
         "I want to know if this is a known problem.",
         "Please contact me urgently.",
         "Your agent offered me a discount on a new one, that is not acceptable.",
         "I still have the device and the receipt.",
     ],
+    damage_requests: &[
+        "Who is going to pay for my things?",
+        "I expect Voltra to pay for the damage.",
+    ],
     complaints: &[
+        (P, "The fingerprint sensor no longer recognises my finger."),
+        (L, "The fan is unbearably loud."),
+        (ALL, "The parcel was left with a neighbour I do not know."),
         (
             P | L,
             "The screen started flickering after the last update.",
@@ -267,6 +297,8 @@ pub(crate) static BANK: Bank = Bank {
         (ALL, "It simply does not turn on any more."),
     ],
     details: &[
+        (ALL, "The hotline hung up on me."),
+        (ALL, "I bought it for my studies."),
         (ALL, "I already tried a factory reset."),
         (ALL, "The shop told me to contact you directly."),
         (ALL, "I have the order number and the receipt."),
@@ -277,6 +309,7 @@ pub(crate) static BANK: Bank = Bank {
         (ALL, "I use it every day for work."),
     ],
     figurative: &[
+        "That deal was fire, I bought two.",
         "The camera on this thing is fire though.",
         "Sales must have exploded after the ads, judging by the delivery times.",
         "My inbox blew up with marketing emails after I registered it.",

@@ -35,6 +35,8 @@ pub(crate) static BANK: Bank = Bank {
         "Mi {p} tiene un problema.",
     ],
     circumstances: &[
+        (ALL, "Lo acababa de desenchufar."),
+        (BAT, "Estaba cargando en la mesita de noche."),
         (BAT, "Lo dejé cargando toda la noche junto a la cama."),
         (
             ALL,
@@ -48,6 +50,22 @@ pub(crate) static BANK: Bank = Bank {
         (ALL, "Nada raro, lo usaba normalmente."),
     ],
     events: &[
+        (
+            H::ThermalOverheating,
+            BAT,
+            "Aunque esté apagado sigue caliente como una plancha.",
+        ),
+        (H::ThermalSmoke, ALL, "Salió humo negro de la carcasa."),
+        (
+            H::BatterySwelling,
+            BAT,
+            "La tapa trasera se despegó porque la batería se infló.",
+        ),
+        (
+            H::ThermalFire,
+            ALL,
+            "De repente había llamas en la mesita de noche.",
+        ),
         (
             H::ThermalOverheating,
             ALL,
@@ -139,7 +157,7 @@ pub(crate) static BANK: Bank = Bank {
         ),
         (
             H::DamageProperty,
-            ALL,
+            F,
             "Se quemó mi mochila y todo lo que había dentro.",
         ),
         (
@@ -147,17 +165,19 @@ pub(crate) static BANK: Bank = Bank {
             ALL,
             "El colchón y las sábanas quedaron dañados.",
         ),
+        (H::DamageProperty, F, "El asiento del coche quedó quemado."),
         (
             H::DamageProperty,
             ALL,
-            "El asiento del coche quedó quemado.",
+            "El enchufe de la pared quedó destruido y el escritorio dañado.",
         ),
         (H::InjuryBurn, ALL, "Me quemé la mano al tirarlo."),
         (H::InjuryBurn, ALL, "Tengo quemaduras en los dedos."),
-        (H::InjuryOther, ALL, "Tuve que ir a urgencias por el humo."),
+        (H::InjuryOther, ALL, "Tuve que ir a urgencias."),
         (H::InjuryOther, ALL, "Un pedazo me cortó la cara."),
     ],
     negations: &[
+        (H::BatterySwelling, "La batería no está hinchada."),
         (H::ThermalSmoke, "No salió humo."),
         (H::ThermalFire, "Por suerte no se prendió fuego."),
         (H::ThermalFire, "No hubo llamas."),
@@ -171,6 +191,10 @@ pub(crate) static BANK: Bank = Bank {
         "No hubo heridos, por suerte.",
     ],
     hedges: &[
+        (
+            H::BatterySwelling,
+            "Parece que la batería se está empezando a hinchar.",
+        ),
         (H::ThermalFire, "Tengo miedo de que se prenda fuego."),
         (
             H::ThermalExplosion,
@@ -185,12 +209,18 @@ pub(crate) static BANK: Bank = Bank {
     safety_requests: &[
         "Quiero el reembolso completo.",
         "Exijo un reemplazo sin costo.",
-        "Espero que Voltra pague los daños.",
         "¿Es un problema conocido de este modelo?",
         "Por favor llámenme urgente.",
         "El agente me ofreció un descuento en uno nuevo, eso no es aceptable.",
     ],
+    damage_requests: &[
+        "¿Quién me paga las cosas que se dañaron?",
+        "Espero que Voltra pague los daños.",
+    ],
     complaints: &[
+        (P, "El lector de huellas ya no reconoce mi dedo."),
+        (L, "El ventilador hace un ruido horrible."),
+        (ALL, "El paquete lo dejaron con un vecino que no conozco."),
         (P | L, "La pantalla parpadea desde la última actualización."),
         (P | L, "Hay píxeles muertos en la pantalla."),
         (P, "La cámara se cierra sola cada vez que la abro."),
@@ -208,6 +238,8 @@ pub(crate) static BANK: Bank = Bank {
         (ALL, "Ya no enciende."),
     ],
     details: &[
+        (ALL, "En atención al cliente me colgaron."),
+        (ALL, "Lo uso todos los días para trabajar."),
         (ALL, "Ya lo restablecí de fábrica."),
         (ALL, "En la tienda me dijeron que los contactara."),
         (ALL, "Tengo el número de pedido y la factura."),
@@ -215,6 +247,7 @@ pub(crate) static BANK: Bank = Bank {
         (ALL, "Por ese precio esperaba algo mejor."),
     ],
     figurative: &[
+        "Esa oferta estuvo que ardía, compré dos.",
         "La cámara es fuego, eso sí.",
         "Las ventas deben haber explotado, por los tiempos de entrega.",
         "Mi correo explotó de publicidad después de registrarlo.",

@@ -37,6 +37,11 @@ pub(crate) static BANK: Bank = Bank {
         "Mon {p} pose problème.",
     ],
     circumstances: &[
+        (ALL, "Je venais de le débrancher."),
+        (
+            BAT,
+            "Il chargeait sur le canapé pendant que je regardais la télé.",
+        ),
         (
             BAT,
             "Je l'avais laissé en charge toute la nuit à côté de mon lit.",
@@ -53,6 +58,26 @@ pub(crate) static BANK: Bank = Bank {
         (ALL, "Rien de particulier, une utilisation normale."),
     ],
     events: &[
+        (
+            H::ThermalOverheating,
+            BAT,
+            "Même éteint, il reste chaud comme un radiateur.",
+        ),
+        (
+            H::ThermalSmoke,
+            ALL,
+            "Une fumée noire s'est échappée du boîtier.",
+        ),
+        (
+            H::BatterySwelling,
+            BAT,
+            "La coque arrière s'est décollée parce que la batterie a gonflé.",
+        ),
+        (
+            H::ThermalFire,
+            ALL,
+            "Tout à coup il y a eu des flammes sur la table de nuit.",
+        ),
         (
             H::ThermalOverheating,
             ALL,
@@ -161,7 +186,7 @@ pub(crate) static BANK: Bank = Bank {
         ),
         (
             H::DamageProperty,
-            ALL,
+            F,
             "Mon sac a brûlé et tout ce qu'il contenait est fichu.",
         ),
         (
@@ -169,24 +194,26 @@ pub(crate) static BANK: Bank = Bank {
             ALL,
             "Le matelas et les draps sont abîmés.",
         ),
-        (H::DamageProperty, ALL, "Le siège de la voiture est brûlé."),
+        (H::DamageProperty, F, "Le siège de la voiture est brûlé."),
+        (
+            H::DamageProperty,
+            F,
+            "Le bureau est noirci et le mur aussi.",
+        ),
         (
             H::DamageProperty,
             ALL,
-            "Le bureau est noirci et le mur aussi.",
+            "La prise murale est détruite et le bureau est abîmé.",
         ),
         (H::InjuryBurn, ALL, "Je me suis brûlé la main en le jetant."),
         (H::InjuryBurn, ALL, "J'ai une brûlure aux doigts."),
         (H::InjuryBurn, ALL, "Ma fille s'est brûlée au bras."),
-        (
-            H::InjuryOther,
-            ALL,
-            "J'ai dû aller aux urgences à cause des fumées.",
-        ),
+        (H::InjuryOther, ALL, "J'ai dû aller aux urgences."),
         (H::InjuryOther, ALL, "Un éclat m'a coupé la joue."),
         (H::InjuryOther, ALL, "J'ai été hospitalisé une nuit."),
     ],
     negations: &[
+        (H::BatterySwelling, "La batterie n'est pas gonflée."),
         (H::ThermalSmoke, "Il n'y a pas eu de fumée."),
         (H::ThermalSmoke, "Pas de fumée heureusement."),
         (H::ThermalFire, "Heureusement il n'a pas pris feu."),
@@ -201,6 +228,10 @@ pub(crate) static BANK: Bank = Bank {
         "Aucun blessé, heureusement.",
     ],
     hedges: &[
+        (
+            H::BatterySwelling,
+            "On dirait que la batterie commence à gonfler.",
+        ),
         (H::ThermalFire, "J'ai peur qu'il prenne feu."),
         (
             H::ThermalFire,
@@ -218,13 +249,22 @@ pub(crate) static BANK: Bank = Bank {
     safety_requests: &[
         "Je demande le remboursement intégral.",
         "Je veux un remplacement, gratuit évidemment.",
-        "J'attends que Voltra prenne en charge les dégâts.",
         "Dites-moi quoi faire de l'appareil, je l'ai mis dehors.",
         "Est-ce un problème connu sur ce modèle ?",
         "Merci de me rappeler rapidement.",
         "Le conseiller m'a proposé une réduction sur un neuf, c'est inacceptable.",
     ],
+    damage_requests: &[
+        "Qui va rembourser mes affaires abîmées ?",
+        "J'attends que Voltra prenne en charge les dégâts.",
+    ],
     complaints: &[
+        (P, "Le capteur d'empreintes ne reconnaît plus mon doigt."),
+        (L, "Le ventilateur fait un bruit infernal."),
+        (
+            ALL,
+            "Le colis a été livré chez un voisin que je ne connais pas.",
+        ),
         (P | L, "L'écran clignote depuis la dernière mise à jour."),
         (P | L, "Il y a des pixels morts au milieu de l'écran."),
         (P, "L'appareil photo plante à chaque ouverture."),
@@ -256,6 +296,8 @@ pub(crate) static BANK: Bank = Bank {
         (ALL, "Il ne s'allume plus du tout."),
     ],
     details: &[
+        (ALL, "Le service client m'a raccroché au nez."),
+        (ALL, "Je l'utilise pour le travail tous les jours."),
         (ALL, "J'ai déjà fait une réinitialisation."),
         (ALL, "Le magasin m'a dit de vous contacter directement."),
         (ALL, "J'ai le numéro de commande et la facture."),
@@ -264,6 +306,7 @@ pub(crate) static BANK: Bank = Bank {
         (ALL, "Le chat en ligne me renvoie toujours le même article."),
     ],
     figurative: &[
+        "Cette promo, c'était le feu, j'en ai acheté deux.",
         "Les ventes ont dû exploser vu les délais de livraison.",
         "L'appareil photo est une bombe, rien à dire.",
         "Le prix m'a brûlé les doigts.",

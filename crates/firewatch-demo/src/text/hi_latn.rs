@@ -25,6 +25,8 @@ pub(crate) static BANK: Bank = Bank {
         "Mere {p} mein problem hai.",
     ],
     circumstances: &[
+        (ALL, "Abhi abhi charging se nikala tha."),
+        (BAT, "Bed ke paas table pe charge ho raha tha."),
         (BAT, "Raat bhar bed ke paas charging pe lagaya tha."),
         (ALL, "Original cable se table pe charge ho raha tha."),
         (BAT, "Bus mein mere bag mein tha."),
@@ -35,6 +37,18 @@ pub(crate) static BANK: Bank = Bank {
         (ALL, "Kuch special nahi, normal use kar raha tha."),
     ],
     events: &[
+        (
+            H::ThermalOverheating,
+            BAT,
+            "Band hone pe bhi tawa jaisa garam rehta hai.",
+        ),
+        (H::ThermalSmoke, ALL, "Body se kaala dhuan nikla."),
+        (
+            H::BatterySwelling,
+            BAT,
+            "Battery phoolne se back cover khul gaya.",
+        ),
+        (H::ThermalFire, ALL, "Achanak table pe aag ki lapten dikhi."),
         (
             H::ThermalOverheating,
             ALL,
@@ -122,14 +136,19 @@ pub(crate) static BANK: Bank = Bank {
         ),
         (
             H::DamageProperty,
-            ALL,
+            F,
             "Mera bag jal gaya aur andar ka saara saaman kharab ho gaya.",
         ),
         (H::DamageProperty, ALL, "Gadda aur chadar kharab ho gaye."),
-        (H::DamageProperty, ALL, "Car ki seat jal gayi."),
+        (H::DamageProperty, F, "Car ki seat jal gayi."),
+        (
+            H::DamageProperty,
+            ALL,
+            "Deewar ka socket toot gaya aur table kharab ho gayi.",
+        ),
         (H::InjuryBurn, ALL, "Phenkte waqt mera haath jal gaya."),
         (H::InjuryBurn, ALL, "Meri ungliyan jal gayi."),
-        (H::InjuryOther, ALL, "Dhuen ki wajah se hospital jana pada."),
+        (H::InjuryOther, ALL, "Mujhe hospital jana pada."),
         (
             H::InjuryOther,
             ALL,
@@ -137,6 +156,7 @@ pub(crate) static BANK: Bank = Bank {
         ),
     ],
     negations: &[
+        (H::BatterySwelling, "Battery phooli nahi hai."),
         (H::ThermalSmoke, "Dhuan nahi nikla."),
         (H::ThermalFire, "Shukar hai aag nahi lagi."),
         (H::ThermalExplosion, "Bhagwan ka shukar, phata nahi."),
@@ -145,6 +165,7 @@ pub(crate) static BANK: Bank = Bank {
     ],
     no_injury: &["Kisi ko chot nahi aayi.", "Mujhe chot nahi lagi."],
     hedges: &[
+        (H::BatterySwelling, "Lagta hai battery phoolne lagi hai."),
         (H::ThermalFire, "Darr hai ki isme aag lag sakti hai."),
         (
             H::ThermalExplosion,
@@ -156,12 +177,18 @@ pub(crate) static BANK: Bank = Bank {
     safety_requests: &[
         "Mujhe full refund chahiye.",
         "Free mein replacement chahiye.",
-        "Voltra ko nuksaan ki bharpai karni chahiye.",
         "Kya is model mein yeh problem pehle bhi hui hai?",
         "Please jaldi contact karein.",
         "Agent bola aadha paisa do to naya milega, yeh bilkul galat hai.",
     ],
+    damage_requests: &[
+        "Mere kharab saaman ka paisa kaun dega?",
+        "Voltra ko nuksaan ki bharpai karni chahiye.",
+    ],
     complaints: &[
+        (P, "Fingerprint sensor ungli nahi pehchanta."),
+        (L, "Fan bahut shor karta hai."),
+        (ALL, "Parcel kisi anjaan padosi ko de diya."),
         (P | L, "Last update ke baad screen flicker karti hai."),
         (P | L, "Screen pe dead pixels hain."),
         (P, "Camera app baar baar band ho jata hai."),
@@ -179,6 +206,8 @@ pub(crate) static BANK: Bank = Bank {
         (ALL, "Ab on hi nahi hota."),
     ],
     details: &[
+        (ALL, "Customer care ne phone kaat diya."),
+        (ALL, "Roz kaam ke liye use karta hoon."),
         (ALL, "Factory reset bhi kar diya."),
         (ALL, "Shop wale ne bola aapse contact karun."),
         (ALL, "Order number aur bill mere paas hai."),
@@ -186,6 +215,7 @@ pub(crate) static BANK: Bank = Bank {
         (ALL, "Itne paise mein better expect kiya tha."),
     ],
     figurative: &[
+        "Woh sale toh fire thi, maine do le liye.",
         "Camera ekdum fire hai yaar.",
         "Lagta hai sales phat gayi hain, delivery itni late hai.",
         "Design toh aag laga diya.",

@@ -25,16 +25,34 @@ pub(crate) static BANK: Bank = Bank {
         "{p} saya bermasalah.",
     ],
     circumstances: &[
+        (ALL, "Baru saja saya cabut dari colokan."),
+        (BAT, "Lagi dicas di meja samping kasur."),
         (BAT, "Saya cas semalaman di samping tempat tidur."),
         (ALL, "Waktu itu dicas di meja pakai kabel original."),
         (BAT, "Waktu itu ada di tas saya, di KRL."),
-        (ALL, "Saya tinggal di mobil yang kepanasan."),
+        (ALL, "Saya tinggal di mobil selama satu jam."),
         (P | B, "Saya nonton video sambil ngecas."),
         (L, "Saya lagi kerja di sofa."),
         (C, "Colokannya di dapur."),
         (ALL, "Tidak ada yang aneh, pemakaian biasa."),
     ],
     events: &[
+        (
+            H::ThermalOverheating,
+            BAT,
+            "Walaupun mati tetap panas seperti setrika.",
+        ),
+        (H::ThermalSmoke, ALL, "Keluar asap hitam dari casing."),
+        (
+            H::BatterySwelling,
+            BAT,
+            "Tutup belakang terbuka karena baterai menggembung.",
+        ),
+        (
+            H::ThermalFire,
+            ALL,
+            "Tiba-tiba ada api di meja samping kasur.",
+        ),
         (
             H::ThermalOverheating,
             ALL,
@@ -106,25 +124,27 @@ pub(crate) static BANK: Bank = Bank {
         ),
         (
             H::DamageProperty,
-            ALL,
+            F,
             "Tas saya terbakar dan semua isinya rusak.",
         ),
         (H::DamageProperty, ALL, "Kasur dan seprai rusak."),
-        (H::DamageProperty, ALL, "Jok mobil jadi hangus."),
+        (H::DamageProperty, F, "Jok mobil jadi hangus."),
+        (
+            H::DamageProperty,
+            ALL,
+            "Stop kontak di dinding rusak dan mejanya juga rusak.",
+        ),
         (
             H::InjuryBurn,
             ALL,
             "Tangan saya luka bakar waktu melemparnya.",
         ),
         (H::InjuryBurn, ALL, "Jari saya melepuh."),
-        (
-            H::InjuryOther,
-            ALL,
-            "Saya harus ke rumah sakit karena asapnya.",
-        ),
+        (H::InjuryOther, ALL, "Saya harus dibawa ke rumah sakit."),
         (H::InjuryOther, ALL, "Pecahannya melukai wajah saya."),
     ],
     negations: &[
+        (H::BatterySwelling, "Baterainya tidak kembung."),
         (H::ThermalSmoke, "Tidak ada asap."),
         (H::ThermalFire, "Untungnya tidak terbakar."),
         (H::ThermalExplosion, "Syukurlah tidak meledak."),
@@ -133,6 +153,10 @@ pub(crate) static BANK: Bank = Bank {
     ],
     no_injury: &["Tidak ada yang terluka.", "Saya tidak terluka."],
     hedges: &[
+        (
+            H::BatterySwelling,
+            "Sepertinya baterainya mulai menggembung.",
+        ),
         (H::ThermalFire, "Saya takut bisa terbakar."),
         (H::ThermalExplosion, "Saya khawatir bisa meledak di saku."),
         (H::ThermalExplosion, "Apakah baterainya bisa meledak?"),
@@ -141,12 +165,21 @@ pub(crate) static BANK: Bank = Bank {
     safety_requests: &[
         "Saya minta refund penuh.",
         "Saya minta ganti unit baru gratis.",
-        "Voltra harus ganti rugi kerusakannya.",
         "Apakah ini masalah yang sudah diketahui di model ini?",
         "Tolong segera hubungi saya.",
         "CS menawarkan ganti baru kalau saya bayar setengah, tidak bisa diterima.",
     ],
+    damage_requests: &[
+        "Siapa yang mengganti barang-barang saya yang rusak?",
+        "Voltra harus ganti rugi kerusakannya.",
+    ],
     complaints: &[
+        (P, "Sensor sidik jari tidak mengenali jari saya lagi."),
+        (L, "Kipasnya berisik sekali."),
+        (
+            ALL,
+            "Paketnya dititipkan ke tetangga yang tidak saya kenal.",
+        ),
         (P | L, "Layarnya berkedip sejak update terakhir."),
         (P | L, "Ada dead pixel di tengah layar."),
         (P, "Aplikasi kamera sering force close."),
@@ -164,6 +197,8 @@ pub(crate) static BANK: Bank = Bank {
         (ALL, "Sekarang tidak mau menyala sama sekali."),
     ],
     details: &[
+        (ALL, "CS menutup telepon saya."),
+        (ALL, "Saya pakai setiap hari untuk kerja."),
         (ALL, "Sudah saya reset pabrik."),
         (ALL, "Tokonya bilang hubungi Voltra langsung."),
         (ALL, "Saya punya nomor pesanan dan nota."),
@@ -171,6 +206,7 @@ pub(crate) static BANK: Bank = Bank {
         (ALL, "Dengan harga segitu harusnya lebih bagus."),
     ],
     figurative: &[
+        "Promonya gila-gilaan, saya beli dua.",
         "Kameranya mantap, pecah banget hasilnya.",
         "Penjualannya pasti meledak, pengirimannya lama sekali.",
         "Desainnya lagi panas-panasnya.",

@@ -35,6 +35,8 @@ pub(crate) static BANK: Bank = Bank {
         "Il mio {p} ha un problema.",
     ],
     circumstances: &[
+        (ALL, "L'avevo appena staccato dalla presa."),
+        (BAT, "Era in carica sul comodino."),
         (
             BAT,
             "L'avevo lasciato in carica tutta la notte accanto al letto.",
@@ -48,6 +50,22 @@ pub(crate) static BANK: Bank = Bank {
         (ALL, "Niente di strano, uso normale."),
     ],
     events: &[
+        (
+            H::ThermalOverheating,
+            BAT,
+            "Anche spento resta caldo come un ferro da stiro.",
+        ),
+        (H::ThermalSmoke, ALL, "È uscito fumo nero dalla scocca."),
+        (
+            H::BatterySwelling,
+            BAT,
+            "Il retro si è staccato perché la batteria si è gonfiata.",
+        ),
+        (
+            H::ThermalFire,
+            ALL,
+            "All'improvviso c'erano fiamme sul comodino.",
+        ),
         (
             H::ThermalOverheating,
             ALL,
@@ -139,7 +157,7 @@ pub(crate) static BANK: Bank = Bank {
         ),
         (
             H::DamageProperty,
-            ALL,
+            F,
             "Lo zaino si è bruciato con tutto quello che c'era dentro.",
         ),
         (
@@ -147,10 +165,11 @@ pub(crate) static BANK: Bank = Bank {
             ALL,
             "Il materasso e le lenzuola sono rovinati.",
         ),
+        (H::DamageProperty, F, "Il sedile della macchina è bruciato."),
         (
             H::DamageProperty,
             ALL,
-            "Il sedile della macchina è bruciato.",
+            "La presa a muro è distrutta e la scrivania danneggiata.",
         ),
         (
             H::InjuryBurn,
@@ -161,7 +180,7 @@ pub(crate) static BANK: Bank = Bank {
         (
             H::InjuryOther,
             ALL,
-            "Sono dovuto andare al pronto soccorso per i fumi.",
+            "Sono dovuto andare al pronto soccorso.",
         ),
         (
             H::InjuryOther,
@@ -170,6 +189,7 @@ pub(crate) static BANK: Bank = Bank {
         ),
     ],
     negations: &[
+        (H::BatterySwelling, "La batteria non è gonfia."),
         (H::ThermalSmoke, "Non c'era fumo."),
         (H::ThermalFire, "Per fortuna non ha preso fuoco."),
         (H::ThermalFire, "Nessuna fiamma."),
@@ -183,6 +203,10 @@ pub(crate) static BANK: Bank = Bank {
         "Nessun ferito, per fortuna.",
     ],
     hedges: &[
+        (
+            H::BatterySwelling,
+            "Sembra che la batteria stia cominciando a gonfiarsi.",
+        ),
         (H::ThermalFire, "Ho paura che possa prendere fuoco."),
         (H::ThermalExplosion, "Temo che possa esplodere in tasca."),
         (H::ThermalExplosion, "La batteria potrebbe esplodere?"),
@@ -191,12 +215,21 @@ pub(crate) static BANK: Bank = Bank {
     safety_requests: &[
         "Chiedo il rimborso completo.",
         "Voglio una sostituzione gratuita.",
-        "Mi aspetto che Voltra paghi i danni.",
         "È un problema noto di questo modello?",
         "Per favore richiamatemi con urgenza.",
         "L'operatore mi ha offerto uno sconto su uno nuovo, non è accettabile.",
     ],
+    damage_requests: &[
+        "Chi mi ripaga le cose rovinate?",
+        "Mi aspetto che Voltra paghi i danni.",
+    ],
     complaints: &[
+        (P, "Il sensore di impronte non riconosce più il mio dito."),
+        (L, "La ventola fa un rumore infernale."),
+        (
+            ALL,
+            "Il pacco è stato lasciato a un vicino che non conosco.",
+        ),
         (P | L, "Lo schermo sfarfalla dall'ultimo aggiornamento."),
         (P | L, "Ci sono pixel morti al centro dello schermo."),
         (P, "L'app della fotocamera si chiude da sola."),
@@ -220,6 +253,11 @@ pub(crate) static BANK: Bank = Bank {
         (ALL, "Non si accende più."),
     ],
     details: &[
+        (
+            ALL,
+            "Il servizio clienti mi ha chiuso il telefono in faccia.",
+        ),
+        (ALL, "Lo uso ogni giorno per lavoro."),
         (ALL, "Ho già fatto il ripristino di fabbrica."),
         (ALL, "Il negozio mi ha detto di contattarvi."),
         (ALL, "Ho il numero d'ordine e lo scontrino."),
@@ -227,6 +265,7 @@ pub(crate) static BANK: Bank = Bank {
         (ALL, "A quel prezzo mi aspettavo di meglio."),
     ],
     figurative: &[
+        "Quell'offerta era una bomba, ne ho presi due.",
         "La fotocamera è una bomba, niente da dire.",
         "Le vendite saranno esplose, visti i tempi di consegna.",
         "La mia casella è esplosa di pubblicità dopo la registrazione.",

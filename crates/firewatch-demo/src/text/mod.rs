@@ -26,6 +26,9 @@ pub(crate) const B: u8 = 4;
 pub(crate) const C: u8 = 8;
 pub(crate) const BAT: u8 = P | L | B;
 pub(crate) const ALL: u8 = P | L | B | C;
+/// Marks a damage sentence that says things burned: only after a fire (DESIGN counts
+/// "burned things around it" as thermal.fire).
+pub(crate) const F: u8 = 16;
 
 /// The ten narrative languages: the nine triage languages, Hindi in two scripts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -122,6 +125,8 @@ pub(crate) struct Bank {
     /// Sentences raising a hazard as a risk.
     pub hedges: &'static [(H, &'static str)],
     pub safety_requests: &'static [&'static str],
+    /// Requests that the maker pay for damage: only when property was damaged.
+    pub damage_requests: &'static [&'static str],
     pub complaints: &'static [Masked],
     pub details: &'static [Masked],
     /// Hazard words used figuratively: no hazard.
@@ -238,7 +243,9 @@ pub(crate) fn compose<R: Rng>(
                 parts.extend(pick_masked(rng, bank.circumstances, cat));
             }
             for &code in codes.iter() {
-                if let Some(s) = pick_event(rng, bank, code, cat) {
+                let burned = hazards.iter().any(|(c, _)| *c == H::ThermalFire);
+                let mask = if burned { cat | F } else { cat };
+                if let Some(s) = pick_event(rng, bank, code, mask) {
                     parts.push(s);
                     hazards.push((code, Modality::Occurred));
                 }
@@ -265,7 +272,9 @@ pub(crate) fn compose<R: Rng>(
                     hazards.push((h, Modality::Potential));
                 }
             }
-            if p(rng, 0.75) {
+            if has(H::DamageProperty, &hazards) && p(rng, 0.6) {
+                parts.extend(pick(rng, bank.damage_requests));
+            } else if p(rng, 0.75) {
                 parts.extend(pick(rng, bank.safety_requests));
             }
         }
@@ -383,6 +392,7 @@ mod tests {
                 ("mention", b.mention),
                 ("no_injury", b.no_injury),
                 ("safety_requests", b.safety_requests),
+                ("damage_requests", b.damage_requests),
                 ("figurative", b.figurative),
                 ("requests", b.requests),
                 ("closings", b.closings),
@@ -439,6 +449,46 @@ mod tests {
                     .collect();
                 assert_eq!(occurred, [H::ThermalSmoke, H::ThermalFire]);
             }
+        }
+    }
+
+    #[test]
+    fn burnt_property_is_only_said_after_a_fire() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+        for lang in Lang::ALL {
+            let b = lang.bank();
+            let burnt: Vec<&str> = b
+                .events
+                .iter()
+                .filter(|(h, m, _)| *h == H::DamageProperty && *m == F)
+                .map(|(_, _, s)| *s)
+                .collect();
+            assert!(!burnt.is_empty(), "{lang:?}");
+            let inp = Inputs {
+                category: Category::Charger,
+                product: "GaN 65W",
+                must_name: false,
+                days: 3,
+                by_phone: true,
+            };
+            let mut after_fire = 0;
+            for _ in 0..200 {
+                let c = compose(
+                    &mut rng,
+                    b,
+                    &inp,
+                    &Plan::Safety(&[H::ElectricalSparks, H::DamageProperty]),
+                );
+                assert!(burnt.iter().all(|s| !c.text.contains(s)), "{}", c.text);
+                let c = compose(
+                    &mut rng,
+                    b,
+                    &inp,
+                    &Plan::Safety(&[H::ThermalFire, H::DamageProperty]),
+                );
+                after_fire += usize::from(burnt.iter().any(|s| c.text.contains(s)));
+            }
+            assert!(after_fire > 50, "{lang:?}: {after_fire}");
         }
     }
 }

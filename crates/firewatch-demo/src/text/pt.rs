@@ -35,6 +35,8 @@ pub(crate) static BANK: Bank = Bank {
         "Meu {p} está com problema.",
     ],
     circumstances: &[
+        (ALL, "Eu tinha acabado de tirar da tomada."),
+        (BAT, "Estava carregando na mesinha de cabeceira."),
         (BAT, "Deixei carregando a noite toda do lado da cama."),
         (
             ALL,
@@ -48,6 +50,22 @@ pub(crate) static BANK: Bank = Bank {
         (ALL, "Nada de diferente, uso normal."),
     ],
     events: &[
+        (
+            H::ThermalOverheating,
+            BAT,
+            "Mesmo desligado fica quente que nem ferro de passar.",
+        ),
+        (H::ThermalSmoke, ALL, "Saiu uma fumaça preta da carcaça."),
+        (
+            H::BatterySwelling,
+            BAT,
+            "A tampa traseira descolou porque a bateria inchou.",
+        ),
+        (
+            H::ThermalFire,
+            ALL,
+            "De repente tinha chamas na mesinha de cabeceira.",
+        ),
         (
             H::ThermalOverheating,
             ALL,
@@ -135,7 +153,7 @@ pub(crate) static BANK: Bank = Bank {
         ),
         (
             H::DamageProperty,
-            ALL,
+            F,
             "Queimou minha mochila e tudo que estava dentro.",
         ),
         (
@@ -143,17 +161,19 @@ pub(crate) static BANK: Bank = Bank {
             ALL,
             "O colchão e o lençol ficaram estragados.",
         ),
-        (H::DamageProperty, ALL, "O banco do carro ficou queimado."),
+        (H::DamageProperty, F, "O banco do carro ficou queimado."),
+        (
+            H::DamageProperty,
+            ALL,
+            "A tomada da parede ficou destruída e a mesa danificada.",
+        ),
         (H::InjuryBurn, ALL, "Queimei a mão tentando jogar longe."),
         (H::InjuryBurn, ALL, "Tenho queimaduras nos dedos."),
-        (
-            H::InjuryOther,
-            ALL,
-            "Precisei ir ao pronto-socorro por causa da fumaça.",
-        ),
+        (H::InjuryOther, ALL, "Precisei ir ao pronto-socorro."),
         (H::InjuryOther, ALL, "Um pedaço cortou meu rosto."),
     ],
     negations: &[
+        (H::BatterySwelling, "A bateria não está estufada."),
         (H::ThermalSmoke, "Não saiu fumaça."),
         (H::ThermalFire, "Felizmente não pegou fogo."),
         (H::ThermalFire, "Não teve chama."),
@@ -167,6 +187,10 @@ pub(crate) static BANK: Bank = Bank {
         "Ninguém ficou ferido, ainda bem.",
     ],
     hedges: &[
+        (
+            H::BatterySwelling,
+            "Parece que a bateria está começando a estufar.",
+        ),
         (H::ThermalFire, "Tenho medo que pegue fogo."),
         (H::ThermalExplosion, "Tenho medo que exploda no bolso."),
         (H::ThermalExplosion, "A bateria pode explodir?"),
@@ -175,12 +199,18 @@ pub(crate) static BANK: Bank = Bank {
     safety_requests: &[
         "Quero o reembolso total.",
         "Quero a troca sem custo nenhum.",
-        "Espero que a Voltra pague pelos danos.",
         "É um problema conhecido desse modelo?",
         "Por favor, me liguem com urgência.",
         "O atendente me ofereceu desconto num novo, isso não é aceitável.",
     ],
+    damage_requests: &[
+        "Quem vai pagar pelas minhas coisas estragadas?",
+        "Espero que a Voltra pague pelos danos.",
+    ],
     complaints: &[
+        (P, "O leitor de digital não reconhece mais meu dedo."),
+        (L, "A ventoinha faz um barulho horrível."),
+        (ALL, "Deixaram o pacote com um vizinho que eu não conheço."),
         (
             P | L,
             "A tela começou a piscar depois da última atualização.",
@@ -204,6 +234,8 @@ pub(crate) static BANK: Bank = Bank {
         (ALL, "Não liga mais."),
     ],
     details: &[
+        (ALL, "O atendimento desligou na minha cara."),
+        (ALL, "Uso todo dia para trabalhar."),
         (ALL, "Já fiz o reset de fábrica."),
         (ALL, "A loja mandou eu falar com vocês."),
         (ALL, "Tenho o número do pedido e a nota fiscal."),
@@ -211,6 +243,7 @@ pub(crate) static BANK: Bank = Bank {
         (ALL, "Por esse preço eu esperava mais."),
     ],
     figurative: &[
+        "Essa promoção estava bombando, comprei dois.",
         "A câmera é uma bomba, isso é verdade.",
         "As vendas devem ter explodido, pelo prazo de entrega.",
         "Meu email explodiu de propaganda depois do cadastro.",
