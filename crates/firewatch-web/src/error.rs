@@ -72,6 +72,16 @@ impl ApiError {
         self.0.status
     }
 
+    /// The human explanation, with the offending fields when there are any.
+    pub fn detail(&self) -> String {
+        if self.0.fields.is_empty() {
+            self.0.detail.clone()
+        } else {
+            let fields: Vec<String> = self.0.fields.iter().map(|f| f.to_string()).collect();
+            format!("{}: {}", self.0.detail, fields.join("; "))
+        }
+    }
+
     pub fn validation(fields: Vec<FieldError>) -> Self {
         let names: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
         let detail = format!("invalid fields: {}", names.join(", "));

@@ -53,6 +53,9 @@ pub enum Command {
         install: Install,
         #[arg(long)]
         listen: Option<SocketAddr>,
+        /// Write the demo world's files (catalog, exposure, reports, photos, posts) to DIR and exit.
+        #[arg(long, value_name = "DIR")]
+        generate_only: Option<PathBuf>,
     },
     /// Apply database migrations and exit.
     Migrate {
@@ -204,10 +207,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             serve::init_logging(&s.log_format);
             serve::serve(s, None).await
         }
-        Command::Demo { install, listen } => {
+        Command::Demo {
+            install,
+            listen,
+            generate_only,
+        } => {
             let s = settings(config, &install, listen, None)?;
             serve::init_logging(&s.log_format);
-            demo::run(s).await
+            demo::run(s, generate_only.as_deref()).await
         }
         Command::Migrate { install } => {
             let s = settings(config, &install, None, None)?;

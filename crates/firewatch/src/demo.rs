@@ -1,86 +1,77 @@
-//! `firewatch demo`: a small demo installation served at once. On first start in an empty
-//! data directory it adds one user per role, a catalog, and a handful of reports in several
-//! languages that go through the real intake path; then it serves.
-//! (The full generated world of issue 9 builds on this.)
+//! `firewatch demo`: the generated demo world (crates/firewatch-demo), loaded through the real
+//! paths and served. On first start in an empty data directory it stores the catalog and the
+//! sales (exposure), adds one user per role, and takes in every report of the world through
+//! intake (triage, photos, idempotency, audit, signal counts), dated as generated; then it
+//! serves. `--generate-only DIR` writes the world's files instead.
 
 use crate::config::Settings;
-use crate::serve;
+use crate::{import_reports, serve};
 use anyhow::Context;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::body::Bytes;
+use firewatch_demo::{World, WorldConfig};
 use firewatch_domain::Role;
 use firewatch_store::Actor;
-use tower::ServiceExt;
+use firewatch_web::api::intake::Photo;
+use std::path::Path;
+use std::time::Instant;
 
-const CATALOG: &str = "brand,model,aliases,category,price,currency
-Voltra,Note7 Pro,Note 7 Pro|N7P,phone,499,EUR
-Voltra,Note7,Note 7,phone,399,EUR
-Voltra,PowerCell 20K,PowerCell|PC20K,power_bank,49,EUR
-Voltra,AirBook 14,AirBook,laptop,1099,EUR
-Voltra,FastCharge 65W,FC65,charger,39,EUR
-";
-
-const REPORTS: &[(&str, &str, &str)] = &[
-    (
-        "fr",
-        "FR",
-        "Mon Voltra Note7 Pro a commencé à fumer dans mon sac, puis la batterie a explosé et le sac a pris feu. J'ai dû prendre un extincteur.",
-    ),
-    (
-        "en",
-        "US",
-        "My PowerCell 20K got extremely hot while charging and the case is now swollen.",
-    ),
-    (
-        "en",
-        "GB",
-        "The AirBook 14 screen flickers sometimes, no smoke or heat, just annoying.",
-    ),
-    (
-        "de",
-        "DE",
-        "Das Ladegerät FastCharge 65W hat Funken gesprüht und es roch verbrannt.",
-    ),
-    (
-        "es",
-        "ES",
-        "Mi Note7 se calentó muchísimo y salió humo del puerto de carga.",
-    ),
-    (
-        "hi",
-        "IN",
-        "मेरा Voltra Note7 Pro चार्ज करते समय फट गया और मेरा हाथ जल गया।",
-    ),
-    (
-        "pt",
-        "BR",
-        "O carregador FastCharge 65W deu choque quando toquei nele.",
-    ),
-    (
-        "id",
-        "ID",
-        "Baterai PowerCell 20K saya menggembung dan mengeluarkan asap.",
-    ),
-];
-
-pub async fn run(settings: Settings) -> anyhow::Result<()> {
+pub async fn run(settings: Settings, generate_only: Option<&Path>) -> anyhow::Result<()> {
+    let started = Instant::now();
+    if let Some(dir) = generate_only {
+        let world = firewatch_demo::generate(&WorldConfig::default());
+        let files = firewatch_demo::write_files(&world);
+        for (rel, bytes) in &files {
+            let path = dir.join(rel);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("cannot create {}", parent.display()))?;
+            }
+            std::fs::write(&path, bytes)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        println!(
+            "demo world written to {}: {} files, {} reports, {} photos ({:.1} s)",
+            dir.display(),
+            files.len(),
+            world.reports.len(),
+            world.photos.len(),
+            started.elapsed().as_secs_f64()
+        );
+        return Ok(());
+    }
     settings.ensure_data_dir()?;
     let fresh = !settings.data.join("firewatch.sqlite").exists();
-    if fresh {
-        std::fs::write(settings.data.join("catalog.csv"), CATALOG)
+    let world = fresh.then(|| firewatch_demo::generate(&WorldConfig::default()));
+    if let Some(world) = &world {
+        // The catalog seeds the store's product table when the server state is built.
+        std::fs::write(settings.data.join("catalog.csv"), &world.catalog_csv)
             .context("cannot write the demo catalog")?;
     }
     let state = serve::build_state(&settings).await?;
-    if fresh {
-        seed(&state).await?;
+    if let Some(world) = &world {
+        seed(&state, world).await?;
+        println!(
+            "demo world loaded in {:.1} s: {} reports ({} with photos), {} products, planted defect: {} {} from {}",
+            started.elapsed().as_secs_f64(),
+            world.reports.len(),
+            world
+                .reports
+                .iter()
+                .filter(|r| !r.photos.is_empty())
+                .count(),
+            world.catalog_csv.lines().count().saturating_sub(1),
+            world.planted.brand,
+            world.planted.model,
+            world.planted.start_month,
+        );
     }
     println!("demo data in {}", settings.data.display());
     println!("demo logins (user / password / role):");
     for role in Role::ALL {
-        println!("  demo-{role:<10} {:<24} {role}", demo_password(role));
+        println!("  demo-{role:<10} {:<26} {role}", demo_password(role));
     }
     println!(
-        "API tokens for the demo users: firewatch token create demo-agent --data {}",
+        "API token for a demo user: firewatch token create demo-agent --data {}",
         settings.data.display()
     );
     serve::serve(settings, Some(state)).await
@@ -91,44 +82,46 @@ fn demo_password(role: Role) -> String {
     format!("demo-{}-password", role.as_str())
 }
 
-async fn seed(state: &firewatch_web::AppState) -> anyhow::Result<()> {
+async fn seed(state: &firewatch_web::AppState, world: &World) -> anyhow::Result<()> {
     let store = &state.store;
+    let demo = Actor("demo".into());
     for role in Role::ALL {
         let hash = firewatch_web::auth::hash_password(&demo_password(role))?;
         store
-            .create_user(
-                &format!("demo-{role}"),
-                role,
-                Some(hash),
-                &Actor("demo".into()),
-            )
+            .create_user(&format!("demo-{role}"), role, Some(hash), &demo)
             .await?;
     }
-    let (token, hash) = firewatch_web::auth::new_token();
-    store
-        .create_token(
-            "demo-agent",
-            hash,
-            Some("demo seeding".into()),
-            &Actor("demo".into()),
-        )
-        .await?;
-    let app = firewatch_web::app(state.clone());
-    for (i, (lang, country, narrative)) in REPORTS.iter().enumerate() {
-        let body = serde_json::json!({
-            "narrative": narrative, "language": lang, "country": country,
-            "channel": if i == 0 { "phone" } else { "web" },
-            "injuries": if i == 5 { "minor" } else { "unknown" },
-        });
-        let req = Request::post("/api/v1/reports")
-            .header("content-type", "application/json")
-            .header("authorization", format!("Bearer {token}"))
-            .header("idempotency-key", format!("demo-seed-{i}"))
-            .body(Body::from(body.to_string()))?;
-        let resp = app.clone().oneshot(req).await?;
-        if resp.status() != StatusCode::CREATED {
-            anyhow::bail!("demo report {i} was refused with {}", resp.status());
+    let exposure = firewatch_web::csv_import::parse_exposure_csv(&world.exposure_csv, |_| {})
+        .map_err(|e| anyhow::anyhow!("the generated exposure is invalid: {}", e[0]))?;
+    let signals = state
+        .signals
+        .as_ref()
+        .context("the demo needs the signal store")?;
+    signals.store.upsert_exposure(exposure, &demo).await?;
+    let mut prepared = Vec::with_capacity(world.reports.len());
+    for r in &world.reports {
+        let mut body = r.intake.clone();
+        if let Some(obj) = body.as_object_mut() {
+            obj.remove("photos");
         }
+        prepared.push(import_reports::Prepared {
+            body,
+            photos: r
+                .photos
+                .iter()
+                .map(|&i| Photo {
+                    bytes: Bytes::from(world.photos[i].1.clone()),
+                    filename: Some(world.photos[i].0.clone()),
+                })
+                .collect(),
+            received_at_ms: r
+                .received_at
+                .parse::<jiff::Timestamp>()
+                .ok()
+                .map(|t| t.as_millisecond()),
+            key: format!("demo:{}", r.id),
+        });
     }
+    import_reports::ingest_all(state, prepared, |_| {}).await?;
     Ok(())
 }

@@ -22,6 +22,13 @@ pub enum ImportCommand {
         #[command(flatten)]
         install: crate::cli::Install,
     },
+    /// Incident reports, JSONL: one intake JSON per line, plus optional `id`, `received_at`
+    /// (RFC 3339) and `photos` (file names relative to the file).
+    Reports {
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        install: crate::cli::Install,
+    },
     /// Exposure CSV: brand,model,market,month,units_sold (market ISO 3166-1, month YYYY-MM).
     Exposure {
         file: std::path::PathBuf,
@@ -123,6 +130,17 @@ pub async fn run(
                 "products: {} created, {} updated, {} unchanged",
                 sum.created, sum.updated, sum.unchanged
             );
+            Ok(())
+        }
+        ImportCommand::Reports { file, install } => {
+            let settings = settings_for(&install)?;
+            let reports = crate::import_reports::read_file(&file)?;
+            let state = crate::serve::build_state(&settings).await?;
+            let mut bar = Progress::new("importing reports", reports.len());
+            let (created, present) =
+                crate::import_reports::ingest_all(&state, reports, |n| bar.set(n)).await?;
+            bar.finish();
+            println!("reports: {created} created, {present} already present");
             Ok(())
         }
         ImportCommand::Exposure { file, install } => {

@@ -5,6 +5,7 @@ mod cli;
 mod config;
 mod demo;
 mod import_cmd;
+mod import_reports;
 mod serve;
 mod stats_cmd;
 mod triage_engine;

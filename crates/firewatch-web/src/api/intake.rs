@@ -26,9 +26,27 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
     }
 }
 
-struct Photo {
-    bytes: Bytes,
-    filename: Option<String>,
+/// A photo as received, before it is checked.
+pub struct Photo {
+    pub bytes: Bytes,
+    pub filename: Option<String>,
+}
+
+/// One report to take in, from HTTP or from an operator's import.
+pub struct Submission {
+    pub body: serde_json::Value,
+    pub photos: Vec<Photo>,
+    pub idempotency_key: Option<String>,
+    pub principal: Option<Principal>,
+    /// When the maker received the report; `None` is now. Only operator imports of
+    /// historical reports set it (the HTTP API never does).
+    pub received_at_ms: Option<i64>,
+}
+
+/// Whether a submission created a report or replayed an earlier answer.
+pub struct Ingested {
+    pub created: bool,
+    pub receipt: IntakeReceipt,
 }
 
 async fn submit_inner(state: AppState, req: Request) -> ApiResult<Response> {
@@ -74,6 +92,49 @@ async fn submit_inner(state: AppState, req: Request) -> ApiResult<Response> {
             )));
         };
 
+    let ingested = ingest(
+        &state,
+        Submission {
+            body: body_json,
+            photos,
+            idempotency_key: key,
+            principal,
+            received_at_ms: None,
+        },
+    )
+    .await?;
+    Ok(respond(
+        StatusCode::CREATED,
+        ingested.receipt,
+        !ingested.created,
+    ))
+}
+
+/// Validates, triages and stores one report; the whole intake path apart from HTTP.
+pub async fn ingest(state: &AppState, submission: Submission) -> ApiResult<Ingested> {
+    let Submission {
+        body: body_json,
+        photos,
+        idempotency_key: key,
+        principal,
+        received_at_ms,
+    } = submission;
+    // The same caps as multipart reading, for callers that bring their own photos.
+    if photos.len() > state.config.max_photos {
+        return Err(ApiError::too_large(format!(
+            "at most {} photos per report",
+            state.config.max_photos
+        )));
+    }
+    if photos
+        .iter()
+        .any(|p| p.bytes.len() > state.config.max_photo_bytes)
+    {
+        return Err(ApiError::too_large(format!(
+            "each photo may have at most {} bytes",
+            state.config.max_photo_bytes
+        )));
+    }
     let default_channel = if principal.is_some() {
         Channel::Api
     } else {
@@ -174,7 +235,7 @@ async fn submit_inner(state: AppState, req: Request) -> ApiResult<Response> {
         triage_json: assessment.detail.to_string(),
         severity: assessment.severity,
         attachments,
-        received_at_ms: jiff::Timestamp::now().as_millisecond(),
+        received_at_ms: received_at_ms.unwrap_or_else(|| jiff::Timestamp::now().as_millisecond()),
         actor: principal
             .map(|p| Actor(p.name))
             .unwrap_or_else(Actor::public),
@@ -182,9 +243,15 @@ async fn submit_inner(state: AppState, req: Request) -> ApiResult<Response> {
     match state.store.intake(cmd).await? {
         IntakeOutcome::Created(receipt) => {
             metrics::counter!("firewatch_reports_accepted_total").increment(1);
-            Ok(respond(StatusCode::CREATED, receipt, false))
+            Ok(Ingested {
+                created: true,
+                receipt,
+            })
         }
-        IntakeOutcome::Replayed(receipt) => Ok(respond(StatusCode::CREATED, receipt, true)),
+        IntakeOutcome::Replayed(receipt) => Ok(Ingested {
+            created: false,
+            receipt,
+        }),
         IntakeOutcome::KeyReused => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "idempotency-key-reused",

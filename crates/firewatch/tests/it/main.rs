@@ -5,6 +5,7 @@ mod api;
 mod backup;
 mod durability;
 mod harness;
+mod import_reports;
 mod photos;
 mod signals;
 mod stats;
