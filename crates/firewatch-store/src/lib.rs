@@ -4,6 +4,7 @@
 //! Every mutating method writes its audit event in the same transaction as the change.
 
 pub mod blob;
+pub mod playbooks;
 pub mod records;
 pub mod sqlite;
 
@@ -32,6 +33,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A policy or workflow rule refused the change (remedy, approval, resolution gate).
+    #[error("{}", .0.detail)]
+    Refused(Box<playbooks::Refusal>),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -135,4 +139,7 @@ pub trait Store: Send + Sync + 'static {
     async fn list_events(&self, filter: &EventFilter) -> Result<Vec<ChainedEvent>>;
     /// Streams the whole log through the chain verifier.
     async fn verify_audit(&self) -> Result<AuditVerdict>;
+
+    /// Playbooks, remedies, clocks, escalations, tasks, custody and the outbox.
+    fn playbooks(&self) -> &dyn playbooks::PlaybookStore;
 }

@@ -88,9 +88,10 @@ async fn concurrent_intakes_get_distinct_case_numbers_and_one_chain() {
     }
     numbers.sort();
     assert_eq!(numbers, (1..=50).collect::<Vec<_>>());
+    // Each intake: case.opened and the playbook's case.policy_evaluated.
     assert_eq!(
         store.verify_audit().await.unwrap(),
-        AuditVerdict::Ok { events: 50 }
+        AuditVerdict::Ok { events: 100 }
     );
 }
 
@@ -117,10 +118,13 @@ async fn transitions_follow_the_table_and_are_audited() {
         .await
         .unwrap();
     let kinds: Vec<_> = events.iter().map(|e| e.kind.as_str()).collect();
-    assert_eq!(kinds, ["case.opened", "case.transitioned"]);
-    assert_eq!(events[1].actor, "alice");
-    assert!(events[1].before.as_deref().unwrap().contains("\"new\""));
-    assert!(events[1].after.as_deref().unwrap().contains("\"triaged\""));
+    assert_eq!(
+        kinds,
+        ["case.opened", "case.policy_evaluated", "case.transitioned"]
+    );
+    assert_eq!(events[2].actor, "alice");
+    assert!(events[2].before.as_deref().unwrap().contains("\"new\""));
+    assert!(events[2].after.as_deref().unwrap().contains("\"triaged\""));
     let missing = store
         .transition_case("nope", CaseStatus::Triaged, None, &agent)
         .await
@@ -149,9 +153,11 @@ async fn a_failed_write_in_a_batch_leaves_the_others_and_the_chain_intact() {
     assert!(bad.is_err());
     good.unwrap();
     assert_eq!(store.case_notes(&r.case_id).await.unwrap().len(), 2);
+    // case.opened, case.policy_evaluated, case.transitioned, clocks.stopped (closing stops
+    // the case's clocks) and the two notes; nothing from the failed transition.
     assert_eq!(
         store.verify_audit().await.unwrap(),
-        AuditVerdict::Ok { events: 4 }
+        AuditVerdict::Ok { events: 6 }
     );
 }
 
@@ -246,12 +252,13 @@ async fn audit_verify_catches_reordered_events() {
 #[tokio::test]
 async fn audit_verify_catches_a_removed_tail() {
     let (store, dir) = store_with_events(5).await;
-    tamper(&dir, "DELETE FROM events WHERE seq = 5").await;
+    // Five intakes write ten events (case.opened, case.policy_evaluated).
+    tamper(&dir, "DELETE FROM events WHERE seq = 10").await;
     assert_eq!(
         store.verify_audit().await.unwrap(),
         AuditVerdict::Broken(ChainBreak::HeadMismatch {
-            last_seq: 4,
-            head_seq: 5
+            last_seq: 9,
+            head_seq: 10
         })
     );
 }

@@ -98,6 +98,11 @@ pub fn openapi_document() -> Value {
     schema_of::<dto::EventList>(&mut schemas);
     schema_of::<dto::AuditVerification>(&mut schemas);
     schema_of::<dto::Me>(&mut schemas);
+    schema_of::<crate::api::playbooks::RemedyRequest>(&mut schemas);
+    schema_of::<crate::api::playbooks::DecisionRequest>(&mut schemas);
+    schema_of::<crate::api::playbooks::EscalationRequest>(&mut schemas);
+    schema_of::<crate::api::playbooks::TaskRequest>(&mut schemas);
+    schema_of::<crate::api::playbooks::CustodyRequest>(&mut schemas);
     schemas.insert(
         "Problem".into(),
         json!({"type": "object", "description": "RFC 9457 problem details",

@@ -20,6 +20,8 @@ use std::str::FromStr;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
+mod playbooks;
+
 /// How many queued writes may share one transaction.
 const MAX_BATCH: usize = 512;
 
@@ -78,6 +80,8 @@ struct Job {
 pub struct SqliteStore {
     pub(crate) readers: SqlitePool,
     writer: mpsc::Sender<Job>,
+    /// The active playbook (issue 5), applied inside write transactions.
+    pub(crate) playbook: std::sync::Arc<crate::playbooks::PlaybookCell>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -112,9 +116,11 @@ impl SqliteStore {
         let conn = SqliteConnection::connect_with(&options(path)).await?;
         let (tx, rx) = mpsc::channel::<Job>(4096);
         tokio::spawn(writer_loop(conn, rx));
+        let playbook = playbooks::load_active(&readers).await?;
         Ok(SqliteStore {
             readers,
             writer: tx,
+            playbook: std::sync::Arc::new(crate::playbooks::PlaybookCell::new(playbook)),
         })
     }
 
@@ -475,8 +481,17 @@ impl Store for SqliteStore {
     }
 
     async fn intake(&self, cmd: IntakeCommand) -> Result<IntakeOutcome> {
-        self.write(move |ctx| Box::pin(intake_in_tx(ctx, cmd)))
-            .await
+        let pb = self.playbook.current();
+        self.write(move |ctx| {
+            Box::pin(async move {
+                let outcome = intake_in_tx(ctx, cmd).await?;
+                if let IntakeOutcome::Created(receipt) = &outcome {
+                    playbooks::after_intake(ctx, &pb, &receipt.case_id).await?;
+                }
+                Ok(outcome)
+            })
+        })
+        .await
     }
 
     async fn get_case(&self, id: &str) -> Result<Option<CaseRecord>> {
@@ -587,10 +602,12 @@ impl Store for SqliteStore {
         actor: &Actor,
     ) -> Result<CaseRecord> {
         let (case_id, actor) = (case_id.to_string(), actor.clone());
+        let pb = self.playbook.current();
         self.write(move |ctx| {
             Box::pin(async move {
                 let before = load_case(&mut ctx.conn, &case_id).await?;
                 check_transition(before.status, to)?;
+                playbooks::before_transition(ctx, &pb, &before, to).await?;
                 sqlx::query("UPDATE cases SET status = $1, updated_at = $2 WHERE id = $3")
                     .bind(to.as_str())
                     .bind(ctx.now_ms)
@@ -610,6 +627,7 @@ impl Store for SqliteStore {
                     Some(after_json),
                 )
                 .await?;
+                playbooks::after_transition(ctx, &pb, &case_id, before.status, to, &actor).await?;
                 Ok(after)
             })
         })
@@ -852,6 +870,10 @@ impl Store for SqliteStore {
         .fetch_all(&self.readers)
         .await?;
         rows.iter().map(event_from_row).collect()
+    }
+
+    fn playbooks(&self) -> &dyn crate::playbooks::PlaybookStore {
+        self
     }
 
     async fn verify_audit(&self) -> Result<AuditVerdict> {
