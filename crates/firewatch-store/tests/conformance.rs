@@ -262,3 +262,140 @@ async fn audit_verify_catches_a_removed_tail() {
         })
     );
 }
+
+// ------------------------------------------------------------------------------ playbooks
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+#[tokio::test]
+async fn a_breach_fires_exactly_once_with_two_workers_on_one_database() {
+    let (a, dir) = sqlite().await;
+    // Received in 2023: every clock of these S2 cases is long overdue.
+    let mut cases = Vec::new();
+    for i in 0..8 {
+        cases.push(created(a.intake(command(None, &format!("r{i}"))).await.unwrap()).case_id);
+    }
+    let mut total = 0;
+    for c in &cases {
+        let view = a.playbooks().case_policy(c).await.unwrap().unwrap();
+        assert!(view.clocks.iter().all(|k| k.state == "running"));
+        assert!(view.clocks.iter().any(|k| k.kind == "regulator"));
+        total += view.clocks.len();
+    }
+    assert!(total >= 8 * 4, "{total} clocks");
+    // A second store on the same file is a second process's worker.
+    let b = SqliteStore::open(&dir.path().join("fw.sqlite"))
+        .await
+        .unwrap();
+    let mut fired = Vec::new();
+    loop {
+        let (x, y) = tokio::join!(
+            a.playbooks().fire_breaches(5),
+            b.playbooks().fire_breaches(5)
+        );
+        let (x, y) = (x.unwrap(), y.unwrap());
+        if x.is_empty() && y.is_empty() {
+            break;
+        }
+        fired.extend(x.into_iter().chain(y).map(|r| (r.case_id, r.clock)));
+    }
+    let unique: std::collections::BTreeSet<_> = fired.iter().cloned().collect();
+    assert_eq!(unique.len(), fired.len(), "a breach fired twice");
+    assert_eq!(fired.len(), total);
+    // Each breach escalated one level until hq: agent -> supervisor -> safety -> hq.
+    for c in &cases {
+        let view = b.playbooks().case_policy(c).await.unwrap().unwrap();
+        assert!(view.clocks.iter().all(|k| k.state == "breached"));
+        let by_clock: Vec<_> = view
+            .escalations
+            .iter()
+            .filter(|e| e.cause.starts_with("clock:"))
+            .map(|e| (e.from_level.as_str(), e.level.as_str()))
+            .collect();
+        assert_eq!(
+            by_clock,
+            [
+                ("agent", "supervisor"),
+                ("supervisor", "safety"),
+                ("safety", "hq")
+            ]
+        );
+        assert_eq!(view.policy.unwrap().level, "hq");
+    }
+    assert!(a.playbooks().fire_breaches(100).await.unwrap().is_empty());
+    assert!(matches!(
+        b.verify_audit().await.unwrap(),
+        AuditVerdict::Ok { .. }
+    ));
+}
+
+#[tokio::test]
+async fn courtesy_clocks_pause_while_waiting_on_the_customer_and_regulator_clocks_do_not() {
+    let (store, _dir) = sqlite().await;
+    let mut cmd = command(None, "smoke from the charger");
+    cmd.received_at_ms = now_ms();
+    let case = created(store.intake(cmd).await.unwrap()).case_id;
+    let a = Actor("alice".into());
+    let clocks = |v: &playbooks::CasePolicyView| {
+        v.clocks
+            .iter()
+            .map(|c| (c.name.clone(), (c.state.clone(), c.deadline_ms, c.pausable)))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let before = clocks(&store.playbooks().case_policy(&case).await.unwrap().unwrap());
+    for to in [CaseStatus::InProgress, CaseStatus::WaitingCustomer] {
+        store.transition_case(&case, to, None, &a).await.unwrap();
+    }
+    let paused = clocks(&store.playbooks().case_policy(&case).await.unwrap().unwrap());
+    for (name, (state, deadline, pausable)) in &paused {
+        if *pausable {
+            assert_eq!((state.as_str(), *deadline), ("paused", None), "{name}");
+        } else {
+            assert_eq!(state, "running", "{name}");
+            assert_eq!(*deadline, before[name].1, "{name} moved");
+        }
+    }
+    assert_eq!(paused["regulator_report"].0, "running");
+    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    store
+        .transition_case(&case, CaseStatus::InProgress, None, &a)
+        .await
+        .unwrap();
+    let resumed = clocks(&store.playbooks().case_policy(&case).await.unwrap().unwrap());
+    for (name, (state, deadline, pausable)) in &resumed {
+        assert_eq!(state, "running", "{name}");
+        if *pausable {
+            // Paused time never shortens a clock; on a calendar-time clock it lengthens it
+            // (a business-hours clock paused outside working hours does not move).
+            assert!(
+                deadline.unwrap() >= before[name].1.unwrap(),
+                "{name} moved back"
+            );
+        } else {
+            assert_eq!(*deadline, before[name].1, "{name} moved");
+        }
+    }
+    assert!(
+        resumed["resolution"].1.unwrap() > before["resolution"].1.unwrap(),
+        "the calendar-time resolution clock did not move"
+    );
+    // Resolving is refused until the required tasks are recorded; nothing changes.
+    let err = store
+        .transition_case(&case, CaseStatus::Resolved, None, &a)
+        .await
+        .unwrap_err();
+    let StoreError::Refused(r) = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(r.slug, "resolution-blocked");
+    assert!(r.detail.contains("regulator"), "{}", r.detail);
+    assert_eq!(
+        store.get_case(&case).await.unwrap().unwrap().status,
+        CaseStatus::InProgress
+    );
+}

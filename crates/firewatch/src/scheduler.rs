@@ -17,8 +17,9 @@ const DELIVERIES: u32 = 16;
 pub async fn run(store: Arc<dyn Store>, notifier: Arc<Notifier>, interval: Duration) {
     let worker = format!("pid-{}", std::process::id());
     let interval = interval.max(Duration::from_millis(50));
+    let mut warned = std::collections::HashSet::new();
     loop {
-        if let Err(e) = tick(&store, &notifier, &worker).await {
+        if let Err(e) = tick(&store, &notifier, &worker, &mut warned).await {
             tracing::warn!(error = %e, "scheduler step failed; retrying at the next poll");
         }
         tokio::time::sleep(interval).await;
@@ -29,6 +30,7 @@ async fn tick(
     store: &Arc<dyn Store>,
     notifier: &Arc<Notifier>,
     worker: &str,
+    warned: &mut std::collections::HashSet<String>,
 ) -> Result<(), firewatch_store::StoreError> {
     let pbs = store.playbooks();
     pbs.refresh_playbook().await?;
@@ -59,7 +61,16 @@ async fn tick(
                 JobOutcome::Delivered
             }
             Err(e) if e.permanent || job.attempts >= max => {
-                tracing::warn!(job = job.id, target = %job.target, error = %e, "notification dead-lettered");
+                // An unconfigured target dead-letters every notification to it: warn once
+                // per target and reason, the dead-letter list has them all.
+                if warned.len() > 1000 {
+                    warned.clear();
+                }
+                if warned.insert(format!("{}\u{0}{}", job.target, e.message)) {
+                    tracing::warn!(job = job.id, target = %job.target, error = %e, "notification dead-lettered (further ones like it are logged at debug level)");
+                } else {
+                    tracing::debug!(job = job.id, target = %job.target, error = %e, "notification dead-lettered");
+                }
                 metrics::counter!("firewatch_notifications_dead_total", "channel" => job.kind.clone()).increment(1);
                 JobOutcome::Dead {
                     error: format!("{e} (attempt {} of {max})", job.attempts),

@@ -482,11 +482,12 @@ impl Store for SqliteStore {
 
     async fn intake(&self, cmd: IntakeCommand) -> Result<IntakeOutcome> {
         let pb = self.playbook.current();
+        let pre = pb.playbook.evaluate(&playbooks::intake_facts(&cmd));
         self.write(move |ctx| {
             Box::pin(async move {
                 let outcome = intake_in_tx(ctx, cmd).await?;
                 if let IntakeOutcome::Created(receipt) = &outcome {
-                    playbooks::after_intake(ctx, &pb, &receipt.case_id).await?;
+                    playbooks::after_intake(ctx, &pb, &receipt.case_id, pre).await?;
                 }
                 Ok(outcome)
             })

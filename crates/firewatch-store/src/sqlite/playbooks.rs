@@ -426,18 +426,47 @@ fn case_summary(case: &CaseRecord) -> Value {
 }
 
 /// Queues one notification in the outbox; returns what the audit event records.
-async fn enqueue_notification(
-    ctx: &mut WriteCtx,
+/// One outbox row to insert: (event_id, channel, target, payload).
+type JobRow = (String, &'static str, String, String);
+
+/// Inserts outbox rows of one case in one statement.
+async fn insert_jobs(ctx: &mut WriteCtx, case_id: &str, rows: Vec<JobRow>) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let now = ctx.now_ms;
+    let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+        "INSERT INTO jobs (event_id, kind, case_id, target, payload, state, attempts, run_at, created_at, updated_at) ",
+    );
+    qb.push_values(rows, |mut b, (event_id, channel, target, payload)| {
+        b.push_bind(event_id)
+            .push_bind(channel)
+            .push_bind(case_id.to_string())
+            .push_bind(target)
+            .push_bind(payload)
+            .push_bind("pending")
+            .push_bind(0i64)
+            .push_bind(now)
+            .push_bind(now)
+            .push_bind(now);
+    });
+    qb.build().execute(&mut ctx.conn).await?;
+    Ok(())
+}
+
+/// Builds one notification for the outbox; returns the row and what the audit event records.
+fn notification(
+    now_ms: i64,
     case: &CaseRecord,
     plan: &NotificationPlan,
     kind: &str,
     extra: Value,
-) -> Result<Value> {
+) -> Result<(JobRow, Value)> {
     let event_id = uuid::Uuid::now_v7().to_string();
     let mut payload = json!({
         "event_id": event_id,
         "type": kind,
-        "occurred_at": ts(ctx.now_ms)?.to_string(),
+        "occurred_at": ts(now_ms)?.to_string(),
         "rule_id": plan.rule_id,
         "case": case_summary(case),
     });
@@ -445,16 +474,11 @@ async fn enqueue_notification(
         p.extend(extra);
     }
     let channel = plan.channel.as_str();
-    sqlx::query("INSERT INTO jobs (event_id, kind, case_id, target, payload, state, attempts, run_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6, $6)")
-        .bind(&event_id)
-        .bind(channel)
-        .bind(&case.id)
-        .bind(&plan.target)
-        .bind(payload.to_string())
-        .bind(ctx.now_ms)
-        .execute(&mut ctx.conn)
-        .await?;
-    Ok(json!({"channel": channel, "target": plan.target, "event_id": event_id}))
+    let audit = json!({"channel": channel, "target": plan.target, "event_id": event_id});
+    Ok((
+        (event_id, channel, plan.target.clone(), payload.to_string()),
+        audit,
+    ))
 }
 
 /// The state and deadline a clock should have now.
@@ -484,12 +508,19 @@ async fn sync_clocks(
     changes: &mut Vec<Value>,
 ) -> Result<()> {
     let case_id = loaded.case.id.clone();
-    let pauses = load_pauses(&mut ctx.conn, &case_id).await?;
-    let existing: BTreeMap<String, ClockRecord> = load_clocks(&mut ctx.conn, &case_id)
-        .await?
-        .into_iter()
-        .map(|c| (c.name.clone(), c))
-        .collect();
+    // A case evaluated for the first time has no pauses and no clocks yet.
+    let (pauses, existing): (Vec<Pause>, BTreeMap<String, ClockRecord>) = if first_evaluation {
+        (Vec::new(), BTreeMap::new())
+    } else {
+        let pauses = load_pauses(&mut ctx.conn, &case_id).await?;
+        let existing = load_clocks(&mut ctx.conn, &case_id)
+            .await?
+            .into_iter()
+            .map(|c| (c.name.clone(), c))
+            .collect();
+        (pauses, existing)
+    };
+    let mut new_rows = Vec::new();
     for plan in &eval.effects.clocks {
         let (kind, basis) = (name_of(&plan.kind), name_of(&plan.basis));
         let duration = plan.duration.to_string();
@@ -508,22 +539,16 @@ async fn sync_clocks(
         let (state, deadline) = planned(plan, started_ms, &pauses)?;
         match existing.get(&plan.name) {
             None => {
-                sqlx::query("INSERT INTO clocks (case_id, name, kind, basis, duration, pausable, calendar, rule_id, reference, started_at, deadline, state, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")
-                    .bind(&case_id)
-                    .bind(&plan.name)
-                    .bind(&kind)
-                    .bind(&basis)
-                    .bind(&duration)
-                    .bind(plan.pausable as i64)
-                    .bind(&calendar)
-                    .bind(&plan.rule_id)
-                    .bind(&plan.reference)
-                    .bind(started_ms)
-                    .bind(deadline)
-                    .bind(state)
-                    .bind(ctx.now_ms)
-                    .execute(&mut ctx.conn)
-                    .await?;
+                new_rows.push((
+                    plan,
+                    kind.clone(),
+                    basis.clone(),
+                    duration.clone(),
+                    calendar.clone(),
+                    started_ms,
+                    deadline,
+                    state,
+                ));
                 changes.push(
                     json!({"clock": plan.name, "change": "started", "kind": kind,
                     "started_at_ms": started_ms, "deadline_ms": deadline, "state": state}),
@@ -560,6 +585,31 @@ async fn sync_clocks(
             Some(_) => {}
         }
     }
+    if !new_rows.is_empty() {
+        let now = ctx.now_ms;
+        let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO clocks (case_id, name, kind, basis, duration, pausable, calendar, rule_id, reference, started_at, deadline, state, updated_at) ",
+        );
+        qb.push_values(
+            new_rows,
+            |mut b, (plan, kind, basis, duration, calendar, started_ms, deadline, state)| {
+                b.push_bind(case_id.clone())
+                    .push_bind(plan.name.clone())
+                    .push_bind(kind)
+                    .push_bind(basis)
+                    .push_bind(duration)
+                    .push_bind(plan.pausable as i64)
+                    .push_bind(calendar)
+                    .push_bind(plan.rule_id.clone())
+                    .push_bind(plan.reference.clone())
+                    .push_bind(started_ms)
+                    .push_bind(deadline)
+                    .push_bind(state)
+                    .push_bind(now);
+            },
+        );
+        qb.build().execute(&mut ctx.conn).await?;
+    }
     let planned_names: BTreeSet<&str> = eval
         .effects
         .clocks
@@ -593,7 +643,40 @@ pub(crate) async fn apply_evaluation(
 ) -> Result<(Evaluation, CasePolicyRecord)> {
     let loaded = load_facts(&mut ctx.conn, case_id).await?;
     let eval = pb.playbook.evaluate(&loaded.facts);
-    let previous = load_policy(&mut ctx.conn, case_id).await?;
+    store_evaluation(ctx, pb, loaded, eval, actor, false).await
+}
+
+/// The stored form of an evaluation: the full trace and effects, without the per-rule
+/// copies of the effects and with each clock's calendar by name (the playbook has it).
+fn compact(eval: &Evaluation) -> Result<Value> {
+    let mut v = serde_json::to_value(eval).map_err(corrupt)?;
+    if let Some(o) = v.as_object_mut() {
+        o.remove("matched");
+    }
+    if let Some(clocks) = v["effects"]["clocks"].as_array_mut() {
+        for c in clocks {
+            let name = c["calendar"]["name"].clone();
+            c["calendar"] = name;
+        }
+    }
+    Ok(v)
+}
+
+async fn store_evaluation(
+    ctx: &mut WriteCtx,
+    pb: &ActivePlaybook,
+    loaded: Loaded,
+    eval: Evaluation,
+    actor: &Actor,
+    fresh: bool,
+) -> Result<(Evaluation, CasePolicyRecord)> {
+    let case_id = loaded.case.id.clone();
+    let case_id = case_id.as_str();
+    let previous = if fresh {
+        None
+    } else {
+        load_policy(&mut ctx.conn, case_id).await?
+    };
     let entity = format!("case:{case_id}");
     let mut changed = previous.is_none();
 
@@ -650,18 +733,23 @@ pub(crate) async fn apply_evaluation(
         changed = true;
     }
 
-    // Tasks required before resolution.
-    let mut tasks_added = Vec::new();
-    for t in &eval.effects.tasks {
-        let done = sqlx::query("INSERT INTO tasks (case_id, task, rule_id, status, created_at) VALUES ($1, $2, $3, 'open', $4) ON CONFLICT (case_id, task) DO NOTHING")
-            .bind(case_id)
-            .bind(t.task.as_str())
-            .bind(&t.rule_id)
-            .bind(ctx.now_ms)
-            .execute(&mut ctx.conn)
-            .await?;
-        if done.rows_affected() > 0 {
-            tasks_added.push(t.task.as_str());
+    // Tasks required before resolution (one statement; RETURNING names the new ones).
+    let mut tasks_added: Vec<String> = Vec::new();
+    if !eval.effects.tasks.is_empty() {
+        let now = ctx.now_ms;
+        let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO tasks (case_id, task, rule_id, status, created_at) ",
+        );
+        qb.push_values(&eval.effects.tasks, |mut b, t| {
+            b.push_bind(case_id.to_string())
+                .push_bind(t.task.as_str())
+                .push_bind(t.rule_id.clone())
+                .push_bind("open")
+                .push_bind(now);
+        });
+        qb.push(" ON CONFLICT (case_id, task) DO NOTHING RETURNING task");
+        for row in qb.build().fetch_all(&mut ctx.conn).await? {
+            tasks_added.push(row.try_get(0)?);
         }
     }
 
@@ -676,12 +764,16 @@ pub(crate) async fn apply_evaluation(
         .map(|p| p.matched.iter().map(String::as_str).collect())
         .unwrap_or_default();
     let mut notified = Vec::new();
+    let mut rows = Vec::new();
     for plan in eval.notifications_on_match() {
         if !before.contains(plan.rule_id.as_str()) {
             let extra = json!({"escalation": {"level": level}});
-            notified.push(enqueue_notification(ctx, &case, plan, "rule.matched", extra).await?);
+            let (row, audit) = notification(ctx.now_ms, &case, plan, "rule.matched", extra)?;
+            rows.push(row);
+            notified.push(audit);
         }
     }
+    insert_jobs(ctx, case_id, rows).await?;
 
     let version_changed = previous
         .as_ref()
@@ -693,7 +785,7 @@ pub(crate) async fn apply_evaluation(
         || !clock_changes.is_empty()
         || level != prev_level;
 
-    let evaluation = serde_json::to_value(&eval).map_err(corrupt)?;
+    let evaluation = compact(&eval)?;
     let record = CasePolicyRecord {
         case_id: case_id.to_string(),
         playbook_version: pb.version,
@@ -741,14 +833,53 @@ pub(crate) async fn apply_evaluation(
     Ok((eval, record))
 }
 
+/// The facts of a case that intake is about to open, as `load_facts` will read them back.
+pub(crate) fn intake_facts(cmd: &crate::records::IntakeCommand) -> CaseFacts {
+    let r = &cmd.report;
+    let mut facts = CaseFacts::new(cmd.severity);
+    facts.hazards = cmd
+        .hazards
+        .iter()
+        .filter_map(|h| h.parse::<HazardCode>().ok())
+        .collect();
+    facts.market = r
+        .country
+        .clone()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_uppercase();
+    facts.channel = r.channel.as_str().to_string();
+    facts.product.brand = r.product.brand.clone().unwrap_or_default();
+    facts.product.model = r.product.model.clone().unwrap_or_default();
+    if injury_rank(r.injuries) > injury_rank(facts.injuries) {
+        facts.injuries = r.injuries;
+    }
+    if let Some(price) = &r.product.price {
+        facts.product.price = price.amount;
+        facts.product.currency = price.currency.clone();
+    }
+    facts
+}
+
 /// Called by intake inside its transaction: the new case gets its evaluation and clocks
-/// before the 201 is sent, so they can never be lost.
+/// before the 201 is sent, so they can never be lost. `pre` is the evaluation of
+/// [`intake_facts`], computed before the writer so that CEL does not run in the writer's
+/// serial section.
 pub(crate) async fn after_intake(
     ctx: &mut WriteCtx,
     pb: &ActivePlaybook,
     case_id: &str,
+    pre: Evaluation,
 ) -> Result<()> {
-    apply_evaluation(ctx, pb, case_id, &Actor(SYSTEM.into())).await?;
+    // The case was just written from the same command: its facts are `pre.facts`, the
+    // firm knew when the report was received, and it has no pauses, clocks or policy yet.
+    let case = load_case(&mut ctx.conn, case_id).await?;
+    let loaded = Loaded {
+        first_received_ms: case.created_at_ms,
+        facts: pre.facts.clone(),
+        case,
+    };
+    store_evaluation(ctx, pb, loaded, pre, &Actor(SYSTEM.into()), true).await?;
     Ok(())
 }
 
@@ -1446,13 +1577,17 @@ impl PlaybookStore for SqliteStore {
                     let level = escalated.as_ref().map(|(_, to)| to.clone()).unwrap_or_else(|| current.as_str().to_string());
                     let deadline_at = ts(deadline)?.to_string();
                     let mut notified = Vec::new();
+                    let mut rows = Vec::new();
                     for plan in eval.notifications_on_breach(&name) {
                         let extra = json!({
                             "clock": {"name": name, "kind": kind, "deadline": deadline_at, "reference": reference},
                             "escalation": {"level": level, "escalated": escalated.is_some()},
                         });
-                        notified.push(enqueue_notification(ctx, &case, plan, "clock.breached", extra).await?);
+                        let (row, audit) = notification(ctx.now_ms, &case, plan, "clock.breached", extra)?;
+                        rows.push(row);
+                        notified.push(audit);
                     }
+                    insert_jobs(ctx, &case_id, rows).await?;
                     ctx.event(&actor, "clock.breached", &format!("case:{case_id}"), Some(json!({"clock": name, "state": "running"})), Some(json!({
                         "clock": name, "state": "breached", "kind": kind, "deadline_ms": deadline,
                         "escalated": escalated, "notifications": notified,
