@@ -399,3 +399,67 @@ async fn courtesy_clocks_pause_while_waiting_on_the_customer_and_regulator_clock
         CaseStatus::InProgress
     );
 }
+
+#[tokio::test]
+async fn a_reloaded_playbook_reschedules_running_clocks_and_an_invalid_one_changes_nothing() {
+    let (store, dir) = sqlite().await;
+    let mut cmd = command(None, "smoke from the charger");
+    cmd.received_at_ms = now_ms();
+    let case = created(store.intake(cmd).await.unwrap()).case_id;
+    let deadline = |v: &playbooks::CasePolicyView, name: &str| {
+        let c = v.clocks.iter().find(|c| c.name == name).unwrap();
+        (c.deadline_ms.unwrap() - c.started_at_ms, c.state.clone())
+    };
+    let view = store.playbooks().case_policy(&case).await.unwrap().unwrap();
+    assert_eq!(
+        deadline(&view, "acknowledgement"),
+        (3_600_000, "running".into())
+    );
+    let admin = Actor("root".into());
+
+    let bad = store
+        .playbooks()
+        .put_playbook(
+            "bad.toml",
+            "[[rules]]\nid = \"x\"\nwhen = \"case.nope\"\n",
+            &admin,
+        )
+        .await
+        .unwrap();
+    let playbooks::PutPlaybook::Invalid(e) = bad else {
+        panic!("an invalid playbook was applied")
+    };
+    assert!(
+        e.to_string()
+            .starts_with("bad.toml: rule \"x\": field when:"),
+        "{e}"
+    );
+    assert_eq!(store.playbooks().active_playbook().version, 0);
+
+    let text = firewatch_policy::DEFAULT_PLAYBOOK_TOML.replace(
+        r#"{ name = "acknowledgement", kind = "internal", duration = "1h", basis = "calendar" }"#,
+        r#"{ name = "acknowledgement", kind = "internal", duration = "3h", basis = "calendar" }"#,
+    );
+    let applied = store
+        .playbooks()
+        .put_playbook("ops.toml", &text, &admin)
+        .await
+        .unwrap();
+    let playbooks::PutPlaybook::Applied(a) = applied else {
+        panic!("the valid playbook was refused")
+    };
+    assert_eq!(a.version, 1);
+    assert_eq!(store.playbooks().run_evaluations(100).await.unwrap(), 1);
+    let view = store.playbooks().case_policy(&case).await.unwrap().unwrap();
+    assert_eq!(
+        deadline(&view, "acknowledgement"),
+        (3 * 3_600_000, "running".into())
+    );
+    assert_eq!(view.policy.unwrap().playbook_version, 1);
+    // A second store on the file (another node) picks the new version up.
+    let other = SqliteStore::open(&dir.path().join("fw.sqlite"))
+        .await
+        .unwrap();
+    assert_eq!(other.playbooks().active_playbook().version, 1);
+    assert!(!other.playbooks().refresh_playbook().await.unwrap());
+}
