@@ -482,7 +482,7 @@ impl Store for SqliteStore {
 
     async fn intake(&self, cmd: IntakeCommand) -> Result<IntakeOutcome> {
         let pb = self.playbook.current();
-        let pre = pb.playbook.evaluate(&playbooks::intake_facts(&cmd));
+        let pre = playbooks::pre_evaluate(&pb, &cmd)?;
         self.write(move |ctx| {
             Box::pin(async move {
                 let outcome = intake_in_tx(ctx, cmd).await?;

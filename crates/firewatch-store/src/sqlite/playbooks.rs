@@ -429,16 +429,14 @@ fn case_summary(case: &CaseRecord) -> Value {
 /// One outbox row to insert: (event_id, channel, target, payload).
 type JobRow = (String, &'static str, String, String);
 
-/// Inserts outbox rows of one case in one statement.
-async fn insert_jobs(ctx: &mut WriteCtx, case_id: &str, rows: Vec<JobRow>) -> Result<()> {
+/// Adds the outbox rows of one case to a batch, as one INSERT.
+fn push_jobs(batch: &mut Batch, now: i64, case_id: &str, rows: Vec<JobRow>) {
     if rows.is_empty() {
-        return Ok(());
+        return;
     }
-    let now = ctx.now_ms;
-    let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-        "INSERT INTO jobs (event_id, kind, case_id, target, payload, state, attempts, run_at, created_at, updated_at) ",
-    );
-    qb.push_values(rows, |mut b, (event_id, channel, target, payload)| {
+    let q = batch.next();
+    q.push("INSERT INTO jobs (event_id, kind, case_id, target, payload, state, attempts, run_at, created_at, updated_at) ");
+    q.push_values(rows, |mut b, (event_id, channel, target, payload)| {
         b.push_bind(event_id)
             .push_bind(channel)
             .push_bind(case_id.to_string())
@@ -450,8 +448,6 @@ async fn insert_jobs(ctx: &mut WriteCtx, case_id: &str, rows: Vec<JobRow>) -> Re
             .push_bind(now)
             .push_bind(now);
     });
-    qb.build().execute(&mut ctx.conn).await?;
-    Ok(())
 }
 
 /// Builds one notification for the outbox; returns the row and what the audit event records.
@@ -505,6 +501,7 @@ async fn sync_clocks(
     loaded: &Loaded,
     eval: &Evaluation,
     first_evaluation: bool,
+    batch: &mut Batch,
     changes: &mut Vec<Value>,
 ) -> Result<()> {
     let case_id = loaded.case.id.clone();
@@ -587,7 +584,8 @@ async fn sync_clocks(
     }
     if !new_rows.is_empty() {
         let now = ctx.now_ms;
-        let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+        let qb = batch.next();
+        qb.push(
             "INSERT INTO clocks (case_id, name, kind, basis, duration, pausable, calendar, rule_id, reference, started_at, deadline, state, updated_at) ",
         );
         qb.push_values(
@@ -608,7 +606,6 @@ async fn sync_clocks(
                     .push_bind(now);
             },
         );
-        qb.build().execute(&mut ctx.conn).await?;
     }
     let planned_names: BTreeSet<&str> = eval
         .effects
@@ -643,23 +640,132 @@ pub(crate) async fn apply_evaluation(
 ) -> Result<(Evaluation, CasePolicyRecord)> {
     let loaded = load_facts(&mut ctx.conn, case_id).await?;
     let eval = pb.playbook.evaluate(&loaded.facts);
-    store_evaluation(ctx, pb, loaded, eval, actor, false).await
+    store_evaluation(ctx, pb, loaded, eval, None, actor).await
 }
 
-/// The stored form of an evaluation: the full trace and effects, without the per-rule
-/// copies of the effects and with each clock's calendar by name (the playbook has it).
-fn compact(eval: &Evaluation) -> Result<Value> {
-    let mut v = serde_json::to_value(eval).map_err(corrupt)?;
-    if let Some(o) = v.as_object_mut() {
-        o.remove("matched");
+/// The stored form of an evaluation: the facts, the full trace and the merged effects,
+/// without the per-rule copies of the effects and with each clock's calendar by name (the
+/// playbook has it). Serialized straight from borrows: it runs on every intake.
+pub(crate) fn compact_text(eval: &Evaluation) -> Result<String> {
+    #[derive(Serialize)]
+    struct Clock<'a> {
+        name: &'a str,
+        kind: ClockKind,
+        duration: String,
+        basis: firewatch_policy::ClockBasis,
+        pausable: bool,
+        calendar: &'a str,
+        rule_id: &'a str,
+        reference: &'a Option<String>,
     }
-    if let Some(clocks) = v["effects"]["clocks"].as_array_mut() {
-        for c in clocks {
-            let name = c["calendar"]["name"].clone();
-            c["calendar"] = name;
+    #[derive(Serialize)]
+    struct Effects<'a> {
+        severity: firewatch_domain::Severity,
+        team: &'a Option<String>,
+        escalate_to: Option<Level>,
+        allowed_remedies: &'a BTreeSet<firewatch_policy::RemedyKind>,
+        forbidden_remedies: &'a BTreeSet<firewatch_policy::RemedyKind>,
+        max_customer_pays_percent: Option<u8>,
+        min_refund_percent: Option<u16>,
+        approvals: &'a [firewatch_policy::RuleApproval],
+        tasks: &'a [firewatch_policy::RequiredTask],
+        clocks: Vec<Clock<'a>>,
+        notifications: &'a [NotificationPlan],
+    }
+    #[derive(Serialize)]
+    struct Compact<'a> {
+        playbook: &'a str,
+        revision: &'a Option<String>,
+        facts: &'a CaseFacts,
+        input_severity: firewatch_domain::Severity,
+        trace: &'a [firewatch_policy::RuleTrace],
+        effects: Effects<'a>,
+        notes: &'a [String],
+    }
+    let fx = &eval.effects;
+    let c = Compact {
+        playbook: &eval.playbook,
+        revision: &eval.revision,
+        facts: &eval.facts,
+        input_severity: eval.input_severity,
+        trace: &eval.trace,
+        effects: Effects {
+            severity: fx.severity,
+            team: &fx.team,
+            escalate_to: fx.escalate_to,
+            allowed_remedies: &fx.allowed_remedies,
+            forbidden_remedies: &fx.forbidden_remedies,
+            max_customer_pays_percent: fx.max_customer_pays_percent,
+            min_refund_percent: fx.min_refund_percent,
+            approvals: &fx.approvals,
+            tasks: &fx.tasks,
+            clocks: fx
+                .clocks
+                .iter()
+                .map(|k| Clock {
+                    name: &k.name,
+                    kind: k.kind,
+                    duration: k.duration.to_string(),
+                    basis: k.basis,
+                    pausable: k.pausable,
+                    calendar: k.calendar.name(),
+                    rule_id: &k.rule_id,
+                    reference: &k.reference,
+                })
+                .collect(),
+            notifications: &fx.notifications,
+        },
+        notes: &eval.notes,
+    };
+    serde_json::to_string(&c).map_err(corrupt)
+}
+
+/// A new case's evaluation, computed before the write (CEL and serialization stay out of
+/// the writer's serial section).
+pub(crate) struct PreEvaluated {
+    eval: Evaluation,
+    text: String,
+}
+
+pub(crate) fn pre_evaluate(
+    pb: &ActivePlaybook,
+    cmd: &crate::records::IntakeCommand,
+) -> Result<PreEvaluated> {
+    let eval = pb.playbook.evaluate(&intake_facts(cmd));
+    let text = compact_text(&eval)?;
+    Ok(PreEvaluated { eval, text })
+}
+
+/// Statements of one evaluation that need no answer, sent to SQLite in one round trip (the
+/// writer's serial section is bounded by round trips, not by SQL work).
+struct Batch {
+    qb: sqlx::QueryBuilder<sqlx::Sqlite>,
+    statements: usize,
+}
+
+impl Batch {
+    fn new() -> Batch {
+        Batch {
+            qb: sqlx::QueryBuilder::new(""),
+            statements: 0,
         }
     }
-    Ok(v)
+
+    /// Starts a statement; the caller pushes its text and binds.
+    fn next(&mut self) -> &mut sqlx::QueryBuilder<sqlx::Sqlite> {
+        if self.statements > 0 {
+            self.qb.push("; ");
+        }
+        self.statements += 1;
+        &mut self.qb
+    }
+
+    async fn run(mut self, conn: &mut SqliteConnection) -> Result<()> {
+        if self.statements > 0 {
+            self.qb.build().execute(conn).await?;
+        }
+        Ok(())
+    }
 }
 
 async fn store_evaluation(
@@ -667,40 +773,47 @@ async fn store_evaluation(
     pb: &ActivePlaybook,
     loaded: Loaded,
     eval: Evaluation,
+    // Some(text) = a new case evaluated before the write: nothing to read back, and its
+    // record's `evaluation` is left Null (the caller does not use it).
+    fresh: Option<String>,
     actor: &Actor,
-    fresh: bool,
 ) -> Result<(Evaluation, CasePolicyRecord)> {
     let case_id = loaded.case.id.clone();
     let case_id = case_id.as_str();
-    let previous = if fresh {
+    let previous = if fresh.is_some() {
         None
     } else {
         load_policy(&mut ctx.conn, case_id).await?
     };
     let entity = format!("case:{case_id}");
     let mut changed = previous.is_none();
+    let now = ctx.now_ms;
+    let mut batch = Batch::new();
 
     // Severity floor.
     let mut case = loaded.case.clone();
     let mut severity_change = Value::Null;
     if eval.effects.severity < case.severity {
-        sqlx::query("UPDATE cases SET severity = $1, updated_at = $2 WHERE id = $3")
-            .bind(eval.effects.severity.as_str())
-            .bind(ctx.now_ms)
-            .bind(case_id)
-            .execute(&mut ctx.conn)
-            .await?;
+        let q = batch.next();
+        q.push("UPDATE cases SET severity = ")
+            .push_bind(eval.effects.severity.as_str())
+            .push(", updated_at = ")
+            .push_bind(now)
+            .push(" WHERE id = ")
+            .push_bind(case_id.to_string());
         severity_change = json!({"from": case.severity, "to": eval.effects.severity});
         case.severity = eval.effects.severity;
         changed = true;
     }
 
-    // Escalation level.
+    // Escalation level (`on_match`): the escalations row, recorded in this evaluation's
+    // audit event.
     let prev_level = previous
         .as_ref()
         .and_then(|p| Level::parse(&p.level))
         .unwrap_or(Level::Agent);
     let mut level = prev_level;
+    let mut escalated = Value::Null;
     if let Some(to) = eval.effects.escalate_to
         && to > prev_level
     {
@@ -712,50 +825,66 @@ async fn store_evaluation(
             .map(|m| m.rule_id.clone())
             .unwrap_or_default();
         let reason = format!("rule \"{rule}\" escalates this case to {to}");
-        sqlx::query("INSERT INTO escalations (case_id, from_level, level, reason, cause, actor, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-            .bind(case_id)
-            .bind(prev_level.as_str())
-            .bind(to.as_str())
-            .bind(&reason)
-            .bind(format!("rule:{rule}"))
-            .bind(&actor.0)
-            .bind(ctx.now_ms)
-            .execute(&mut ctx.conn)
-            .await?;
-        ctx.event(
-            actor,
-            "case.escalated",
-            &entity,
-            Some(json!({"level": prev_level})),
-            Some(json!({"level": to, "reason": reason, "cause": format!("rule:{rule}")})),
-        )
-        .await?;
+        let cause = format!("rule:{rule}");
+        escalated = json!({"from": prev_level, "to": to, "reason": reason, "cause": cause});
+        let q = batch.next();
+        q.push("INSERT INTO escalations (case_id, from_level, level, reason, cause, actor, created_at) ");
+        q.push_values([()], |mut b, ()| {
+            b.push_bind(case_id.to_string())
+                .push_bind(prev_level.as_str())
+                .push_bind(to.as_str())
+                .push_bind(reason.clone())
+                .push_bind(cause.clone())
+                .push_bind(actor.0.clone())
+                .push_bind(now);
+        });
         changed = true;
     }
 
-    // Tasks required before resolution (one statement; RETURNING names the new ones).
+    // Tasks required before resolution. A new case gets them all; otherwise RETURNING
+    // names the ones that are new.
     let mut tasks_added: Vec<String> = Vec::new();
     if !eval.effects.tasks.is_empty() {
-        let now = ctx.now_ms;
-        let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-            "INSERT INTO tasks (case_id, task, rule_id, status, created_at) ",
-        );
-        qb.push_values(&eval.effects.tasks, |mut b, t| {
-            b.push_bind(case_id.to_string())
-                .push_bind(t.task.as_str())
-                .push_bind(t.rule_id.clone())
-                .push_bind("open")
-                .push_bind(now);
-        });
-        qb.push(" ON CONFLICT (case_id, task) DO NOTHING RETURNING task");
-        for row in qb.build().fetch_all(&mut ctx.conn).await? {
-            tasks_added.push(row.try_get(0)?);
+        let values = |qb: &mut sqlx::QueryBuilder<sqlx::Sqlite>| {
+            qb.push("INSERT INTO tasks (case_id, task, rule_id, status, created_at) ");
+            qb.push_values(&eval.effects.tasks, |mut b, t| {
+                b.push_bind(case_id.to_string())
+                    .push_bind(t.task.as_str())
+                    .push_bind(t.rule_id.clone())
+                    .push_bind("open")
+                    .push_bind(now);
+            });
+            qb.push(" ON CONFLICT (case_id, task) DO NOTHING");
+        };
+        if fresh.is_some() {
+            values(batch.next());
+            tasks_added = eval
+                .effects
+                .tasks
+                .iter()
+                .map(|t| t.task.as_str().to_string())
+                .collect();
+        } else {
+            let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new("");
+            values(&mut qb);
+            qb.push(" RETURNING task");
+            for row in qb.build().fetch_all(&mut ctx.conn).await? {
+                tasks_added.push(row.try_get(0)?);
+            }
         }
     }
 
     // Clocks.
     let mut clock_changes = Vec::new();
-    sync_clocks(ctx, &loaded, &eval, previous.is_none(), &mut clock_changes).await?;
+    sync_clocks(
+        ctx,
+        &loaded,
+        &eval,
+        previous.is_none(),
+        &mut batch,
+        &mut clock_changes,
+    )
+    .await?;
 
     // Notifications of rules that start to match.
     let matched: Vec<String> = eval.matched.iter().map(|m| m.rule_id.clone()).collect();
@@ -768,12 +897,12 @@ async fn store_evaluation(
     for plan in eval.notifications_on_match() {
         if !before.contains(plan.rule_id.as_str()) {
             let extra = json!({"escalation": {"level": level}});
-            let (row, audit) = notification(ctx.now_ms, &case, plan, "rule.matched", extra)?;
+            let (row, audit) = notification(now, &case, plan, "rule.matched", extra)?;
             rows.push(row);
             notified.push(audit);
         }
     }
-    insert_jobs(ctx, case_id, rows).await?;
+    push_jobs(&mut batch, now, case_id, rows);
 
     let version_changed = previous
         .as_ref()
@@ -785,7 +914,14 @@ async fn store_evaluation(
         || !clock_changes.is_empty()
         || level != prev_level;
 
-    let evaluation = compact(&eval)?;
+    let (text, evaluation) = match fresh {
+        Some(text) => (text, Value::Null),
+        None => {
+            let text = compact_text(&eval)?;
+            let value = serde_json::from_str(&text).map_err(corrupt)?;
+            (text, value)
+        }
+    };
     let record = CasePolicyRecord {
         case_id: case_id.to_string(),
         playbook_version: pb.version,
@@ -793,26 +929,30 @@ async fn store_evaluation(
         matched: matched.clone(),
         level: level.as_str().to_string(),
         evaluated_at_ms: if changed {
-            ctx.now_ms
+            now
         } else {
-            previous
-                .as_ref()
-                .map(|p| p.evaluated_at_ms)
-                .unwrap_or(ctx.now_ms)
+            previous.as_ref().map(|p| p.evaluated_at_ms).unwrap_or(now)
         },
     };
     if changed {
-        sqlx::query("INSERT INTO case_policy (case_id, playbook_version, evaluation, matched, level, evaluated_at) VALUES ($1, $2, $3, $4, $5, $6)
-                     ON CONFLICT (case_id) DO UPDATE SET playbook_version = excluded.playbook_version, evaluation = excluded.evaluation,
-                     matched = excluded.matched, level = excluded.level, evaluated_at = excluded.evaluated_at")
-            .bind(case_id)
-            .bind(pb.version)
-            .bind(record.evaluation.to_string())
-            .bind(serde_json::to_string(&matched).map_err(corrupt)?)
-            .bind(level.as_str())
-            .bind(ctx.now_ms)
-            .execute(&mut ctx.conn)
-            .await?;
+        let matched_json = serde_json::to_string(&matched).map_err(corrupt)?;
+        let q = batch.next();
+        q.push("INSERT INTO case_policy (case_id, playbook_version, evaluation, matched, level, evaluated_at) ");
+        q.push_values([()], |mut b, ()| {
+            b.push_bind(case_id.to_string())
+                .push_bind(pb.version)
+                .push_bind(text.clone())
+                .push_bind(matched_json.clone())
+                .push_bind(level.as_str())
+                .push_bind(now);
+        });
+        q.push(
+            " ON CONFLICT (case_id) DO UPDATE SET playbook_version = excluded.playbook_version, evaluation = excluded.evaluation, \
+             matched = excluded.matched, level = excluded.level, evaluated_at = excluded.evaluated_at",
+        );
+    }
+    batch.run(&mut ctx.conn).await?;
+    if changed {
         let errors: Vec<&str> = eval.errors().map(|t| t.rule_id.as_str()).collect();
         ctx.event(
             actor,
@@ -824,8 +964,8 @@ async fn store_evaluation(
             Some(json!({
                 "playbook_version": pb.version, "matched": matched, "rule_errors": errors,
                 "severity": case.severity, "severity_raised": severity_change,
-                "team": eval.effects.team, "level": level, "tasks_added": tasks_added,
-                "clocks": clock_changes, "notifications": notified,
+                "team": eval.effects.team, "level": level, "escalated": escalated,
+                "tasks_added": tasks_added, "clocks": clock_changes, "notifications": notified,
             })),
         )
         .await?;
@@ -869,17 +1009,25 @@ pub(crate) async fn after_intake(
     ctx: &mut WriteCtx,
     pb: &ActivePlaybook,
     case_id: &str,
-    pre: Evaluation,
+    pre: PreEvaluated,
 ) -> Result<()> {
     // The case was just written from the same command: its facts are `pre.facts`, the
     // firm knew when the report was received, and it has no pauses, clocks or policy yet.
     let case = load_case(&mut ctx.conn, case_id).await?;
     let loaded = Loaded {
         first_received_ms: case.created_at_ms,
-        facts: pre.facts.clone(),
+        facts: pre.eval.facts.clone(),
         case,
     };
-    store_evaluation(ctx, pb, loaded, pre, &Actor(SYSTEM.into()), true).await?;
+    store_evaluation(
+        ctx,
+        pb,
+        loaded,
+        pre.eval,
+        Some(pre.text),
+        &Actor(SYSTEM.into()),
+    )
+    .await?;
     Ok(())
 }
 
@@ -1587,7 +1735,9 @@ impl PlaybookStore for SqliteStore {
                         rows.push(row);
                         notified.push(audit);
                     }
-                    insert_jobs(ctx, &case_id, rows).await?;
+                    let mut batch = Batch::new();
+                    push_jobs(&mut batch, ctx.now_ms, &case_id, rows);
+                    batch.run(&mut ctx.conn).await?;
                     ctx.event(&actor, "clock.breached", &format!("case:{case_id}"), Some(json!({"clock": name, "state": "running"})), Some(json!({
                         "clock": name, "state": "breached", "kind": kind, "deadline_ms": deadline,
                         "escalated": escalated, "notifications": notified,
