@@ -1163,6 +1163,17 @@ impl SqliteStore {
     fn pb(&self) -> Arc<ActivePlaybook> {
         self.playbook.current()
     }
+
+    /// A cheap look on a reader before taking the writer: an idle scheduler poll writes
+    /// nothing. The claim itself is still decided inside the write transaction.
+    async fn due(&self, sql: &'static str) -> Result<bool> {
+        let now = Timestamp::now().as_millisecond();
+        Ok(sqlx::query(sql)
+            .bind(now)
+            .fetch_optional(&self.readers)
+            .await?
+            .is_some())
+    }
 }
 
 #[async_trait]
@@ -1271,6 +1282,12 @@ impl PlaybookStore for SqliteStore {
     }
 
     async fn run_evaluations(&self, limit: u32) -> Result<usize> {
+        if !self
+            .due("SELECT 1 FROM jobs WHERE kind = 'evaluate' AND state = 'pending' AND run_at <= $1 LIMIT 1")
+            .await?
+        {
+            return Ok(0);
+        }
         let pb = self.pb();
         self.write(move |ctx| {
             Box::pin(async move {
@@ -1689,6 +1706,12 @@ impl PlaybookStore for SqliteStore {
     }
 
     async fn fire_breaches(&self, limit: u32) -> Result<Vec<BreachRecord>> {
+        if !self
+            .due("SELECT 1 FROM clocks WHERE state = 'running' AND deadline IS NOT NULL AND deadline <= $1 LIMIT 1")
+            .await?
+        {
+            return Ok(Vec::new());
+        }
         let pb = self.pb();
         self.write(move |ctx| {
             Box::pin(async move {
@@ -1758,6 +1781,12 @@ impl PlaybookStore for SqliteStore {
     }
 
     async fn claim_jobs(&self, limit: u32, lease_ms: i64, worker: &str) -> Result<Vec<JobRecord>> {
+        if !self
+            .due("SELECT 1 FROM jobs WHERE kind IN ('webhook', 'email') AND ((state = 'pending' AND run_at <= $1) OR (state = 'running' AND locked_until <= $1)) LIMIT 1")
+            .await?
+        {
+            return Ok(Vec::new());
+        }
         let worker = worker.to_string();
         self.write(move |ctx| {
             Box::pin(async move {
