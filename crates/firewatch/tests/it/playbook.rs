@@ -420,6 +420,33 @@ async fn the_story_of_design_section_1_end_to_end() {
         )
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    let (s, v) = api
+        .post(
+            &approve,
+            &hq,
+            json!({"reason": "Customer insists on the premium model; the difference is an upgrade he chose."}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["status"].as_str()),
+        (StatusCode::OK, Some("approved")),
+        "{v}"
+    );
+    assert_eq!(v["approvals"][0]["exception"], true);
+    assert_eq!(v["approvals"][0]["role"], "hq");
+    assert_eq!(v["approvals"][0]["rule_id"], "safety-cost-free");
+    let (s, _) = api
+        .post(
+            &approve,
+            &hq,
+            json!({"reason": "approving it a second time"}),
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::CONFLICT,
+        "an approved remedy is not approved again"
+    );
 
     // A free replacement is accepted.
     let (s, free) = api
@@ -745,6 +772,39 @@ async fn playbook_reload_refuses_an_invalid_file_and_dead_letters_can_be_retried
     let case = receipt["case_id"].as_str().unwrap();
     let detail = api.get(&format!("/api/v1/cases/{case}"), &agent).await;
     assert_eq!(detail["policy"]["matched_rules"], json!(["tell-the-hook"]));
+    let policy = api
+        .get(&format!("/api/v1/cases/{case}/policy"), &agent)
+        .await;
+    assert_eq!(policy["policy"]["escalation_level"], "agent");
+    assert_eq!(policy["policy"]["trace"][0]["rule_id"], "tell-the-hook");
+    // Manual escalation: one level up by default, never down.
+    let esc = format!("/api/v1/cases/{case}/escalations");
+    let (s, v) = api
+        .post(
+            &esc,
+            &agent,
+            json!({"reason": "the customer called a journalist"}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["level"].as_str()),
+        (StatusCode::CREATED, Some("supervisor")),
+        "{v}"
+    );
+    let (s, v) = api
+        .post(
+            &esc,
+            &agent,
+            json!({"level": "agent", "reason": "back down"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    let (s, v) = api
+        .post(&esc, &agent, json!({"level": "boss", "reason": "x"}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (s, v) = api.post(&esc, &agent, json!({"reason": "  "})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     let dead = wait_for("a dead letter", 20, async || {
         let v = api.get("/api/v1/notifications?state=dead", &admin).await;
         v["notifications"].as_array().unwrap().first().cloned()
