@@ -94,6 +94,23 @@ fn active_from_row(row: &SqliteRow) -> Result<ActivePlaybook> {
     })
 }
 
+/// Hazards that triage found only as a risk (`modality: potential`) in a report's triage JSON.
+fn potential_hazards(triage_json: &str, into: &mut Vec<HazardCode>) {
+    let Ok(v) = serde_json::from_str::<Value>(triage_json) else {
+        return;
+    };
+    for h in v["hazards"].as_array().into_iter().flatten() {
+        if h["modality"] == "potential"
+            && let Some(code) = h["code"]
+                .as_str()
+                .and_then(|c| c.parse::<HazardCode>().ok())
+            && !into.contains(&code)
+        {
+            into.push(code);
+        }
+    }
+}
+
 struct Loaded {
     case: CaseRecord,
     facts: CaseFacts,
@@ -115,7 +132,7 @@ fn injury_rank(i: InjuryLevel) -> u8 {
 async fn load_facts(conn: &mut SqliteConnection, case_id: &str) -> Result<Loaded> {
     let case = load_case(conn, case_id).await?;
     let rows = sqlx::query(
-        "SELECT received_at, injuries, product FROM reports WHERE case_id = $1 ORDER BY received_at, id",
+        "SELECT received_at, injuries, product, triage FROM reports WHERE case_id = $1 ORDER BY received_at, id",
     )
     .bind(case_id)
     .fetch_all(&mut *conn)
@@ -141,6 +158,8 @@ async fn load_facts(conn: &mut SqliteConnection, case_id: &str) -> Result<Loaded
         if i == 0 {
             first_received_ms = received;
         }
+        let triage: String = row.try_get("triage")?;
+        potential_hazards(&triage, &mut facts.potential_hazards);
         let injuries: String = row.try_get("injuries")?;
         if let Ok(level) = injuries.parse::<InjuryLevel>()
             && injury_rank(level) > injury_rank(facts.injuries)
@@ -998,6 +1017,7 @@ pub(crate) fn intake_facts(cmd: &crate::records::IntakeCommand) -> CaseFacts {
         facts.product.price = price.amount;
         facts.product.currency = price.currency.clone();
     }
+    potential_hazards(&cmd.triage_json, &mut facts.potential_hazards);
     facts
 }
 
@@ -1960,4 +1980,52 @@ async fn escalate_in_tx(
         actor: actor.0.clone(),
         created_at_ms: ctx.now_ms,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn potential_hazards_come_from_the_triage_json_without_duplicates() {
+        let mut v = Vec::new();
+        potential_hazards(
+            r#"{"hazards": [
+                {"code": "thermal.fire", "modality": "potential"},
+                {"code": "thermal.smoke", "modality": "occurred"},
+                {"code": "thermal.fire", "modality": "potential"},
+                {"code": "no.such", "modality": "potential"}]}"#,
+            &mut v,
+        );
+        assert_eq!(v, [HazardCode::ThermalFire]);
+        potential_hazards("not json", &mut v);
+        assert_eq!(v.len(), 1);
+    }
+
+    #[test]
+    fn the_stored_evaluation_keeps_the_trace_and_names_calendars() {
+        let pb = Playbook::default_playbook();
+        let mut facts = CaseFacts::new(firewatch_domain::Severity::S1);
+        facts.market = "FR".into();
+        let eval = pb.evaluate(&facts);
+        let text = compact_text(&eval).unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["trace"].as_array().unwrap().len(), pb.rules().len());
+        assert!(v.get("matched").is_none());
+        let clocks = v["effects"]["clocks"].as_array().unwrap();
+        assert!(!clocks.is_empty());
+        assert!(
+            clocks.iter().all(|c| c["calendar"].is_string()),
+            "{clocks:?}"
+        );
+        assert_eq!(v["effects"]["team"], "product-safety");
+        // Smaller than the full evaluation, which embeds calendars and per-rule effects.
+        let full = serde_json::to_string(&eval).unwrap();
+        assert!(
+            text.len() * 2 < full.len(),
+            "{} vs {}",
+            text.len(),
+            full.len()
+        );
+    }
 }
