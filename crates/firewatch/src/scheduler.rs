@@ -125,6 +125,9 @@ pub async fn apply_configured_playbook(
             tracing::info!(version = a.version, file = %path.display(), "playbook applied from the configuration");
             Ok(())
         }
-        PutPlaybook::Invalid(e) => anyhow::bail!("the configured playbook is invalid:\n{e}"),
+        PutPlaybook::Invalid(e) => anyhow::bail!(
+            "the configured playbook is invalid: {}",
+            e.lines().join("; ")
+        ),
     }
 }

@@ -873,4 +873,47 @@ async fn playbook_reload_refuses_an_invalid_file_and_dead_letters_can_be_retried
         .await,
         1
     );
+
+    // The `playbook` setting applies a file at startup; an invalid one stops the start
+    // with the problem named, and the stored playbook stays.
+    let mut server = server;
+    server.stop();
+    let file = dir.path().join("configured.toml");
+    std::fs::write(
+        &file,
+        good.replace("revision = \"t1\"", "revision = \"t2\""),
+    )
+    .unwrap();
+    let env = [
+        ("FIREWATCH_CONFIG", config.as_str()),
+        ("FIREWATCH_PLAYBOOK", file.to_str().unwrap()),
+    ];
+    let mut server = Server::start(&data, &env);
+    let api = Api::new(&server);
+    let active = api.get("/api/v1/playbook", &admin).await;
+    assert_eq!(
+        (active["version"].as_i64(), active["revision"].as_str()),
+        (Some(2), Some("t2"))
+    );
+    server.stop();
+    std::fs::write(&file, bad).unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .env("FIREWATCH_CONFIG", &config)
+        .env("FIREWATCH_PLAYBOOK", &file)
+        .env("FIREWATCH_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("configured.toml: rule \"r1\": field when:"),
+        "{err}"
+    );
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert_eq!(
+        sql_count(&data, "SELECT MAX(version) FROM playbooks").await,
+        2
+    );
 }
