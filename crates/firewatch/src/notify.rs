@@ -272,7 +272,11 @@ fn render_email(job: &JobRecord) -> (String, String) {
     let p = &job.payload;
     let reference = p["case"]["reference"].as_str().unwrap_or("");
     let severity = p["case"]["severity"].as_str().unwrap_or("");
-    let title = p["case"]["title"].as_str().unwrap_or("");
+    let product = format!(
+        "{} {}",
+        p["case"]["product"]["brand"].as_str().unwrap_or(""),
+        p["case"]["product"]["model"].as_str().unwrap_or("")
+    );
     let subject = match p["type"].as_str() {
         Some("clock.breached") => format!(
             "[firewatch] {reference} {severity}: clock {} breached, escalated to {}",
@@ -285,7 +289,15 @@ fn render_email(job: &JobRecord) -> (String, String) {
         ),
         _ => format!("[firewatch] {reference}"),
     };
-    let mut text = format!("Case {reference} ({severity}): {title}\n\n");
+    let mut text = format!(
+        "Case {reference} ({severity}), product: {}, market: {}\n\n",
+        if product.trim().is_empty() {
+            "unknown"
+        } else {
+            product.trim()
+        },
+        p["case"]["country"].as_str().unwrap_or("unknown")
+    );
     if let Some(clock) = p["clock"]["name"].as_str() {
         text.push_str(&format!(
             "Clock {clock} passed its deadline {} ({}).\n",

@@ -436,10 +436,12 @@ fn job_from_row(r: &SqliteRow) -> Result<JobRecord> {
 
 // ------------------------------------------------------------------------------ evaluation
 
+/// What a notification says about its case. No narrative, title or reporter: personal
+/// data stays in firewatch; receivers follow the reference.
 fn case_summary(case: &CaseRecord) -> Value {
     json!({
         "id": case.id, "reference": case.reference(), "severity": case.severity,
-        "status": case.status, "title": case.title, "country": case.country,
+        "status": case.status, "country": case.country, "channel": case.channel,
         "product": {"brand": case.product_brand, "model": case.product_model},
     })
 }
