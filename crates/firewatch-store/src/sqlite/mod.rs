@@ -481,13 +481,13 @@ impl Store for SqliteStore {
     }
 
     async fn intake(&self, cmd: IntakeCommand) -> Result<IntakeOutcome> {
-        let pb = self.playbook.current();
-        let pre = playbooks::pre_evaluate(&pb, &cmd)?;
+        let pre = playbooks::pre_evaluate(&self.playbook.current(), &cmd)?;
+        let cell = self.playbook.clone();
         self.write(move |ctx| {
             Box::pin(async move {
                 let outcome = intake_in_tx(ctx, cmd).await?;
                 if let IntakeOutcome::Created(receipt) = &outcome {
-                    playbooks::after_intake(ctx, &pb, &receipt.case_id, pre).await?;
+                    playbooks::after_intake(ctx, &cell, &receipt.case_id, pre).await?;
                 }
                 Ok(outcome)
             })

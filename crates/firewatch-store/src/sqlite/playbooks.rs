@@ -746,6 +746,7 @@ pub(crate) fn compact_text(eval: &Evaluation) -> Result<String> {
 pub(crate) struct PreEvaluated {
     eval: Evaluation,
     text: String,
+    version: i64,
 }
 
 pub(crate) fn pre_evaluate(
@@ -754,7 +755,11 @@ pub(crate) fn pre_evaluate(
 ) -> Result<PreEvaluated> {
     let eval = pb.playbook.evaluate(&intake_facts(cmd));
     let text = compact_text(&eval)?;
-    Ok(PreEvaluated { eval, text })
+    Ok(PreEvaluated {
+        eval,
+        text,
+        version: pb.version,
+    })
 }
 
 /// Statements of one evaluation that need no answer, sent to SQLite in one round trip (the
@@ -1029,10 +1034,25 @@ pub(crate) fn intake_facts(cmd: &crate::records::IntakeCommand) -> CaseFacts {
 /// serial section.
 pub(crate) async fn after_intake(
     ctx: &mut WriteCtx,
-    pb: &ActivePlaybook,
+    cell: &PlaybookCell,
     case_id: &str,
     pre: PreEvaluated,
 ) -> Result<()> {
+    // A reload that landed between the evaluation and this transaction: evaluate again
+    // with the playbook now in force (rare; the reload also re-queues stale cases).
+    let pb = cell.current();
+    let pre = if pre.version == pb.version {
+        pre
+    } else {
+        let eval = pb.playbook.evaluate(&pre.eval.facts);
+        let text = compact_text(&eval)?;
+        PreEvaluated {
+            eval,
+            text,
+            version: pb.version,
+        }
+    };
+    let pb = &*pb;
     // The case was just written from the same command: its facts are `pre.facts`, the
     // firm knew when the report was received, and it has no pauses, clocks or policy yet.
     let case = load_case(&mut ctx.conn, case_id).await?;
@@ -1186,6 +1206,27 @@ impl SqliteStore {
         self.playbook.current()
     }
 
+    /// Queues an `evaluate` job for every open case evaluated with an older playbook than
+    /// the active one.
+    async fn queue_stale_cases(&self) -> Result<()> {
+        let version = self.pb().version;
+        self.write(move |ctx| {
+            Box::pin(async move {
+                sqlx::query("INSERT INTO jobs (event_id, kind, case_id, target, payload, state, attempts, run_at, created_at, updated_at)
+                             SELECT 'evaluate:' || c.id || ':v' || $1, 'evaluate', c.id, '', '{}', 'pending', 0, $2, $2, $2
+                             FROM cases c JOIN case_policy p ON p.case_id = c.id
+                             WHERE c.status NOT IN ('resolved', 'closed') AND p.playbook_version < $1
+                             ON CONFLICT (event_id) DO NOTHING")
+                    .bind(version)
+                    .bind(ctx.now_ms)
+                    .execute(&mut ctx.conn)
+                    .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
     /// A cheap look on a reader before taking the writer: an idle scheduler poll writes
     /// nothing. The claim itself is still decided inside the write transaction.
     async fn due(&self, sql: &'static str) -> Result<bool> {
@@ -1264,6 +1305,9 @@ impl PlaybookStore for SqliteStore {
             })
             .await?;
         self.playbook.install(active);
+        // Cases opened while the new version was being stored were evaluated with the old
+        // one: queue them too.
+        self.queue_stale_cases().await?;
         Ok(PutPlaybook::Applied(self.pb()))
     }
 
@@ -1286,6 +1330,7 @@ impl PlaybookStore for SqliteStore {
                     "playbook reloaded from the database"
                 );
                 self.playbook.install(active);
+                self.queue_stale_cases().await?;
                 Ok(true)
             }
             Err(e) => {
