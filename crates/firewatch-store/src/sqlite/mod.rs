@@ -487,7 +487,7 @@ impl Store for SqliteStore {
             Box::pin(async move {
                 let outcome = intake_in_tx(ctx, cmd).await?;
                 if let IntakeOutcome::Created(receipt) = &outcome {
-                    playbooks::after_intake(ctx, &cell, &receipt.case_id, pre).await?;
+                    playbooks::after_intake(ctx, &cell, receipt, pre).await?;
                 }
                 Ok(outcome)
             })

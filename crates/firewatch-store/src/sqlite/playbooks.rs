@@ -747,6 +747,8 @@ pub(crate) struct PreEvaluated {
     eval: Evaluation,
     text: String,
     version: i64,
+    /// The case row intake is about to write (id and number come from the receipt).
+    case: CaseRecord,
 }
 
 pub(crate) fn pre_evaluate(
@@ -755,10 +757,28 @@ pub(crate) fn pre_evaluate(
 ) -> Result<PreEvaluated> {
     let eval = pb.playbook.evaluate(&intake_facts(cmd));
     let text = compact_text(&eval)?;
+    let r = &cmd.report;
+    let case = CaseRecord {
+        id: String::new(),
+        number: 0,
+        status: CaseStatus::New,
+        severity: cmd.severity,
+        hazards: cmd.hazards.clone(),
+        title: super::title_of(&r.narrative),
+        assignee: None,
+        country: r.country.clone(),
+        channel: r.channel.as_str().to_string(),
+        product_brand: r.product.brand.clone(),
+        product_model: r.product.model.clone(),
+        reporter_handle: r.reporter.handle.clone(),
+        created_at_ms: cmd.received_at_ms,
+        updated_at_ms: cmd.received_at_ms,
+    };
     Ok(PreEvaluated {
         eval,
         text,
         version: pb.version,
+        case,
     })
 }
 
@@ -1035,7 +1055,7 @@ pub(crate) fn intake_facts(cmd: &crate::records::IntakeCommand) -> CaseFacts {
 pub(crate) async fn after_intake(
     ctx: &mut WriteCtx,
     cell: &PlaybookCell,
-    case_id: &str,
+    receipt: &crate::records::IntakeReceipt,
     pre: PreEvaluated,
 ) -> Result<()> {
     // A reload that landed between the evaluation and this transaction: evaluate again
@@ -1050,12 +1070,15 @@ pub(crate) async fn after_intake(
             eval,
             text,
             version: pb.version,
+            case: pre.case,
         }
     };
     let pb = &*pb;
     // The case was just written from the same command: its facts are `pre.facts`, the
     // firm knew when the report was received, and it has no pauses, clocks or policy yet.
-    let case = load_case(&mut ctx.conn, case_id).await?;
+    let mut case = pre.case;
+    case.id = receipt.case_id.clone();
+    case.number = receipt.case_number;
     let loaded = Loaded {
         first_received_ms: case.created_at_ms,
         facts: pre.eval.facts.clone(),

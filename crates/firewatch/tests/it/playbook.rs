@@ -540,6 +540,34 @@ async fn the_story_of_design_section_1_end_to_end() {
         body["event_id"].as_str().unwrap()
     );
     assert_eq!(body["clock"]["name"], "acknowledgement");
+    assert_eq!(body["case"]["reference"], receipt["reference"]);
+    // The S1 rule's match webhook, built inside the intake transaction.
+    let matched_hook = wait_for("the match webhook", 15, async || {
+        hits.lock()
+            .unwrap()
+            .iter()
+            .find(|h| h.json()["type"] == "rule.matched")
+            .cloned()
+    })
+    .await;
+    assert!(signed_ok(&matched_hook));
+    let m = matched_hook.json();
+    assert_eq!(
+        (m["rule_id"].as_str(), m["case"]["id"].as_str()),
+        (Some("s1-critical"), Some(case.as_str()))
+    );
+    assert_eq!(m["case"]["reference"], receipt["reference"]);
+    assert_eq!(
+        (
+            m["case"]["severity"].as_str(),
+            m["case"]["country"].as_str()
+        ),
+        (Some("S1"), Some("FR"))
+    );
+    assert!(
+        m["case"].get("title").is_none(),
+        "no personal data in notifications"
+    );
     assert_eq!(body["escalation"]["level"], "hq");
     let mail = wait_for("the breach e-mail", 15, async || {
         mails
