@@ -4,6 +4,7 @@
 //! Every mutating method writes its audit event in the same transaction as the change.
 
 pub mod blob;
+pub mod playbooks;
 pub mod records;
 pub mod signals;
 pub mod sqlite;
@@ -34,6 +35,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A policy or workflow rule refused the change (remedy, approval, resolution gate).
+    #[error("{}", .0.detail)]
+    Refused(Box<playbooks::Refusal>),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -141,4 +145,6 @@ pub trait Store: Send + Sync + 'static {
     /// Writes a consistent copy of the whole database to `dest` (which must not exist) while
     /// the store stays online.
     async fn backup_database(&self, dest: &std::path::Path) -> Result<()>;
+    /// Playbooks, remedies, clocks, escalations, tasks, custody and the outbox.
+    fn playbooks(&self) -> &dyn playbooks::PlaybookStore;
 }

@@ -93,9 +93,10 @@ async fn concurrent_intakes_get_distinct_case_numbers_and_one_chain() {
     }
     numbers.sort();
     assert_eq!(numbers, (1..=50).collect::<Vec<_>>());
+    // Each intake: case.opened and the playbook's case.policy_evaluated.
     assert_eq!(
         store.verify_audit().await.unwrap(),
-        AuditVerdict::Ok { events: 50 }
+        AuditVerdict::Ok { events: 100 }
     );
 }
 
@@ -122,10 +123,13 @@ async fn transitions_follow_the_table_and_are_audited() {
         .await
         .unwrap();
     let kinds: Vec<_> = events.iter().map(|e| e.kind.as_str()).collect();
-    assert_eq!(kinds, ["case.opened", "case.transitioned"]);
-    assert_eq!(events[1].actor, "alice");
-    assert!(events[1].before.as_deref().unwrap().contains("\"new\""));
-    assert!(events[1].after.as_deref().unwrap().contains("\"triaged\""));
+    assert_eq!(
+        kinds,
+        ["case.opened", "case.policy_evaluated", "case.transitioned"]
+    );
+    assert_eq!(events[2].actor, "alice");
+    assert!(events[2].before.as_deref().unwrap().contains("\"new\""));
+    assert!(events[2].after.as_deref().unwrap().contains("\"triaged\""));
     let missing = store
         .transition_case("nope", CaseStatus::Triaged, None, &agent)
         .await
@@ -154,9 +158,11 @@ async fn a_failed_write_in_a_batch_leaves_the_others_and_the_chain_intact() {
     assert!(bad.is_err());
     good.unwrap();
     assert_eq!(store.case_notes(&r.case_id).await.unwrap().len(), 2);
+    // case.opened, case.policy_evaluated, case.transitioned, clocks.stopped (closing stops
+    // the case's clocks) and the two notes; nothing from the failed transition.
     assert_eq!(
         store.verify_audit().await.unwrap(),
-        AuditVerdict::Ok { events: 4 }
+        AuditVerdict::Ok { events: 6 }
     );
 }
 
@@ -251,14 +257,216 @@ async fn audit_verify_catches_reordered_events() {
 #[tokio::test]
 async fn audit_verify_catches_a_removed_tail() {
     let (store, dir) = store_with_events(5).await;
-    tamper(&dir, "DELETE FROM events WHERE seq = 5").await;
+    // Five intakes write ten events (case.opened, case.policy_evaluated).
+    tamper(&dir, "DELETE FROM events WHERE seq = 10").await;
     assert_eq!(
         store.verify_audit().await.unwrap(),
         AuditVerdict::Broken(ChainBreak::HeadMismatch {
-            last_seq: 4,
-            head_seq: 5
+            last_seq: 9,
+            head_seq: 10
         })
     );
+}
+
+// ------------------------------------------------------------------------------ playbooks
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+#[tokio::test]
+async fn a_breach_fires_exactly_once_with_two_workers_on_one_database() {
+    let (a, dir) = sqlite().await;
+    // Received in 2023: every clock of these S2 cases is long overdue.
+    let mut cases = Vec::new();
+    for i in 0..8 {
+        cases.push(created(a.intake(command(None, &format!("r{i}"))).await.unwrap()).case_id);
+    }
+    let mut total = 0;
+    for c in &cases {
+        let view = a.playbooks().case_policy(c).await.unwrap().unwrap();
+        assert!(view.clocks.iter().all(|k| k.state == "running"));
+        assert!(view.clocks.iter().any(|k| k.kind == "regulator"));
+        total += view.clocks.len();
+    }
+    assert!(total >= 8 * 4, "{total} clocks");
+    // A second store on the same file is a second process's worker.
+    let b = SqliteStore::open(&dir.path().join("fw.sqlite"))
+        .await
+        .unwrap();
+    let mut fired = Vec::new();
+    loop {
+        let (x, y) = tokio::join!(
+            a.playbooks().fire_breaches(5),
+            b.playbooks().fire_breaches(5)
+        );
+        let (x, y) = (x.unwrap(), y.unwrap());
+        if x.is_empty() && y.is_empty() {
+            break;
+        }
+        fired.extend(x.into_iter().chain(y).map(|r| (r.case_id, r.clock)));
+    }
+    let unique: std::collections::BTreeSet<_> = fired.iter().cloned().collect();
+    assert_eq!(unique.len(), fired.len(), "a breach fired twice");
+    assert_eq!(fired.len(), total);
+    // Each breach escalated one level until hq: agent -> supervisor -> safety -> hq.
+    for c in &cases {
+        let view = b.playbooks().case_policy(c).await.unwrap().unwrap();
+        assert!(view.clocks.iter().all(|k| k.state == "breached"));
+        let by_clock: Vec<_> = view
+            .escalations
+            .iter()
+            .filter(|e| e.cause.starts_with("clock:"))
+            .map(|e| (e.from_level.as_str(), e.level.as_str()))
+            .collect();
+        assert_eq!(
+            by_clock,
+            [
+                ("agent", "supervisor"),
+                ("supervisor", "safety"),
+                ("safety", "hq")
+            ]
+        );
+        assert_eq!(view.policy.unwrap().level, "hq");
+    }
+    assert!(a.playbooks().fire_breaches(100).await.unwrap().is_empty());
+    assert!(matches!(
+        b.verify_audit().await.unwrap(),
+        AuditVerdict::Ok { .. }
+    ));
+}
+
+#[tokio::test]
+async fn courtesy_clocks_pause_while_waiting_on_the_customer_and_regulator_clocks_do_not() {
+    let (store, _dir) = sqlite().await;
+    let mut cmd = command(None, "smoke from the charger");
+    cmd.received_at_ms = now_ms();
+    let case = created(store.intake(cmd).await.unwrap()).case_id;
+    let a = Actor("alice".into());
+    let clocks = |v: &playbooks::CasePolicyView| {
+        v.clocks
+            .iter()
+            .map(|c| (c.name.clone(), (c.state.clone(), c.deadline_ms, c.pausable)))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let before = clocks(&store.playbooks().case_policy(&case).await.unwrap().unwrap());
+    for to in [CaseStatus::InProgress, CaseStatus::WaitingCustomer] {
+        store.transition_case(&case, to, None, &a).await.unwrap();
+    }
+    let paused = clocks(&store.playbooks().case_policy(&case).await.unwrap().unwrap());
+    for (name, (state, deadline, pausable)) in &paused {
+        if *pausable {
+            assert_eq!((state.as_str(), *deadline), ("paused", None), "{name}");
+        } else {
+            assert_eq!(state, "running", "{name}");
+            assert_eq!(*deadline, before[name].1, "{name} moved");
+        }
+    }
+    assert_eq!(paused["regulator_report"].0, "running");
+    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    store
+        .transition_case(&case, CaseStatus::InProgress, None, &a)
+        .await
+        .unwrap();
+    let resumed = clocks(&store.playbooks().case_policy(&case).await.unwrap().unwrap());
+    for (name, (state, deadline, pausable)) in &resumed {
+        assert_eq!(state, "running", "{name}");
+        if *pausable {
+            // Paused time never shortens a clock; on a calendar-time clock it lengthens it
+            // (a business-hours clock paused outside working hours does not move).
+            assert!(
+                deadline.unwrap() >= before[name].1.unwrap(),
+                "{name} moved back"
+            );
+        } else {
+            assert_eq!(*deadline, before[name].1, "{name} moved");
+        }
+    }
+    assert!(
+        resumed["resolution"].1.unwrap() > before["resolution"].1.unwrap(),
+        "the calendar-time resolution clock did not move"
+    );
+    // Resolving is refused until the required tasks are recorded; nothing changes.
+    let err = store
+        .transition_case(&case, CaseStatus::Resolved, None, &a)
+        .await
+        .unwrap_err();
+    let StoreError::Refused(r) = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(r.slug, "resolution-blocked");
+    assert!(r.detail.contains("regulator"), "{}", r.detail);
+    assert_eq!(
+        store.get_case(&case).await.unwrap().unwrap().status,
+        CaseStatus::InProgress
+    );
+}
+
+#[tokio::test]
+async fn a_reloaded_playbook_reschedules_running_clocks_and_an_invalid_one_changes_nothing() {
+    let (store, dir) = sqlite().await;
+    let mut cmd = command(None, "smoke from the charger");
+    cmd.received_at_ms = now_ms();
+    let case = created(store.intake(cmd).await.unwrap()).case_id;
+    let deadline = |v: &playbooks::CasePolicyView, name: &str| {
+        let c = v.clocks.iter().find(|c| c.name == name).unwrap();
+        (c.deadline_ms.unwrap() - c.started_at_ms, c.state.clone())
+    };
+    let view = store.playbooks().case_policy(&case).await.unwrap().unwrap();
+    assert_eq!(
+        deadline(&view, "acknowledgement"),
+        (3_600_000, "running".into())
+    );
+    let admin = Actor("root".into());
+
+    let bad = store
+        .playbooks()
+        .put_playbook(
+            "bad.toml",
+            "[[rules]]\nid = \"x\"\nwhen = \"case.nope\"\n",
+            &admin,
+        )
+        .await
+        .unwrap();
+    let playbooks::PutPlaybook::Invalid(e) = bad else {
+        panic!("an invalid playbook was applied")
+    };
+    assert!(
+        e.to_string()
+            .starts_with("bad.toml: rule \"x\": field when:"),
+        "{e}"
+    );
+    assert_eq!(store.playbooks().active_playbook().version, 0);
+
+    let text = firewatch_policy::DEFAULT_PLAYBOOK_TOML.replace(
+        r#"{ name = "acknowledgement", kind = "internal", duration = "1h", basis = "calendar" }"#,
+        r#"{ name = "acknowledgement", kind = "internal", duration = "3h", basis = "calendar" }"#,
+    );
+    let applied = store
+        .playbooks()
+        .put_playbook("ops.toml", &text, &admin)
+        .await
+        .unwrap();
+    let playbooks::PutPlaybook::Applied(a) = applied else {
+        panic!("the valid playbook was refused")
+    };
+    assert_eq!(a.version, 1);
+    assert_eq!(store.playbooks().run_evaluations(100).await.unwrap(), 1);
+    let view = store.playbooks().case_policy(&case).await.unwrap().unwrap();
+    assert_eq!(
+        deadline(&view, "acknowledgement"),
+        (3 * 3_600_000, "running".into())
+    );
+    assert_eq!(view.policy.unwrap().playbook_version, 1);
+    // A second store on the file (another node) picks the new version up.
+    let other = SqliteStore::open(&dir.path().join("fw.sqlite"))
+        .await
+        .unwrap();
+    assert_eq!(other.playbooks().active_playbook().version, 1);
+    assert!(!other.playbooks().refresh_playbook().await.unwrap());
 }
 
 // ------------------------------------------------------------------ defect signals (issue 4)
@@ -442,9 +650,10 @@ async fn signal_counters_kept_by_intake_equal_a_full_recount() {
     assert_eq!(dirty.len(), 2, "{dirty:?}");
     store.clear_dirty(dirty).await.unwrap();
     assert!(store.dirty_products().await.unwrap().is_empty());
+    // 240 intakes write case.opened and case.policy_evaluated each, plus the two upserts.
     assert_eq!(
         store.verify_audit().await.unwrap(),
-        AuditVerdict::Ok { events: 242 }
+        AuditVerdict::Ok { events: 482 }
     );
 }
 

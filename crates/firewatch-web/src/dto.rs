@@ -159,6 +159,9 @@ pub struct CaseDetail {
     pub notes: Vec<Note>,
     pub timeline: Vec<Event>,
     pub allowed_transitions: Vec<String>,
+    /// Playbook state (issue 5): clocks, remedies, escalations, tasks, custody, policy.
+    #[serde(flatten)]
+    pub playbook: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]

@@ -195,6 +195,17 @@ impl From<StoreError> for ApiError {
                 e.0.retry_after_secs = Some(5);
                 e
             }
+            StoreError::Refused(r) => {
+                let r = *r;
+                let mut e = ApiError::new(
+                    StatusCode::from_u16(r.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY),
+                    r.slug,
+                    r.title,
+                    r.detail,
+                );
+                e.0.extra = r.data;
+                e
+            }
             other => ApiError::internal("store", other),
         }
     }

@@ -103,6 +103,11 @@ pub fn openapi_document() -> Value {
     schema_of::<crate::api::signals::SignalList>(&mut schemas);
     schema_of::<crate::api::signals::SignalDetail>(&mut schemas);
     schema_of::<crate::api::signals::SignalOut>(&mut schemas);
+    schema_of::<crate::api::playbooks::RemedyRequest>(&mut schemas);
+    schema_of::<crate::api::playbooks::DecisionRequest>(&mut schemas);
+    schema_of::<crate::api::playbooks::EscalationRequest>(&mut schemas);
+    schema_of::<crate::api::playbooks::TaskRequest>(&mut schemas);
+    schema_of::<crate::api::playbooks::CustodyRequest>(&mut schemas);
     schemas.insert(
         "Problem".into(),
         json!({"type": "object", "description": "RFC 9457 problem details",

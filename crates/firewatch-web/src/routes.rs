@@ -3,10 +3,10 @@
 //! exist without an access entry. The OpenAPI document is generated from it too.
 
 use crate::AppState;
-use crate::api::{audit, cases, exposure, intake, products, signals};
+use crate::api::{audit, cases, exposure, intake, playbooks, products, signals};
 use crate::ops;
 use axum::http::Method;
-use axum::routing::{MethodRouter, delete, get, post};
+use axum::routing::{MethodRouter, delete, get, post, put};
 use firewatch_domain::Role;
 use firewatch_domain::Role::*;
 
@@ -27,6 +27,8 @@ const ADMIN: &[Role] = &[Admin];
 const EXPOSURE_WRITERS: &[Role] = &[Admin, Safety];
 const SIGNAL_READERS: &[Role] = &[Supervisor, Safety, Hq, Pr, Admin];
 const SIGNAL_WORKERS: &[Role] = &[Safety, Hq];
+/// Who may approve or reject a remedy (the playbook then decides which of them may).
+const APPROVERS: &[Role] = &[Agent, Supervisor, Safety, Hq, Admin];
 
 pub struct RouteSpec {
     pub method: Method,
@@ -70,6 +72,36 @@ pub fn table() -> &'static [RouteSpec] {
                 req: Some("NoteRequest"), resp: 201 Some("Note"), post(cases::add_note)),
             route!(POST "/api/v1/cases/{id}/assign", Access::Roles(CASEWORK), "Assign a case (agents may only take a case themselves)",
                 req: Some("AssignRequest"), resp: 200 Some("CaseSummary"), post(cases::assign)),
+            route!(GET "/api/v1/cases/{id}/policy", Access::Roles(READ_CASES), "The case's clocks, remedies, escalations, tasks, custody, matched rules and resolution blockers",
+                req: None, resp: 200 None, get(playbooks::case_policy)),
+            route!(POST "/api/v1/cases/{id}/evaluate", Access::Roles(&[Safety, Hq, Admin]), "Evaluate the active playbook on the case again",
+                req: None, resp: 200 None, post(playbooks::evaluate)),
+            route!(POST "/api/v1/cases/{id}/remedies", Access::Roles(CASEWORK), "Propose a remedy: 201 allowed, 202 waits for approval, 422 refused with the rule id",
+                req: Some("RemedyRequest"), resp: 201 None, post(playbooks::propose_remedy)),
+            route!(POST "/api/v1/remedies/{id}/approve", Access::Roles(APPROVERS), "Approve a remedy (a role it waits for) or an exception to the rule that refused it (safety cases: hq only, written reason)",
+                req: Some("DecisionRequest"), resp: 200 None, post(playbooks::approve_remedy)),
+            route!(POST "/api/v1/remedies/{id}/reject", Access::Roles(APPROVERS), "Reject a remedy that waits for approval",
+                req: Some("DecisionRequest"), resp: 200 None, post(playbooks::reject_remedy)),
+            route!(POST "/api/v1/remedies/{id}/accept", Access::Roles(CASEWORK), "The customer accepted the remedy",
+                req: None, resp: 200 None, post(playbooks::accept_remedy)),
+            route!(POST "/api/v1/remedies/{id}/fulfil", Access::Roles(CASEWORK), "The remedy was delivered",
+                req: None, resp: 200 None, post(playbooks::fulfil_remedy)),
+            route!(POST "/api/v1/cases/{id}/escalations", Access::Roles(CASEWORK), "Escalate a case (default one level up)",
+                req: Some("EscalationRequest"), resp: 201 None, post(playbooks::escalate)),
+            route!(POST "/api/v1/cases/{id}/tasks/{task}/complete", Access::Roles(CASEWORK), "Mark a task done (device_retrieval, injury_follow_up, safety_review, regulator_report)",
+                req: Some("TaskRequest"), resp: 200 None, post(playbooks::complete_task)),
+            route!(POST "/api/v1/cases/{id}/custody", Access::Roles(CASEWORK), "Record a chain-of-custody entry: who held the device, when, where",
+                req: Some("CustodyRequest"), resp: 201 None, post(playbooks::add_custody)),
+            route!(GET "/api/v1/playbook", Access::Roles(&[Safety, Hq, Admin]), "The active playbook: version, rules and text",
+                req: None, resp: 200 None, get(playbooks::get_playbook)),
+            route!(POST "/api/v1/playbook/validate", Access::Roles(ADMIN), "Validate a playbook (TOML body or JSON {text}) without applying it",
+                req: None, resp: 200 None, post(playbooks::validate_playbook)),
+            route!(PUT "/api/v1/playbook", Access::Roles(ADMIN), "Replace the active playbook without restart (an invalid one is refused, the old one stays; audited)",
+                req: None, resp: 200 None, put(playbooks::put_playbook)),
+            route!(GET "/api/v1/notifications", Access::Roles(ADMIN), "Outgoing notifications (webhooks, e-mail) by state, e.g. ?state=dead",
+                req: None, resp: 200 None, get(playbooks::list_notifications)),
+            route!(POST "/api/v1/notifications/{id}/retry", Access::Roles(ADMIN), "Put a dead notification back in the queue",
+                req: None, resp: 200 None, post(playbooks::retry_notification)),
             route!(GET "/api/v1/attachments/{id}", Access::Roles(READ_CASES), "A photo, re-encoded without EXIF/GPS",
                 req: None, resp: 200 None, get(cases::attachment)),
             route!(GET "/api/v1/audit", Access::Roles(AUDITORS), "Audit events in order, optionally for one entity",

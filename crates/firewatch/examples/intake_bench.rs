@@ -43,6 +43,8 @@ const NARRATIVES: &[&str] = &[
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // reqwest is built with rustls without a default provider: install ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let clients = arg("--clients", 16) as usize;
     let seconds = arg("--seconds", 10);
     let bin = std::env::var("FIREWATCH_BIN").unwrap_or_else(|_| "target/release/firewatch".into());

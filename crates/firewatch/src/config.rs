@@ -23,6 +23,13 @@ pub struct Settings {
     pub intake_burst: u32,
     /// `text` or `json` logs on stderr.
     pub log_format: String,
+    /// Playbook TOML file applied at startup when it differs from the active one (issue 5).
+    pub playbook: Option<PathBuf>,
+    /// How often the scheduler polls clocks and the outbox, in milliseconds.
+    pub scheduler_interval_ms: u64,
+    /// Webhook endpoints, SMTP and retries (`[notifications]`).
+    #[serde(default)]
+    pub notifications: crate::notify::NotifySettings,
 }
 
 impl Default for Settings {
@@ -35,6 +42,9 @@ impl Default for Settings {
             intake_per_minute: 30,
             intake_burst: 10,
             log_format: "text".into(),
+            playbook: None,
+            scheduler_interval_ms: 1000,
+            notifications: crate::notify::NotifySettings::default(),
         }
     }
 }
@@ -54,7 +64,9 @@ pub struct Overrides {
 
 /// The settings that `FIREWATCH_*` variables may set (others, such as FIREWATCH_LOG, are
 /// read elsewhere and must not trip the unknown-key check).
-const SETTING_KEYS: [&str; 7] = [
+const SETTING_KEYS: [&str; 9] = [
+    "playbook",
+    "scheduler_interval_ms",
     "data",
     "listen",
     "database_url",

@@ -6,6 +6,8 @@ mod config;
 mod demo;
 mod import_cmd;
 mod import_reports;
+mod notify;
+mod scheduler;
 mod serve;
 mod stats_cmd;
 mod triage_engine;
@@ -29,6 +31,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // TLS for outgoing webhooks and SMTP uses rustls with ring (no OpenSSL, no aws-lc).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

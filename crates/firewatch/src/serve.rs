@@ -53,6 +53,13 @@ pub async fn serve(settings: Settings, state: Option<AppState>) -> anyhow::Resul
         Some(s) => s,
         None => build_state(&settings).await?,
     };
+    crate::scheduler::apply_configured_playbook(&settings, &state).await?;
+    let notifier = Arc::new(crate::notify::Notifier::new(&settings.notifications)?);
+    tokio::spawn(crate::scheduler::run(
+        state.store.clone(),
+        notifier,
+        std::time::Duration::from_millis(settings.scheduler_interval_ms),
+    ));
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;

@@ -21,6 +21,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 pub(crate) mod signals;
+mod playbooks;
 
 /// How many queued writes may share one transaction.
 const MAX_BATCH: usize = 512;
@@ -80,6 +81,8 @@ struct Job {
 pub struct SqliteStore {
     pub(crate) readers: SqlitePool,
     writer: mpsc::Sender<Job>,
+    /// The active playbook (issue 5), applied inside write transactions.
+    pub(crate) playbook: std::sync::Arc<crate::playbooks::PlaybookCell>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -114,9 +117,11 @@ impl SqliteStore {
         let conn = SqliteConnection::connect_with(&options(path)).await?;
         let (tx, rx) = mpsc::channel::<Job>(4096);
         tokio::spawn(writer_loop(conn, rx));
+        let playbook = playbooks::load_active(&readers).await?;
         Ok(SqliteStore {
             readers,
             writer: tx,
+            playbook: std::sync::Arc::new(crate::playbooks::PlaybookCell::new(playbook)),
         })
     }
 
@@ -479,8 +484,18 @@ impl Store for SqliteStore {
     }
 
     async fn intake(&self, cmd: IntakeCommand) -> Result<IntakeOutcome> {
-        self.write(move |ctx| Box::pin(intake_in_tx(ctx, cmd)))
-            .await
+        let pre = playbooks::pre_evaluate(&self.playbook.current(), &cmd)?;
+        let cell = self.playbook.clone();
+        self.write(move |ctx| {
+            Box::pin(async move {
+                let outcome = intake_in_tx(ctx, cmd).await?;
+                if let IntakeOutcome::Created(receipt) = &outcome {
+                    playbooks::after_intake(ctx, &cell, receipt, pre).await?;
+                }
+                Ok(outcome)
+            })
+        })
+        .await
     }
 
     async fn get_case(&self, id: &str) -> Result<Option<CaseRecord>> {
@@ -591,10 +606,12 @@ impl Store for SqliteStore {
         actor: &Actor,
     ) -> Result<CaseRecord> {
         let (case_id, actor) = (case_id.to_string(), actor.clone());
+        let pb = self.playbook.current();
         self.write(move |ctx| {
             Box::pin(async move {
                 let before = load_case(&mut ctx.conn, &case_id).await?;
                 check_transition(before.status, to)?;
+                playbooks::before_transition(ctx, &pb, &before, to).await?;
                 sqlx::query("UPDATE cases SET status = $1, updated_at = $2 WHERE id = $3")
                     .bind(to.as_str())
                     .bind(ctx.now_ms)
@@ -614,6 +631,7 @@ impl Store for SqliteStore {
                     Some(after_json),
                 )
                 .await?;
+                playbooks::after_transition(ctx, &pb, &case_id, before.status, to, &actor).await?;
                 Ok(after)
             })
         })
@@ -871,6 +889,10 @@ impl Store for SqliteStore {
             .execute(&mut *conn)
             .await?;
         Ok(())
+    }
+
+    fn playbooks(&self) -> &dyn crate::playbooks::PlaybookStore {
+        self
     }
 
     async fn verify_audit(&self) -> Result<AuditVerdict> {

@@ -92,6 +92,10 @@ pub async fn detail(
             limit: 1000,
         })
         .await?;
+    let playbook = match state.store.playbooks().case_policy(&id).await? {
+        Some(view) => super::playbooks::policy_parts(&view),
+        None => Default::default(),
+    };
     Ok(axum::Json(CaseDetail {
         allowed_transitions: case
             .status
@@ -103,6 +107,7 @@ pub async fn detail(
         reports,
         notes: notes.iter().map(Note::from).collect(),
         timeline: timeline.iter().map(Event::from).collect(),
+        playbook,
     }))
 }
 

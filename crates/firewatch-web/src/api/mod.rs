@@ -6,6 +6,7 @@ pub mod exposure;
 pub mod intake;
 pub mod products;
 pub mod signals;
+pub mod playbooks;
 
 use crate::error::ApiError;
 use axum::extract::rejection::JsonRejection;

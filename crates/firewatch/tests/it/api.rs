@@ -444,10 +444,15 @@ async fn case_work_follows_the_transition_table_and_is_audited() {
         kinds,
         [
             "case.opened",
+            // the playbook evaluates the new case (rules, tasks, clocks)
+            "case.policy_evaluated",
             "case.transitioned",
             "case.transitioned",
             "case.transitioned",
+            // entering and leaving waiting_customer pauses and resumes courtesy clocks
+            "case.policy_evaluated",
             "case.transitioned",
+            "case.policy_evaluated",
             "case.note_added",
             "case.assigned"
         ]

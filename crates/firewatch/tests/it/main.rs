@@ -8,4 +8,5 @@ mod harness;
 mod import_reports;
 mod photos;
 mod signals;
+mod playbook;
 mod stats;
