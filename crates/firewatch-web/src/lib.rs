@@ -143,6 +143,12 @@ pub fn app(state: AppState) -> Router {
         router = router.route(path, method_router);
     }
     router
+        // Multipart intake carries up to max_photos photos of max_photo_bytes each; every
+        // part is capped again while it is read.
+        .layer(axum::extract::DefaultBodyLimit::max(
+            state.config.max_photos * state.config.max_photo_bytes
+                + 2 * state.config.max_json_bytes,
+        ))
         .fallback(|| async { ApiError::not_found("this route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

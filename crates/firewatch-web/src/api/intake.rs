@@ -405,15 +405,25 @@ async fn read_capped(
     what: &str,
 ) -> ApiResult<Bytes> {
     let mut buf = Vec::new();
+    let mut over = false;
     loop {
         match field.chunk().await {
+            // Past the cap, the rest of the part is read and dropped (the whole body is
+            // bounded by the route's body limit), so that the client gets the 413 instead of
+            // a connection reset in the middle of its upload.
+            Ok(Some(_)) if over => {}
             Ok(Some(chunk)) => {
                 if buf.len() + chunk.len() > cap {
-                    return Err(ApiError::too_large(format!(
-                        "each `{what}` part may have at most {cap} bytes"
-                    )));
+                    over = true;
+                    buf = Vec::new();
+                } else {
+                    buf.extend_from_slice(&chunk);
                 }
-                buf.extend_from_slice(&chunk);
+            }
+            Ok(None) if over => {
+                return Err(ApiError::too_large(format!(
+                    "each `{what}` part may have at most {cap} bytes"
+                )));
             }
             Ok(None) => return Ok(Bytes::from(buf)),
             Err(e) => return Err(multipart_error(e)),

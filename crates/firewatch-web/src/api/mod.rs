@@ -4,9 +4,9 @@ pub mod audit;
 pub mod cases;
 pub mod exposure;
 pub mod intake;
+pub mod playbooks;
 pub mod products;
 pub mod signals;
-pub mod playbooks;
 
 use crate::error::ApiError;
 use axum::extract::rejection::JsonRejection;

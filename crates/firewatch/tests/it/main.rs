@@ -7,6 +7,6 @@ mod durability;
 mod harness;
 mod import_reports;
 mod photos;
-mod signals;
 mod playbook;
+mod signals;
 mod stats;

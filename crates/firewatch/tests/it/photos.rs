@@ -111,6 +111,32 @@ async fn photos_are_checked_stored_and_served_without_metadata() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
 
+    // A large photo (over axum's default 2 MB body limit) is fine.
+    let big_ok = {
+        let mut seed = 12345u32;
+        let img = image::RgbImage::from_fn(1100, 1100, |_, _| {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            let b = seed.to_be_bytes();
+            image::Rgb([b[0], b[1], b[2]])
+        });
+        let mut out = Vec::new();
+        image::DynamicImage::ImageRgb8(img)
+            .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
+        out
+    };
+    assert!(big_ok.len() > 3_000_000, "{} bytes", big_ok.len());
+    let form = Form::new()
+        .part("report", report_part())
+        .part("photos", Part::bytes(big_ok).file_name("big.png"));
+    let resp = http
+        .post(server.url("/api/v1/reports"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+
     // Over 10 MiB.
     let mut big = png(2, 2);
     big.resize(10 * 1024 * 1024 + 1, 0);
@@ -137,10 +163,10 @@ async fn photos_are_checked_stored_and_served_without_metadata() {
 
     assert_eq!(
         sql_count(dir.path(), "SELECT COUNT(*) FROM reports").await,
-        1
+        2
     );
     assert_eq!(
         sql_count(dir.path(), "SELECT COUNT(*) FROM attachments").await,
-        1
+        2
     );
 }
