@@ -1075,60 +1075,24 @@ impl Triager {
                 let i = hits.partition_point(|h| (h.e as usize) <= t.0);
                 hits.get(i).is_some_and(|h| (h.s as usize) < t.1)
             };
-            let mut anchors: SmallVec<[(SmallVec<[Span; 5]>, usize); 4]> = SmallVec::new();
-            // digit runs (a branch-free pass first: most narratives have no digit)
-            let mut i = if tb.iter().fold(false, |a, b| a | b.is_ascii_digit()) {
-                0
-            } else {
-                tb.len()
-            };
-            while let Some(off) = tb[i..].iter().position(u8::is_ascii_digit) {
-                i += off;
-                if tb[i].is_ascii_digit()
-                    && let Some(d) = token_at(tb, i)
-                    && !covered(d)
-                {
-                    let mut local: SmallVec<[Span; 5]> = SmallVec::new();
-                    let p1 = prev_token(tb, d.0);
-                    let p2 = p1.and_then(|p| prev_token(tb, p.0));
-                    local.extend(p2);
-                    local.extend(p1);
-                    let di = local.len();
-                    local.push(d);
-                    let n1 = next_token(tb, d.1);
-                    let n2 = n1.and_then(|n| next_token(tb, n.1));
-                    local.extend(n1);
-                    local.extend(n2);
-                    anchors.push((local, di));
-                    i = d.1;
-                    continue;
-                }
-                i += 1;
-            }
-            // windows right after a brand
-            for &((_, be), _) in brands.iter() {
-                if let Some(n1) = next_token(tb, be) {
-                    let mut local: SmallVec<[Span; 5]> = SmallVec::new();
-                    local.push(n1);
-                    let n2 = next_token(tb, n1.1);
-                    let n3 = n2.and_then(|n| next_token(tb, n.1));
-                    local.extend(n2);
-                    local.extend(n3);
-                    anchors.push((local, 0));
-                }
-            }
             let mut buf: Vec<u32> = Vec::new();
             let mut cand: SmallVec<[u8; 32]> = SmallVec::new();
-            for (local, must) in &anchors {
-                'windows: for w in (1..=3usize).rev() {
-                    for k in must.saturating_sub(w - 1)..=*must {
+            // Probes the windows of one to three tokens of `local` that contain the token
+            // `must`, widest first, and stops at the first window that matches a key.
+            let mut probe = |local: &[Span], must: usize, mentions: &mut SmallVec<[Mention; 4]>| {
+                let mut cov = [false; 5];
+                for (c, t) in cov.iter_mut().zip(local) {
+                    *c = covered(*t);
+                }
+                for w in (1..=3usize).rev() {
+                    for k in must.saturating_sub(w - 1)..=must {
                         if k + w > local.len() {
                             continue;
                         }
-                        let win = &local[k..k + w];
-                        if win.iter().any(|t| covered(*t)) {
+                        if cov[k..k + w].iter().any(|c| *c) {
                             continue;
                         }
+                        let win = &local[k..k + w];
                         let n: usize = win.iter().map(|t| t.1 - t.0).sum();
                         let c0 = tb[win[0].0];
                         let c1 = if win[0].1 - win[0].0 >= 2 {
@@ -1164,9 +1128,53 @@ impl Triager {
                             }
                         }
                         if !buf.is_empty() {
-                            break 'windows;
+                            return;
                         }
                     }
+                }
+            };
+            // around digit runs (a branch-free pass first: most narratives have no digit)
+            let has_digit = tb.iter().fold(false, |a, b| a | b.is_ascii_digit());
+            let mut i = if has_digit { 0 } else { tb.len() };
+            while let Some(off) = tb[i..].iter().position(u8::is_ascii_digit) {
+                i += off;
+                if let Some(d) = token_at(tb, i)
+                    && !covered(d)
+                {
+                    let mut local = [(0, 0); 5];
+                    let mut len = 0;
+                    let p1 = prev_token(tb, d.0);
+                    let p2 = p1.and_then(|p| prev_token(tb, p.0));
+                    for t in [p2, p1, Some(d)].into_iter().flatten() {
+                        local[len] = t;
+                        len += 1;
+                    }
+                    let di = len - 1;
+                    let n1 = next_token(tb, d.1);
+                    let n2 = n1.and_then(|n| next_token(tb, n.1));
+                    for t in [n1, n2].into_iter().flatten() {
+                        local[len] = t;
+                        len += 1;
+                    }
+                    probe(&local[..len], di, &mut mentions);
+                    i = d.1;
+                    continue;
+                }
+                i += 1;
+            }
+            // windows right after a brand
+            for &((_, be), _) in brands.iter() {
+                if let Some(n1) = next_token(tb, be) {
+                    let mut local = [(0, 0); 3];
+                    local[0] = n1;
+                    let mut len = 1;
+                    let n2 = next_token(tb, n1.1);
+                    let n3 = n2.and_then(|n| next_token(tb, n.1));
+                    for t in [n2, n3].into_iter().flatten() {
+                        local[len] = t;
+                        len += 1;
+                    }
+                    probe(&local[..len], 0, &mut mentions);
                 }
             }
         }
@@ -1372,24 +1380,43 @@ fn words_between(tb: &[u8], a: usize, b: usize) -> usize {
     spaces.saturating_sub(1) + cjk
 }
 
-fn contains_seq(slice: &[u8], seq: &[u8]) -> bool {
-    slice.windows(seq.len()).any(|w| w == seq)
-}
-
 const IDEO_FULL_STOP: &[u8] = "。".as_bytes();
 const IDEO_COMMA: &[u8] = "、".as_bytes();
 const DANDA: &[u8] = "।".as_bytes();
 
+/// Per byte: 1 for an ASCII clause punctuation mark, 2 for the lead byte of a CJK or
+/// Devanagari clause mark (。 、 start with 0xE3, । with 0xE0), else 0.
+static CLAUSE_BYTE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let marks = b",.;:!?()[]";
+    let mut i = 0;
+    while i < marks.len() {
+        t[marks[i] as usize] = 1;
+        i += 1;
+    }
+    t[0xE0] = 2;
+    t[0xE3] = 2;
+    t
+};
+
+/// Is there a clause mark (ASCII punctuation, 。, 、 or ।) inside `tb[a..b]`? One pass.
 fn clause_break(tb: &[u8], a: usize, b: usize) -> bool {
     if a >= b {
         return false;
     }
     let s = &tb[a..b];
-    s.iter().any(|c| b",.;:!?()[]".contains(c))
-        || (s.iter().any(|&c| c >= 0xE0)
-            && (contains_seq(s, IDEO_FULL_STOP)
-                || contains_seq(s, IDEO_COMMA)
-                || contains_seq(s, DANDA)))
+    s.iter()
+        .enumerate()
+        .any(|(i, &c)| match CLAUSE_BYTE[usize::from(c)] {
+            0 => false,
+            1 => true,
+            _ => {
+                let rest = &s[i..];
+                rest.starts_with(IDEO_FULL_STOP)
+                    || rest.starts_with(IDEO_COMMA)
+                    || rest.starts_with(DANDA)
+            }
+        })
 }
 
 #[inline]

@@ -319,7 +319,9 @@ pub(crate) fn normalize_into(n: &mut Normalized, input: &str) {
             // fast path: the longest run of ASCII bytes that the general path would copy
             // one to one (lowercased) is copied at once
             let last = n.text.as_bytes()[n.text.len() - 1];
-            let mut prev = CLASS[usize::from(last)] as usize;
+            // (the class of a byte does not depend on the previous one, so the look-ups
+            // pipeline; a combined next-state table made every byte wait for the last)
+            let mut prev = usize::from(CLASS[usize::from(last)]);
             let mut j = i;
             let mut letters = 0u32;
             while j < bytes.len() {
