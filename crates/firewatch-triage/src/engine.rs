@@ -274,20 +274,31 @@ struct ProductEntry {
 /// it is `Send + Sync` and `triage` takes `&self`.
 pub struct Triager {
     ac: AhoCorasick,
-    need_left: Vec<bool>,
-    need_right: Vec<bool>,
-    info_start: Vec<u32>,
+    /// per pattern, everything the scan, detection and classification read, in one
+    /// 12-byte record (one cache miss per hit instead of five)
+    meta: Vec<PatMeta>,
     infos: Vec<Info>,
-    /// per pattern: bit `l` set when it has a role in language `l` (bit 15: any language)
-    lang_mask: Vec<u16>,
     patterns: Vec<String>,
-    /// per pattern: bit `l` set when it has a non-stopword role in language `l`
-    content_mask: Vec<u16>,
     neg_after_langs: [bool; 9],
     products: Vec<ProductEntry>,
     fuzzy: FuzzyIndex,
     /// per brand id: its product when the catalog has exactly one product of that brand
     brand_single: Vec<Option<u32>>,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct PatMeta {
+    /// `infos[info_start..info_start + info_len]` are the pattern's roles
+    info_start: u32,
+    /// bit `l` set when it has a role in language `l` (bit 15: any language)
+    lang: u16,
+    /// bit `l` set when it has a non-stopword role in language `l`
+    content: u16,
+    info_len: u16,
+    /// stored with the word-start sentinel (the hit starts one byte later)
+    need_left: bool,
+    /// must end at a word boundary
+    need_right: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -445,40 +456,31 @@ impl Triager {
                 *single = None;
             }
         }
-        let mut need_left = Vec::with_capacity(set.patterns.len());
-        let mut need_right = Vec::with_capacity(set.patterns.len());
+        let mut meta = vec![PatMeta::default(); set.patterns.len()];
         for (i, p) in set.patterns.iter_mut().enumerate() {
             let left = p.chars().next().is_some_and(is_spaced_word_char);
-            need_left.push(left);
-            need_right
-                .push(!set.prefix[i] && p.chars().next_back().is_some_and(is_spaced_word_char));
+            meta[i].need_left = left;
+            meta[i].need_right =
+                !set.prefix[i] && p.chars().next_back().is_some_and(is_spaced_word_char);
             if left {
                 p.insert(0, ' ');
             }
         }
-        let mut info_start = Vec::with_capacity(set.infos.len() + 1);
         let mut infos = Vec::new();
-        for v in &set.infos {
-            info_start.push(infos.len() as u32);
+        for (v, m) in set.infos.iter().zip(meta.iter_mut()) {
+            m.info_start = infos.len() as u32;
+            m.info_len = u16::try_from(v.len()).expect("fewer than 65536 roles per pattern");
             infos.extend_from_slice(v);
-        }
-        info_start.push(infos.len() as u32);
-        let mut lang_mask = Vec::with_capacity(set.infos.len());
-        let mut content_mask = Vec::with_capacity(set.infos.len());
-        for v in &set.infos {
-            let (mut m, mut c) = (0u16, 0u16);
             for i in v {
                 if i.lang == ANY {
-                    m |= 1 << 15;
+                    m.lang |= 1 << 15;
                 } else {
-                    m |= 1 << i.lang;
+                    m.lang |= 1 << i.lang;
                     if !matches!(i.role, Role::Stop) {
-                        c |= 1 << i.lang;
+                        m.content |= 1 << i.lang;
                     }
                 }
             }
-            lang_mask.push(m);
-            content_mask.push(c);
         }
         let ac = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
@@ -499,13 +501,9 @@ impl Triager {
             })?;
         Ok(Triager {
             ac,
-            need_left,
-            need_right,
-            info_start,
+            meta,
             infos,
-            lang_mask,
             patterns: set.patterns,
-            content_mask,
             neg_after_langs,
             products,
             fuzzy: FuzzyIndex::new(fuzzy_keys),
@@ -515,7 +513,7 @@ impl Triager {
 
     /// Number of patterns in the automaton (lexicon terms, cues and catalog names).
     pub fn pattern_count(&self) -> usize {
-        self.need_left.len()
+        self.meta.len()
     }
 
     /// The automaton's patterns as written in the lexicons and catalog (normalised, without
@@ -554,7 +552,7 @@ impl Triager {
         hits.clear();
         hits.reserve(t.len() / 6 + 4);
         let right_ok = |e: usize, p: usize| {
-            !(self.need_right[p] && t[e..].chars().next().is_some_and(is_spaced_word_char))
+            !(self.meta[p].need_right && t[e..].chars().next().is_some_and(is_spaced_word_char))
         };
         let mut pos = 0;
         while pos < t.len() {
@@ -594,7 +592,7 @@ impl Triager {
                     continue;
                 }
             }
-            let start = if self.need_left[p] { s + 1 } else { s };
+            let start = if self.meta[p].need_left { s + 1 } else { s };
             hits.push(Hit {
                 s: start as u32,
                 e: e as u32,
@@ -632,9 +630,9 @@ impl Triager {
     }
 
     fn infos(&self, p: u32) -> &[Info] {
-        let a = self.info_start[p as usize] as usize;
-        let b = self.info_start[p as usize + 1] as usize;
-        &self.infos[a..b]
+        let m = &self.meta[p as usize];
+        let a = m.info_start as usize;
+        &self.infos[a..a + usize::from(m.info_len)]
     }
 
     /// Triage one narrative. `language_hint` (a BCP 47 tag such as "fr" or "hi-Latn")
@@ -679,7 +677,10 @@ impl Triager {
         let mut models: SmallVec<[(Span, u32, bool); 4]> = SmallVec::new();
         let mut brands: SmallVec<[(Span, u32); 4]> = SmallVec::new();
         for h in hits {
-            if self.lang_mask[h.p as usize] & ((1 << la) | (1 << 15)) == 0 {
+            // only roles other than stopwords (bit `la` of `content`) or catalog names (bit
+            // 15) do anything here: stopword hits, the most frequent, skip the role list
+            let meta = &self.meta[h.p as usize];
+            if meta.content & (1 << la) == 0 && meta.lang & (1 << 15) == 0 {
                 continue;
             }
             let span = (h.s as usize, h.e as usize);
@@ -907,18 +908,24 @@ impl Triager {
         }
         let mut votes = [0u32; 9];
         let mut content = [0u32; 9];
-        for h in hits {
-            // bits 0..9 only (bit 15 is "any language")
-            let mut m = self.lang_mask[h.p as usize] & 0x1FF;
-            while m != 0 {
-                votes[m.trailing_zeros() as usize] += 1;
-                m &= m - 1;
+        // Nine 7-bit counters packed in one u64 per list, one table look-up and one add
+        // per hit, unpacked every 127 hits (before a counter can overflow).
+        let flush = |acc: &mut u64, out: &mut [u32; 9]| {
+            for (l, o) in out.iter_mut().enumerate() {
+                *o += ((*acc >> (7 * l)) & 0x7F) as u32;
             }
-            let mut c = self.content_mask[h.p as usize] & 0x1FF;
-            while c != 0 {
-                content[c.trailing_zeros() as usize] += 1;
-                c &= c - 1;
+            *acc = 0;
+        };
+        let (mut vacc, mut cacc) = (0u64, 0u64);
+        for chunk in hits.chunks(127) {
+            for h in chunk {
+                // bits 0..9 only (bit 15 is "any language")
+                let meta = &self.meta[h.p as usize];
+                vacc += VOTE_LANES[usize::from(meta.lang & 0x1FF)];
+                cacc += VOTE_LANES[usize::from(meta.content & 0x1FF)];
             }
+            flush(&mut vacc, &mut votes);
+            flush(&mut cacc, &mut content);
         }
         // top and runner-up, ties to the first language in LANGUAGES order
         let mut top = 0;
@@ -1075,60 +1082,24 @@ impl Triager {
                 let i = hits.partition_point(|h| (h.e as usize) <= t.0);
                 hits.get(i).is_some_and(|h| (h.s as usize) < t.1)
             };
-            let mut anchors: SmallVec<[(SmallVec<[Span; 5]>, usize); 4]> = SmallVec::new();
-            // digit runs (a branch-free pass first: most narratives have no digit)
-            let mut i = if tb.iter().fold(false, |a, b| a | b.is_ascii_digit()) {
-                0
-            } else {
-                tb.len()
-            };
-            while let Some(off) = tb[i..].iter().position(u8::is_ascii_digit) {
-                i += off;
-                if tb[i].is_ascii_digit()
-                    && let Some(d) = token_at(tb, i)
-                    && !covered(d)
-                {
-                    let mut local: SmallVec<[Span; 5]> = SmallVec::new();
-                    let p1 = prev_token(tb, d.0);
-                    let p2 = p1.and_then(|p| prev_token(tb, p.0));
-                    local.extend(p2);
-                    local.extend(p1);
-                    let di = local.len();
-                    local.push(d);
-                    let n1 = next_token(tb, d.1);
-                    let n2 = n1.and_then(|n| next_token(tb, n.1));
-                    local.extend(n1);
-                    local.extend(n2);
-                    anchors.push((local, di));
-                    i = d.1;
-                    continue;
-                }
-                i += 1;
-            }
-            // windows right after a brand
-            for &((_, be), _) in brands.iter() {
-                if let Some(n1) = next_token(tb, be) {
-                    let mut local: SmallVec<[Span; 5]> = SmallVec::new();
-                    local.push(n1);
-                    let n2 = next_token(tb, n1.1);
-                    let n3 = n2.and_then(|n| next_token(tb, n.1));
-                    local.extend(n2);
-                    local.extend(n3);
-                    anchors.push((local, 0));
-                }
-            }
             let mut buf: Vec<u32> = Vec::new();
             let mut cand: SmallVec<[u8; 32]> = SmallVec::new();
-            for (local, must) in &anchors {
-                'windows: for w in (1..=3usize).rev() {
-                    for k in must.saturating_sub(w - 1)..=*must {
+            // Probes the windows of one to three tokens of `local` that contain the token
+            // `must`, widest first, and stops at the first window that matches a key.
+            let mut probe = |local: &[Span], must: usize, mentions: &mut SmallVec<[Mention; 4]>| {
+                let mut cov = [false; 5];
+                for (c, t) in cov.iter_mut().zip(local) {
+                    *c = covered(*t);
+                }
+                for w in (1..=3usize).rev() {
+                    for k in must.saturating_sub(w - 1)..=must {
                         if k + w > local.len() {
                             continue;
                         }
-                        let win = &local[k..k + w];
-                        if win.iter().any(|t| covered(*t)) {
+                        if cov[k..k + w].iter().any(|c| *c) {
                             continue;
                         }
+                        let win = &local[k..k + w];
                         let n: usize = win.iter().map(|t| t.1 - t.0).sum();
                         let c0 = tb[win[0].0];
                         let c1 = if win[0].1 - win[0].0 >= 2 {
@@ -1164,9 +1135,53 @@ impl Triager {
                             }
                         }
                         if !buf.is_empty() {
-                            break 'windows;
+                            return;
                         }
                     }
+                }
+            };
+            // around digit runs (a branch-free pass first: most narratives have no digit)
+            let has_digit = tb.iter().fold(false, |a, b| a | b.is_ascii_digit());
+            let mut i = if has_digit { 0 } else { tb.len() };
+            while let Some(off) = tb[i..].iter().position(u8::is_ascii_digit) {
+                i += off;
+                if let Some(d) = token_at(tb, i)
+                    && !covered(d)
+                {
+                    let mut local = [(0, 0); 5];
+                    let mut len = 0;
+                    let p1 = prev_token(tb, d.0);
+                    let p2 = p1.and_then(|p| prev_token(tb, p.0));
+                    for t in [p2, p1, Some(d)].into_iter().flatten() {
+                        local[len] = t;
+                        len += 1;
+                    }
+                    let di = len - 1;
+                    let n1 = next_token(tb, d.1);
+                    let n2 = n1.and_then(|n| next_token(tb, n.1));
+                    for t in [n1, n2].into_iter().flatten() {
+                        local[len] = t;
+                        len += 1;
+                    }
+                    probe(&local[..len], di, &mut mentions);
+                    i = d.1;
+                    continue;
+                }
+                i += 1;
+            }
+            // windows right after a brand
+            for &((_, be), _) in brands.iter() {
+                if let Some(n1) = next_token(tb, be) {
+                    let mut local = [(0, 0); 3];
+                    local[0] = n1;
+                    let mut len = 1;
+                    let n2 = next_token(tb, n1.1);
+                    let n3 = n2.and_then(|n| next_token(tb, n.1));
+                    for t in [n2, n3].into_iter().flatten() {
+                        local[len] = t;
+                        len += 1;
+                    }
+                    probe(&local[..len], 0, &mut mentions);
                 }
             }
         }
@@ -1352,6 +1367,23 @@ fn parse_hint(hint: &str) -> Option<u8> {
         .map(|i| i as u8)
 }
 
+/// For a 9-bit language mask: a 1 in the 7-bit lane of every language in it.
+static VOTE_LANES: [u64; 512] = {
+    let mut t = [0u64; 512];
+    let mut m = 0;
+    while m < 512 {
+        let mut l = 0;
+        while l < 9 {
+            if m >> l & 1 == 1 {
+                t[m] |= 1 << (7 * l);
+            }
+            l += 1;
+        }
+        m += 1;
+    }
+    t
+};
+
 /// No window is wider than this many bytes (8 words of Devanagari fit): spans further apart
 /// are "far" without counting, which keeps every cue/hit pairing O(1) for distant pairs.
 const MAX_WINDOW_BYTES: usize = 400;
@@ -1372,24 +1404,43 @@ fn words_between(tb: &[u8], a: usize, b: usize) -> usize {
     spaces.saturating_sub(1) + cjk
 }
 
-fn contains_seq(slice: &[u8], seq: &[u8]) -> bool {
-    slice.windows(seq.len()).any(|w| w == seq)
-}
-
 const IDEO_FULL_STOP: &[u8] = "。".as_bytes();
 const IDEO_COMMA: &[u8] = "、".as_bytes();
 const DANDA: &[u8] = "।".as_bytes();
 
+/// Per byte: 1 for an ASCII clause punctuation mark, 2 for the lead byte of a CJK or
+/// Devanagari clause mark (。 、 start with 0xE3, । with 0xE0), else 0.
+static CLAUSE_BYTE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let marks = b",.;:!?()[]";
+    let mut i = 0;
+    while i < marks.len() {
+        t[marks[i] as usize] = 1;
+        i += 1;
+    }
+    t[0xE0] = 2;
+    t[0xE3] = 2;
+    t
+};
+
+/// Is there a clause mark (ASCII punctuation, 。, 、 or ।) inside `tb[a..b]`? One pass.
 fn clause_break(tb: &[u8], a: usize, b: usize) -> bool {
     if a >= b {
         return false;
     }
     let s = &tb[a..b];
-    s.iter().any(|c| b",.;:!?()[]".contains(c))
-        || (s.iter().any(|&c| c >= 0xE0)
-            && (contains_seq(s, IDEO_FULL_STOP)
-                || contains_seq(s, IDEO_COMMA)
-                || contains_seq(s, DANDA)))
+    s.iter()
+        .enumerate()
+        .any(|(i, &c)| match CLAUSE_BYTE[usize::from(c)] {
+            0 => false,
+            1 => true,
+            _ => {
+                let rest = &s[i..];
+                rest.starts_with(IDEO_FULL_STOP)
+                    || rest.starts_with(IDEO_COMMA)
+                    || rest.starts_with(DANDA)
+            }
+        })
 }
 
 #[inline]

@@ -19,6 +19,9 @@ struct Seg {
     norm: u32,
     orig: u32,
     linear: bool,
+    /// a run of multi-byte characters copied unchanged (Han, Devanagari): output byte `i`
+    /// maps to the input offset of the character it belongs to
+    copy: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -29,7 +32,9 @@ pub(crate) struct Normalized {
     pub text: String,
     /// The offset map, run-length encoded: a segment starting at output byte `norm` maps
     /// output byte `i >= norm` to input byte `orig + (i - norm)` when `linear` (ASCII
-    /// copied one to one), else to `orig` (all bytes produced by one input character).
+    /// copied one to one), for a `copy` segment (a run of Han or Devanagari characters
+    /// copied unchanged) to the input offset of the character the byte belongs to, else
+    /// to `orig` (all bytes produced by one input character).
     segs: smallvec::SmallVec<[Seg; 16]>,
     len: usize,
     pub han: u32,
@@ -56,6 +61,14 @@ impl Normalized {
         let k = self.segs.partition_point(|s| s.norm as usize <= i);
         match k.checked_sub(1).map(|k| self.segs[k]) {
             Some(s) if s.linear => s.orig as usize + (i - s.norm as usize),
+            Some(s) if s.copy => {
+                let t = self.text.as_bytes();
+                let mut j = i;
+                while j > s.norm as usize && t[j] & 0xC0 == 0x80 {
+                    j -= 1;
+                }
+                s.orig as usize + (j - s.norm as usize)
+            }
             Some(s) => s.orig as usize,
             None => 0,
         }
@@ -76,6 +89,19 @@ impl Normalized {
             norm: n,
             orig: at,
             linear,
+            copy: false,
+        });
+    }
+
+    /// Records that the output bytes from `self.text.len()` on are a copy of the input
+    /// from byte `at`, character by character.
+    #[inline]
+    fn mark_copy(&mut self, at: u32) {
+        self.segs.push(Seg {
+            norm: self.text.len() as u32,
+            orig: at,
+            linear: false,
+            copy: true,
         });
     }
 
@@ -319,7 +345,9 @@ pub(crate) fn normalize_into(n: &mut Normalized, input: &str) {
             // fast path: the longest run of ASCII bytes that the general path would copy
             // one to one (lowercased) is copied at once
             let last = n.text.as_bytes()[n.text.len() - 1];
-            let mut prev = CLASS[usize::from(last)] as usize;
+            // (the class of a byte does not depend on the previous one, so the look-ups
+            // pipeline; a combined next-state table made every byte wait for the last)
+            let mut prev = usize::from(CLASS[usize::from(last)]);
             let mut j = i;
             let mut letters = 0u32;
             while j < bytes.len() {
@@ -346,23 +374,44 @@ pub(crate) fn normalize_into(n: &mut Normalized, input: &str) {
             let cp = c as u32;
             let len = c.len_utf8();
             if (0x4E00..=0x9FFF).contains(&cp) {
-                // unified Han ideographs have no decomposition and no case: copy
-                n.han += 1;
-                n.mark(i as u32, false);
-                n.text.push_str(&input[i..i + len]);
+                // unified Han ideographs have no decomposition and no case: the whole run
+                // is copied (U+4E00..U+9FFF are the 3-byte sequences E4 B8.. to E9 ..)
+                let mut j = i;
+                while j + 2 < bytes.len()
+                    && (matches!(bytes[j], 0xE5..=0xE9)
+                        || (bytes[j] == 0xE4 && bytes[j + 1] >= 0xB8))
+                {
+                    j += 3;
+                    n.han += 1;
+                }
+                n.mark_copy(i as u32);
+                n.text.push_str(&input[i..j]);
+                i = j;
+                continue;
             } else if (0x0900..=0x097F).contains(&cp)
                 && !matches!(cp, 0x0929 | 0x0931 | 0x0934 | 0x0958..=0x095F)
             {
                 // Devanagari without a decomposition: copy (a space first after a
                 // non-word character)
-                n.deva += 1;
                 if n.text.as_bytes().last().is_some_and(|b| *b < 0x80) {
                     n.space_before_word(i as u32);
                 } else if !n.last_char().is_some_and(is_spaced_word_char) {
                     n.push_byte(b' ', i as u32);
                 }
-                n.mark(i as u32, false);
-                n.text.push_str(&input[i..i + len]);
+                // the run of such characters is copied; a danda ends it (the word after
+                // it gets its space above)
+                let mut j = i;
+                while let Some(cp) = devanagari_copyable(&bytes[j..]) {
+                    j += 3;
+                    n.deva += 1;
+                    if cp == 0x0964 || cp == 0x0965 {
+                        break;
+                    }
+                }
+                n.mark_copy(i as u32);
+                n.text.push_str(&input[i..j]);
+                i = j;
+                continue;
             } else {
                 n.push_other(c, i as u32);
             }
@@ -372,6 +421,20 @@ pub(crate) fn normalize_into(n: &mut Normalized, input: &str) {
         }
     }
     n.len = n.text.len();
+}
+
+/// The code point of the Devanagari character at the start of `b` when it is copied
+/// unchanged (U+0900..U+097F without a decomposition: not U+0929, U+0931, U+0934,
+/// U+0958..U+095F).
+#[inline]
+fn devanagari_copyable(b: &[u8]) -> Option<u32> {
+    match b {
+        [0xE0, b1 @ 0xA4..=0xA5, b2, ..] => {
+            let cp = 0x0900 + ((u32::from(*b1) - 0xA4) << 6) + (u32::from(*b2) & 0x3F);
+            (!matches!(cp, 0x0929 | 0x0931 | 0x0934 | 0x0958..=0x095F)).then_some(cp)
+        }
+        _ => None,
+    }
 }
 
 /// Normalises a lexicon term or catalog name: like [`normalize`], trimmed.
@@ -440,6 +503,28 @@ mod tests {
         let s = n.text.find("fondu").unwrap();
         let (a, b) = n.original_span(input, s, s + 5);
         assert_eq!(&input[a..b], "Fondu");
+    }
+
+    #[test]
+    fn copied_han_and_devanagari_runs_map_each_character_back() {
+        for input in ["手机爆炸了，冒烟note7起火", "फट गया।धुआं निकला", "x爆炸फट।ab"]
+        {
+            let n = normalize(input);
+            for (i, c) in n.text.char_indices() {
+                if c == ' ' {
+                    continue;
+                }
+                let (a, b) = n.original_span(input, i, i + c.len_utf8());
+                let orig = &input[a..b];
+                assert!(
+                    orig.chars().count() == 1 && (c.is_ascii() || orig == c.to_string()),
+                    "{input}: {c:?} mapped to {orig:?}"
+                );
+            }
+        }
+        let n = normalize("फट गया।धुआं");
+        assert_eq!(n.text, " फट गया। धुआं");
+        assert_eq!(n.deva, 10);
     }
 
     #[test]
