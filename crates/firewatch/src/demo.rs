@@ -123,5 +123,82 @@ async fn seed(state: &firewatch_web::AppState, world: &World) -> anyhow::Result<
         });
     }
     import_reports::ingest_all(state, prepared, |_| {}).await?;
+    replay_story_remedies(state, world).await
+}
+
+/// The viral case's remedies go through the real API as the story's roles: the agent's 50%
+/// paid replacement is refused by the playbook (and stays in the case's history), head
+/// office's free replacement is accepted.
+async fn replay_story_remedies(
+    state: &firewatch_web::AppState,
+    world: &World,
+) -> anyhow::Result<()> {
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+    let story = &world.story;
+    // The story's report was ingested with this key: a replay returns its case.
+    let mut body = story.report.intake.clone();
+    if let Some(obj) = body.as_object_mut() {
+        obj.remove("photos");
+    }
+    let replay = firewatch_web::api::intake::ingest(
+        state,
+        firewatch_web::api::intake::Submission {
+            body,
+            photos: story
+                .report
+                .photos
+                .iter()
+                .map(|&i| Photo {
+                    bytes: Bytes::from(world.photos[i].1.clone()),
+                    filename: Some(world.photos[i].0.clone()),
+                })
+                .collect(),
+            idempotency_key: Some(format!("demo:{}", story.report.id)),
+            principal: Some(firewatch_web::auth::Principal {
+                name: "import".into(),
+                role: Role::Admin,
+            }),
+            received_at_ms: story
+                .report
+                .received_at
+                .parse::<jiff::Timestamp>()
+                .ok()
+                .map(|t| t.as_millisecond()),
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("the story's report: {}", e.detail()))?;
+    let case_id = replay.receipt.case_id;
+    let app = firewatch_web::app(state.clone());
+    for remedy in &story.remedies {
+        let user = format!("demo-{}", remedy.proposed_by_role);
+        let (token, hash) = firewatch_web::auth::new_token();
+        state
+            .store
+            .create_token(
+                &user,
+                hash,
+                Some("demo story".into()),
+                &Actor("demo".into()),
+            )
+            .await?;
+        let req = Request::post(format!("/api/v1/cases/{case_id}/remedies"))
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"))
+            .body(axum::body::Body::from(remedy.proposal().to_string()))?;
+        let status = app.clone().oneshot(req).await?.status();
+        let as_expected = match remedy.expected.as_str() {
+            "refused" => status == StatusCode::UNPROCESSABLE_ENTITY,
+            _ => status.is_success(),
+        };
+        if !as_expected {
+            tracing::warn!(%status, expected = %remedy.expected, kind = %remedy.kind, "a story remedy got an unexpected answer");
+        }
+    }
+    println!(
+        "story case: {} (reporter {}), remedies replayed",
+        case_id, story.handle
+    );
     Ok(())
 }
