@@ -880,7 +880,7 @@ impl Triager {
             &|s, e| norm.original_span(text, s, e),
             text,
         );
-        let occurred: Vec<HazardCode> = found
+        let occurred: SmallVec<[HazardCode; 12]> = found
             .iter()
             .filter(|f| f.modality == Modality::Occurred)
             .map(|f| f.code)
@@ -1087,6 +1087,10 @@ impl Triager {
             // Probes the windows of one to three tokens of `local` that contain the token
             // `must`, widest first, and stops at the first window that matches a key.
             let mut probe = |local: &[Span], must: usize, mentions: &mut SmallVec<[Mention; 4]>| {
+                // no window of these tokens is long enough for any key
+                if local.iter().map(|t| t.1 - t.0).sum::<usize>() < FUZZY_MIN_LEN - 1 {
+                    return;
+                }
                 let mut cov = [false; 5];
                 for (c, t) in cov.iter_mut().zip(local) {
                     *c = covered(*t);
