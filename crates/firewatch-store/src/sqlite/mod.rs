@@ -99,6 +99,11 @@ fn options(path: &Path) -> SqliteConnectOptions {
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(5))
+        // Playbook, signal and social writes add many statement shapes; keep them all
+        // prepared instead of recompiling on every intake.
+        .statement_cache_capacity(1024)
+        .pragma("cache_size", "-65536")
+        .pragma("temp_store", "memory")
 }
 
 impl SqliteStore {
