@@ -12,6 +12,8 @@ pub struct NewMention {
     /// The platform's global post id; also the idempotency key of the case it may open.
     pub post_id: String,
     pub source: String,
+    /// Mastodon's instance-local status id, when known.
+    pub native_id: Option<String>,
     pub author: String,
     pub followers: Option<i64>,
     pub text: String,
@@ -135,6 +137,7 @@ pub struct MentionRecord {
     pub post_id: String,
     pub case_id: String,
     pub source: String,
+    pub native_id: Option<String>,
     pub author: String,
     pub followers: Option<i64>,
     pub text: String,

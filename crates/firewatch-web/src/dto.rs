@@ -159,6 +159,11 @@ pub struct CaseDetail {
     pub notes: Vec<Note>,
     pub timeline: Vec<Event>,
     pub allowed_transitions: Vec<String>,
+    /// Social and news mentions linked to the case, and their escalations.
+    #[serde(default)]
+    pub mentions: Vec<crate::api::social::MentionOut>,
+    #[serde(default)]
+    pub escalations: Vec<crate::api::social::EscalationOut>,
 }
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]

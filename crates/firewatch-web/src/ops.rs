@@ -98,6 +98,8 @@ pub fn openapi_document() -> Value {
     schema_of::<dto::EventList>(&mut schemas);
     schema_of::<dto::AuditVerification>(&mut schemas);
     schema_of::<dto::Me>(&mut schemas);
+    schema_of::<crate::api::social::MentionList>(&mut schemas);
+    schema_of::<crate::api::social::ConnectorList>(&mut schemas);
     schemas.insert(
         "Problem".into(),
         json!({"type": "object", "description": "RFC 9457 problem details",

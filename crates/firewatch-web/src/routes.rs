@@ -3,7 +3,7 @@
 //! exist without an access entry. The OpenAPI document is generated from it too.
 
 use crate::AppState;
-use crate::api::{audit, cases, intake};
+use crate::api::{audit, cases, intake, social};
 use crate::ops;
 use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, post};
@@ -24,6 +24,7 @@ const READ_CASES: &[Role] = &[Agent, Supervisor, Safety, Hq, Pr];
 const AUDITORS: &[Role] = &[Safety, Hq, Admin];
 const ALL_STAFF: &[Role] = &[Agent, Supervisor, Safety, Hq, Pr, Admin];
 const ADMIN: &[Role] = &[Admin];
+const MENTION_READERS: &[Role] = &[Pr, Safety, Hq, Supervisor, Agent];
 
 pub struct RouteSpec {
     pub method: Method,
@@ -77,6 +78,10 @@ pub fn table() -> &'static [RouteSpec] {
                 req: None, resp: 200 Some("Me"), get(audit::me)),
             route!(DELETE "/api/v1/tokens/{id}", Access::Roles(ADMIN), "Revoke a token",
                 req: None, resp: 204 None, delete(audit::revoke_token)),
+            route!(GET "/api/v1/mentions", Access::Roles(MENTION_READERS), "Social and news mentions with their reach forecasts; filters product, hazard, case, min_forecast",
+                req: None, resp: 200 Some("MentionList"), get(social::mentions)),
+            route!(GET "/api/v1/connectors", Access::Roles(ADMIN), "Social and news connectors: cursor, last event, errors",
+                req: None, resp: 200 Some("ConnectorList"), get(social::connectors)),
             route!(GET "/api/v1/openapi.json", Access::Public, "This API description",
                 req: None, resp: 200 None, get(ops::openapi)),
             route!(GET "/healthz", Access::Public, "Liveness", req: None, resp: 200 None, get(ops::healthz)),

@@ -76,6 +76,11 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::stats_cmd::StatsCommand,
     },
+    /// Import data: `import posts FILE|-` (JSONL posts and engagement, as the connectors'.)
+    Import {
+        #[command(subcommand)]
+        command: crate::import_posts::ImportCommand,
+    },
     /// The audit log.
     Audit {
         #[command(subcommand)]
@@ -274,6 +279,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     bail!("audit log BROKEN at event {}: {b}", b.first_bad_seq())
                 }
             }
+        }
+        Command::Import { command } => {
+            crate::import_posts::run(command, |install| settings(config, install, None, None)).await
         }
         Command::Triage(args) => triage(args),
         Command::Stats { command } => crate::stats_cmd::run(command),

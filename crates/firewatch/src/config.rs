@@ -23,6 +23,9 @@ pub struct Settings {
     pub intake_burst: u32,
     /// `text` or `json` logs on stderr.
     pub log_format: String,
+    /// `[social]`: social and news watch (connectors, forecast, escalation).
+    #[serde(default)]
+    pub social: crate::social::SocialSettings,
 }
 
 impl Default for Settings {
@@ -35,6 +38,7 @@ impl Default for Settings {
             intake_per_minute: 30,
             intake_burst: 10,
             log_format: "text".into(),
+            social: Default::default(),
         }
     }
 }

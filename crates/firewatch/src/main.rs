@@ -3,7 +3,9 @@
 mod cli;
 mod config;
 mod demo;
+mod import_posts;
 mod serve;
+mod social;
 mod stats_cmd;
 mod triage_engine;
 
@@ -26,6 +28,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // TLS for the connectors: rustls with ring, the only provider in the build.
+    firewatch_connectors::transport::install_crypto_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

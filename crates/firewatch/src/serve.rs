@@ -44,6 +44,7 @@ pub async fn serve(settings: Settings, state: Option<AppState>) -> anyhow::Resul
         Some(s) => s,
         None => build_state(&settings).await?,
     };
+    let social = crate::social::start(&settings, state.store.clone()).await?;
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -59,6 +60,7 @@ pub async fn serve(settings: Settings, state: Option<AppState>) -> anyhow::Resul
     .with_graceful_shutdown(shutdown_signal())
     .await
     .context("server error")?;
+    social.stop().await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -17,6 +17,7 @@ CREATE TABLE mentions (
     post_id         TEXT PRIMARY KEY,        -- the platform's global id (at:// URI, status uri...)
     case_id         TEXT NOT NULL REFERENCES cases(id),
     source          TEXT NOT NULL,
+    native_id       TEXT,                    -- Mastodon's instance-local status id (counter polling)
     author          TEXT NOT NULL,
     followers       INTEGER,
     text            TEXT NOT NULL,

@@ -117,9 +117,9 @@ async fn insert_mention(
         },
     };
     sqlx::query(
-        "INSERT INTO mentions (post_id, case_id, source, author, followers, text, url, lang, created_at_us, fingerprint,
+        "INSERT INTO mentions (post_id, case_id, source, native_id, author, followers, text, url, lang, created_at_us, fingerprint,
             product_brand, product_model, hazards, link_reason, received_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+         VALUES ($1, $2, $3, $16, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(&m.post_id)
     .bind(&case_id)
@@ -136,6 +136,7 @@ async fn insert_mention(
     .bind(serde_json::to_string(&m.hazards).map_err(|e| StoreError::Corrupt(e.to_string()))?)
     .bind(reason.as_str())
     .bind(ctx.now_ms)
+    .bind(&m.native_id)
     .execute(&mut ctx.conn)
     .await?;
     sqlx::query("UPDATE cases SET updated_at = $1 WHERE id = $2")
@@ -279,6 +280,7 @@ fn mention_from_row(row: &SqliteRow) -> Result<MentionRecord> {
         post_id: row.try_get("post_id")?,
         case_id: row.try_get("case_id")?,
         source: row.try_get("source")?,
+        native_id: row.try_get("native_id")?,
         author: row.try_get("author")?,
         followers: row.try_get("followers")?,
         text: row.try_get("text")?,
@@ -392,7 +394,7 @@ impl SqliteStore {
         f: &MentionFilter,
     ) -> Result<Vec<MentionRecord>> {
         let rows = sqlx::query(
-            "SELECT post_id, case_id, source, author, followers, text, url, lang, created_at_us, fingerprint, product_brand, product_model, hazards, link_reason, engagements, forecast_final, forecast_lower, forecast_upper, p_exceed, escalated_at, received_at
+            "SELECT post_id, case_id, source, native_id, author, followers, text, url, lang, created_at_us, fingerprint, product_brand, product_model, hazards, link_reason, engagements, forecast_final, forecast_lower, forecast_upper, p_exceed, escalated_at, received_at
              FROM mentions
              WHERE ($1 IS NULL OR (product_brand || ' ' || product_model) = $1 COLLATE NOCASE OR product_model = $1 COLLATE NOCASE)
                AND ($2 IS NULL OR EXISTS (SELECT 1 FROM json_each(mentions.hazards) h WHERE json_extract(h.value, '$.code') = $2))

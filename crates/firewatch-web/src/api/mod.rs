@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod cases;
 pub mod intake;
+pub mod social;
 
 use crate::error::ApiError;
 use axum::extract::rejection::JsonRejection;

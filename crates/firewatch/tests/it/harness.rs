@@ -122,6 +122,8 @@ pub fn user_with_token(data: &Path, name: &str, role: &str) -> String {
 }
 
 pub fn client() -> reqwest::Client {
+    // reqwest is built with rustls and no default provider (ring only, as the server).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()

@@ -5,4 +5,5 @@ mod api;
 mod durability;
 mod harness;
 mod photos;
+mod social;
 mod stats;
