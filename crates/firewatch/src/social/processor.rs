@@ -102,6 +102,9 @@ pub struct Processor {
     by_fingerprint: HashMap<u64, String>,
     /// Mastodon instance-local id -> post id (replies name the parent's local id).
     by_native: HashMap<String, String>,
+    /// Copies (same text, other author) -> the mention they copy: their likes and reposts
+    /// count for the mention too.
+    aliases: HashMap<String, String>,
     hasher: std::collections::hash_map::RandomState,
     pub stats: Stats,
 }
@@ -129,6 +132,7 @@ impl Processor {
             tracked: HashMap::new(),
             by_fingerprint: HashMap::new(),
             by_native: HashMap::new(),
+            aliases: HashMap::new(),
             hasher: Default::default(),
             stats: Stats::default(),
         }
@@ -201,6 +205,9 @@ impl Processor {
         for e in engagements {
             let id_key = self.key(&e.id);
             let default_followers = self.tuning.default_followers;
+            if e.kind == "copy" {
+                self.aliases.insert(e.id.clone(), e.post_id.clone());
+            }
             let Some(t) = self.tracked.get_mut(&e.post_id) else {
                 continue;
             };
@@ -237,7 +244,10 @@ impl Processor {
         if self.tracked.contains_key(subject) {
             Some(subject.to_string())
         } else {
-            self.by_native.get(subject).cloned()
+            self.by_native
+                .get(subject)
+                .or_else(|| self.aliases.get(subject))
+                .cloned()
         }
     }
 
@@ -431,6 +441,7 @@ impl Processor {
                 .get(&original)
                 .is_some_and(|t| t.author != p.author_handle)
         {
+            self.aliases.insert(p.id.clone(), original.clone());
             self.engage(
                 &p.id,
                 &original,
