@@ -290,3 +290,213 @@ async fn an_imported_cascade_joins_the_reporters_case_forecasts_and_escalates_on
     );
     assert_eq!(sql_count(&data, "SELECT COUNT(*) FROM mentions").await, 2);
 }
+
+// ---- The server's Jetstream connector, killed and restarted ----
+
+const CORPUS: &str = include_str!(
+    "../../../firewatch-connectors/tests/fixtures/jetstream/jetstream_v1_corpus_152.jsonl"
+);
+
+/// The real frames with strictly increasing `time_us`, plus a post naming a catalog product with
+/// a hazard and 6 likes and 6 reposts of it (real like/repost frames re-pointed at it), spread
+/// through the stream.
+fn jetstream_stream() -> Vec<(i64, String)> {
+    let real: Vec<Value> = CORPUS
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let of = |c: &str| -> Vec<Value> {
+        real.iter()
+            .filter(|v| v["commit"]["collection"] == c && v["commit"]["operation"] == "create")
+            .cloned()
+            .collect()
+    };
+    let mut post = of("app.bsky.feed.post")[0].clone();
+    post["commit"]["record"]["text"] =
+        json!("My Voltra Note7 Pro exploded on the charger and caught fire, flames everywhere");
+    post["commit"]["record"]["langs"] = json!(["en"]);
+    let uri = format!(
+        "at://{}/app.bsky.feed.post/{}",
+        post["did"].as_str().unwrap(),
+        post["commit"]["rkey"].as_str().unwrap()
+    );
+    let mut engagement = Vec::new();
+    for c in ["app.bsky.feed.like", "app.bsky.feed.repost"] {
+        for mut e in of(c).into_iter().take(6) {
+            e["commit"]["record"]["subject"]["uri"] = json!(uri);
+            engagement.push(e);
+        }
+    }
+    let mut frames: Vec<Value> = real;
+    frames.insert(5, post);
+    // One engagement frame every 12 real frames after the post.
+    for (i, e) in engagement.into_iter().enumerate() {
+        frames.insert(10 + i * 12, e);
+    }
+    frames
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut v)| {
+            let t = 1_767_000_000_000_000 + i as i64 * 1_000_000; // 1 s apart
+            v["time_us"] = json!(t);
+            (t, v.to_string())
+        })
+        .collect()
+}
+
+/// Jetstream stand-in: frames with `time_us >= cursor`; connection 1 is cut after 40 frames,
+/// connection 2 stops sending (stays open) at frame `pause`, later ones send everything.
+async fn jetstream_server(
+    frames: Vec<(i64, String)>,
+    pause: usize,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use futures_util::{SinkExt, StreamExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let queries = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let q = queries.clone();
+    tokio::spawn(async move {
+        let frames = std::sync::Arc::new(frames);
+        let mut n = 0usize;
+        while let Ok((tcp, _)) = listener.accept().await {
+            n += 1;
+            let (frames, q) = (frames.clone(), q.clone());
+            tokio::spawn(async move {
+                let mut query = String::new();
+                #[allow(clippy::result_large_err)]
+                let cb = |req: &tokio_tungstenite::tungstenite::handshake::server::Request,
+                          resp: tokio_tungstenite::tungstenite::handshake::server::Response| {
+                    query = req.uri().query().unwrap_or("").to_string();
+                    Ok(resp)
+                };
+                let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(tcp, cb).await else {
+                    return;
+                };
+                q.lock().unwrap().push(query.clone());
+                let cursor: i64 = query
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix("cursor="))
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(i64::MIN);
+                for (sent, (i, (_, f))) in frames
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, (t, _))| *t >= cursor)
+                    .enumerate()
+                {
+                    if (n == 1 && sent == 40) || (n == 2 && i >= pause) {
+                        if n == 1 {
+                            return; // dropped mid-stream
+                        }
+                        break;
+                    }
+                    if ws.send(f.as_str().into()).await.is_err() {
+                        return;
+                    }
+                }
+                while let Some(Ok(_)) = ws.next().await {}
+            });
+        }
+    });
+    (format!("ws://{addr}/subscribe"), queries)
+}
+
+async fn wait_for(data: &std::path::Path, sql: &'static str, want: i64) -> i64 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let n = sql_count(data, sql).await;
+        if n >= want || std::time::Instant::now() > deadline {
+            return n;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_servers_jetstream_connector_survives_a_drop_and_a_kill_with_no_gap_and_no_duplicate() {
+    let frames = jetstream_stream();
+    let total = frames.len() as i64;
+    let last_time = frames.last().unwrap().0;
+    let (url, queries) = jetstream_server(frames, 60).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_path_buf();
+    std::fs::write(data.join("catalog.csv"), CATALOG).unwrap();
+    let config = data.join("fw.toml");
+    std::fs::write(&config, format!("[social.jetstream]\nurl = \"{url}\"\n")).unwrap();
+    let admin = user_with_token(&data, "root", "admin");
+    let env = [("FIREWATCH_CONFIG", config.to_str().unwrap())];
+
+    let mut server = Server::start(&data, &env);
+    // The post (frame 5) and the engagement frames before the pause at frame 60 (10, 22, 34, 46, 58).
+    assert_eq!(wait_for(&data, "SELECT COUNT(*) FROM mentions", 1).await, 1);
+    assert_eq!(
+        wait_for(&data, "SELECT COUNT(*) FROM engagements", 5).await,
+        5
+    );
+    // The reconnect replays from 2 s before the cursor (Jetstream's advice): 3 frames again.
+    let events = wait_for(&data, "SELECT COALESCE(SUM(events), 0) FROM connectors", 63).await;
+    assert_eq!(
+        events, 63,
+        "the frames before the pause, and the seam's replay"
+    );
+    let v: Value = client()
+        .get(server.url("/api/v1/connectors"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let c = &v["connectors"][0];
+    assert_eq!(c["name"], "jetstream");
+    assert!(
+        c["errors"].as_i64().unwrap() >= 1,
+        "the drop is visible: {v}"
+    );
+    assert!(c["last_event_at"].is_string());
+    server.kill(); // SIGKILL: no shutdown code runs
+
+    let server = Server::start(&data, &env);
+    assert_eq!(
+        wait_for(&data, "SELECT COUNT(*) FROM engagements", 12).await,
+        12
+    );
+    let cursor_sql = "SELECT CAST(cursor AS INTEGER) FROM connectors WHERE name = 'jetstream'";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while sql_count(&data, cursor_sql).await != last_time && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        sql_count(&data, cursor_sql).await,
+        last_time,
+        "the cursor reached the end"
+    );
+    assert_eq!(sql_count(&data, "SELECT COUNT(*) FROM mentions").await, 1);
+    assert_eq!(
+        sql_count(&data, "SELECT COUNT(*) FROM engagements").await,
+        12
+    );
+    assert_eq!(
+        sql_count(&data, "SELECT engagements FROM mentions").await,
+        12
+    );
+    assert_eq!(
+        sql_count(&data, "SELECT COUNT(*) FROM cases WHERE channel = 'social'").await,
+        1,
+        "the mention opened a social case"
+    );
+    // Every frame was received; each of the two seams replayed 3 frames.
+    let events = sql_count(
+        &data,
+        "SELECT events FROM connectors WHERE name = 'jetstream'",
+    )
+    .await;
+    assert_eq!(events, total + 6, "{events} of {total}");
+    let q = queries.lock().unwrap();
+    assert!(q.len() >= 3, "{q:?}");
+    assert!(!q[0].contains("cursor="));
+    assert!(q[1..].iter().all(|x| x.contains("cursor=")), "{q:?}");
+    drop(server);
+}
