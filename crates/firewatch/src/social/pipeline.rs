@@ -29,6 +29,8 @@ pub struct SocialPipeline {
     processor: AsyncMutex<Processor>,
     /// Mastodon statuses whose counters are polled (instance-local ids).
     watch: Arc<Mutex<Vec<String>>>,
+    /// Per connector: when its cursor was last stored, and the events received since.
+    held: Mutex<std::collections::HashMap<String, (std::time::Instant, i64)>>,
 }
 
 impl SocialPipeline {
@@ -48,6 +50,7 @@ impl SocialPipeline {
             actor,
             watch: Arc::new(Mutex::new(processor.native_ids())),
             processor: AsyncMutex::new(processor),
+            held: Mutex::new(Default::default()),
         })
     }
 
@@ -93,12 +96,37 @@ impl SocialPipeline {
             processor.process(item, &self.actor, now_ms, &mut pending);
         }
         let (forecasts, due) = processor.take_forecasts();
-        let checkpoint = connector.map(|name| ConnectorCheckpoint {
+        let mut checkpoint = connector.map(|name| ConnectorCheckpoint {
             name: name.to_string(),
             cursor: batch.cursor.clone(),
             last_event_ms: batch.last_event_us.map(|us| us / 1000),
             events: batch.received as i64,
         });
+        // A batch that changes nothing but the cursor (most of a firehose) is stored at most
+        // every `checkpoint_every_ms` per connector: fewer writes and audit events, and a
+        // restart replays at most that much (the store drops what it already has).
+        if let Some(cp) = checkpoint.as_mut()
+            && pending.mentions.is_empty()
+            && pending.engagements.is_empty()
+            && forecasts.is_empty()
+        {
+            let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+            let entry = held
+                .entry(cp.name.clone())
+                .or_insert((std::time::Instant::now(), 0));
+            if (entry.0.elapsed().as_millis() as u64) < self.settings.checkpoint_every_ms {
+                entry.1 += cp.events;
+                return Ok(report);
+            }
+            cp.events += entry.1;
+            *entry = (std::time::Instant::now(), 0);
+        } else if let Some(cp) = checkpoint.as_mut() {
+            let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(entry) = held.get_mut(&cp.name) {
+                cp.events += entry.1;
+                *entry = (std::time::Instant::now(), 0);
+            }
+        }
         let outcome = self
             .store
             .social_ingest(SocialBatch {

@@ -32,6 +32,8 @@ pub struct SocialSettings {
     pub default_followers: f64,
     pub link_window_days: u32,
     pub link_min_jaccard: f64,
+    /// A connector's cursor alone (nothing else to store) is saved at most this often.
+    pub checkpoint_every_ms: u64,
     pub jetstream: Option<JetstreamSettings>,
     pub mastodon: Vec<MastodonSettings>,
     pub feeds: Vec<FeedSettings>,
@@ -49,6 +51,7 @@ impl Default for SocialSettings {
             default_followers: 100.0,
             link_window_days: 14,
             link_min_jaccard: 0.2,
+            checkpoint_every_ms: 5000,
             jetstream: None,
             mastodon: Vec::new(),
             feeds: Vec::new(),
@@ -127,6 +130,9 @@ impl SocialSettings {
         for r in &self.escalate_roles {
             r.parse::<firewatch_domain::Role>()
                 .map_err(|e| anyhow::anyhow!("social.escalate_roles: {e}"))?;
+        }
+        if self.checkpoint_every_ms > 600_000 {
+            bail!("social.checkpoint_every_ms must be <= 600000");
         }
         if let Some(j) = &self.jetstream {
             check_url("jetstream.url", &j.url, &["wss", "ws"])?;

@@ -423,7 +423,11 @@ async fn the_servers_jetstream_connector_survives_a_drop_and_a_kill_with_no_gap_
     let data = dir.path().to_path_buf();
     std::fs::write(data.join("catalog.csv"), CATALOG).unwrap();
     let config = data.join("fw.toml");
-    std::fs::write(&config, format!("[social.jetstream]\nurl = \"{url}\"\n")).unwrap();
+    std::fs::write(
+        &config,
+        format!("[social]\ncheckpoint_every_ms = 0\n[social.jetstream]\nurl = \"{url}\"\n"),
+    )
+    .unwrap();
     let admin = user_with_token(&data, "root", "admin");
     let env = [("FIREWATCH_CONFIG", config.to_str().unwrap())];
 
