@@ -480,3 +480,71 @@ async fn feeds_poll_with_conditional_get_and_resume_their_validators_after_a_res
     assert_eq!(s.delivered, all.len());
     assert!(s.errors.iter().any(|e| e.contains("503")), "{:?}", s.errors);
 }
+
+// ---- Mastodon counters by REST polling ----
+
+#[tokio::test]
+async fn mastodon_counters_are_polled_for_the_watched_statuses() {
+    use axum::extract::Path;
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    use axum::routing::get;
+    use firewatch_connectors::transport::MastodonCountsConnector;
+    let polls = Arc::new(Mutex::new(Vec::<String>::new()));
+    let p2 = polls.clone();
+    let app = axum::Router::new().route(
+        "/api/v1/statuses/{id}",
+        get(move |Path(id): Path<String>| {
+            let polls = p2.clone();
+            async move {
+                polls.lock().unwrap().push(id.clone());
+                if id == "103270115826048975" {
+                    ([("content-type", "application/json")], super::STATUS).into_response()
+                } else {
+                    StatusCode::NOT_FOUND.into_response()
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let watch = Arc::new(Mutex::new(vec![
+        "103270115826048975".to_string(),
+        "404".to_string(),
+    ]));
+    let c =
+        MastodonCountsConnector::new(format!("http://{addr}"), Duration::from_millis(30), watch);
+    let sink = MemSink::default();
+    // Two rounds of polls, each yields one counts item (at a new time) and one error.
+    run_until(c, &sink, |_| polls.lock().unwrap().len() >= 4).await;
+    let s = sink.0.lock().unwrap();
+    let counts: Vec<&Item> = s
+        .items
+        .values()
+        .filter(|i| matches!(i, Item::Engagement(Engagement::Counts { .. })))
+        .collect();
+    assert!(!counts.is_empty());
+    match counts[0] {
+        Item::Engagement(Engagement::Counts {
+            subject,
+            likes,
+            reposts,
+            replies,
+            ..
+        }) => {
+            assert_eq!(
+                subject,
+                "https://mastodon.social/users/Gargron/statuses/103270115826048975"
+            );
+            assert_eq!((*likes, *reposts, *replies), (11, 6, 5));
+        }
+        _ => unreachable!(),
+    }
+    assert!(s.errors.iter().any(|e| e.contains("404")), "{:?}", s.errors);
+    let p = polls.lock().unwrap();
+    assert!(
+        p.iter().all(|id| id == "103270115826048975" || id == "404"),
+        "{p:?}"
+    );
+}
