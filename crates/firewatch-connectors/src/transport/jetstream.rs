@@ -21,6 +21,8 @@ pub struct JetstreamConnector {
     pub flush_every: Duration,
     /// How far before the stored cursor a reconnect replays (Jetstream's own advice: a few s).
     pub rewind_us: i64,
+    /// A connection silent this long is presumed dead (no FIN) and reopened.
+    pub idle_timeout: Duration,
     pub backoff: Backoff,
 }
 
@@ -37,6 +39,7 @@ impl JetstreamConnector {
             batch_max: 512,
             flush_every: Duration::from_millis(500),
             rewind_us: 2_000_000,
+            idle_timeout: Duration::from_secs(90),
             backoff: Backoff::new(Duration::from_millis(250), Duration::from_secs(60)),
         }
     }
@@ -108,6 +111,7 @@ impl Connector for JetstreamConnector {
             let mut batch_started = Instant::now();
             let mut healthy = false;
             let mut sink_failed = false;
+            let mut last_data = Instant::now();
             let reason = loop {
                 let msg = tokio::select! {
                     m = tokio::time::timeout(self.flush_every, ws.next()) => m,
@@ -118,6 +122,11 @@ impl Connector for JetstreamConnector {
                         return Ok(());
                     }
                 };
+                if msg.is_ok() {
+                    last_data = Instant::now();
+                } else if last_data.elapsed() >= self.idle_timeout {
+                    break format!("no data for {} s", self.idle_timeout.as_secs());
+                }
                 let text = match msg {
                     Err(_) => None, // idle: flush below
                     Ok(None) => break "the server closed the connection".to_string(),

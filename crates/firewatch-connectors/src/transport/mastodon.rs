@@ -78,6 +78,9 @@ pub struct MastodonStreamConnector {
     pub batch_max: usize,
     /// Backfill pages (40 statuses each) read on a reconnect at most.
     pub max_backfill_pages: usize,
+    /// A stream silent this long (Mastodon sends a heartbeat comment every few seconds) is
+    /// presumed dead and reopened.
+    pub idle_timeout: Duration,
     pub backoff: Backoff,
     client: reqwest::Client,
 }
@@ -93,6 +96,7 @@ impl MastodonStreamConnector {
             flush_every: Duration::from_millis(500),
             batch_max: 256,
             max_backfill_pages: 25,
+            idle_timeout: Duration::from_secs(90),
             backoff: Backoff::new(Duration::from_millis(250), Duration::from_secs(60)),
             client: super::http_client(Duration::from_secs(90)),
         }
@@ -223,6 +227,7 @@ impl Connector for MastodonStreamConnector {
             let mut bytes = resp.bytes_stream();
             let mut decoder = SseDecoder::new();
             let mut batch_started = Instant::now();
+            let mut last_data = Instant::now();
             let reason = loop {
                 if sink_failed {
                     break "the sink refused a batch".to_string();
@@ -234,6 +239,11 @@ impl Connector for MastodonStreamConnector {
                         return Ok(());
                     }
                 };
+                if chunk.is_ok() {
+                    last_data = Instant::now();
+                } else if last_data.elapsed() >= self.idle_timeout {
+                    break format!("no data for {} s", self.idle_timeout.as_secs());
+                }
                 match chunk {
                     Err(_) => {}
                     Ok(None) => break "the server closed the stream".to_string(),

@@ -548,3 +548,28 @@ async fn mastodon_counters_are_polled_for_the_watched_statuses() {
         "{p:?}"
     );
 }
+
+#[tokio::test]
+async fn a_silent_jetstream_connection_is_presumed_dead_and_reopened_from_the_cursor() {
+    let frames = jetstream_frames();
+    let expected: BTreeSet<String> = frames
+        .iter()
+        .map(|(_, f)| key(&parse_jetstream_frame(f).unwrap().0))
+        .collect();
+    // Connection 1 is cut after 10 frames; connection 2 goes silent at frame 20 without closing.
+    let (url, queries) = jetstream_server(frames, 10, 20).await;
+    let mut c = JetstreamConnector::new(&url);
+    c.flush_every = Duration::from_millis(20);
+    c.idle_timeout = Duration::from_millis(200);
+    c.backoff = Backoff::new(Duration::from_millis(10), Duration::from_millis(50));
+    let sink = MemSink::default();
+    run_until(c, &sink, |s| s.count() >= expected.len()).await;
+    assert_eq!(sink.keys(), expected);
+    assert!(queries.lock().unwrap().len() >= 3);
+    let s = sink.0.lock().unwrap();
+    assert!(
+        s.errors.iter().any(|e| e.starts_with("no data for")),
+        "{:?}",
+        s.errors
+    );
+}
