@@ -596,3 +596,80 @@ impl Processor {
         self.by_native.keys().cloned().collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use firewatch_connectors::parse_posts_jsonl_line;
+
+    fn processor() -> Processor {
+        let catalog = firewatch_triage::Catalog::from_csv_str(
+            "brand,model,aliases,category,price,currency\nVoltra,Note7 Pro,N7P,phone,499,EUR\n",
+        )
+        .unwrap();
+        Processor::new(
+            Arc::new(Triager::new(catalog)),
+            Tuning {
+                escalate_min_reshares: 1,
+                ..Tuning::default()
+            },
+        )
+    }
+
+    fn feed(p: &mut Processor, lines: &[serde_json::Value]) -> Pending {
+        let mut out = Pending::default();
+        for l in lines {
+            let item = parse_posts_jsonl_line(&l.to_string()).unwrap();
+            p.process(item, &Actor("t".into()), 0, &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn only_product_hazard_posts_become_mentions_and_replays_count_once() {
+        let mut p = processor();
+        let t0 = 1_767_000_000_000_000i64;
+        let post = |id: &str, author: &str, text: &str| serde_json::json!({"id": id, "author": author, "text": text, "created_at_us": t0, "lang": "en"});
+        let out = feed(
+            &mut p,
+            &[
+                post("a", "ann", "My Voltra Note7 Pro exploded and caught fire"),
+                post(
+                    "b",
+                    "bob",
+                    "My Voltra Note7 Pro did not catch fire, all good",
+                ),
+                post("c", "cat", "This Voltra Note7 Pro deal is fire"),
+                post("d", "dan", "My phone exploded and caught fire"),
+            ],
+        );
+        let ids: Vec<&str> = out.mentions.iter().map(|m| m.post_id.as_str()).collect();
+        assert_eq!(
+            ids,
+            ["a"],
+            "negated, figurative and product-less posts are not mentions"
+        );
+        assert_eq!(out.mentions[0].intake.idempotency_key.as_deref(), Some("a"));
+        let repost = serde_json::json!({"id": "r1", "author": "eve", "text": "", "repost_of": "a",
+                                        "created_at_us": t0 + 60_000_000});
+        let copy = post("a2", "fay", "My Voltra Note7 Pro exploded and caught fire!");
+        let out = feed(&mut p, &[repost.clone(), copy, repost]);
+        let kinds: Vec<&str> = out.engagements.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(kinds, ["repost", "copy"], "the replayed repost counts once");
+        assert!(out.mentions.is_empty());
+        // A reply to the copy counts for the original mention.
+        let out = feed(
+            &mut p,
+            &[
+                serde_json::json!({"id": "x", "author": "gus", "text": "wow", "reply_to": "a2", "created_at_us": t0 + 1}),
+            ],
+        );
+        assert_eq!(out.engagements[0].post_id, "a");
+        let (updates, _) = p.take_forecasts();
+        assert_eq!(updates.len(), 1);
+        assert_eq!(
+            p.stats.reshares_pushed, 2,
+            "repost + copy; the replay and the reply are not reshares"
+        );
+    }
+}
