@@ -22,6 +22,8 @@ use std::sync::Arc;
 
 /// Longest post text kept (characters); longer texts are cut before triage.
 pub const MAX_POST_CHARS: usize = 10_000;
+/// DID -> handle entries kept (cleared when full).
+const MAX_HANDLES: usize = 1_000_000;
 /// Reshares a single counters poll may add to a forecaster.
 const MAX_COUNTS_DELTA: u64 = 10_000;
 
@@ -105,6 +107,9 @@ pub struct Processor {
     /// Copies (same text, other author) -> the mention they copy: their likes and reposts
     /// count for the mention too.
     aliases: HashMap<String, String>,
+    /// Bluesky DID -> handle, from Jetstream identity frames (Jetstream posts carry only the
+    /// DID), so a mention's author can match a case's reporter handle. Bounded.
+    handles: HashMap<String, String>,
     hasher: std::collections::hash_map::RandomState,
     pub stats: Stats,
 }
@@ -133,6 +138,7 @@ impl Processor {
             by_fingerprint: HashMap::new(),
             by_native: HashMap::new(),
             aliases: HashMap::new(),
+            handles: HashMap::new(),
             hasher: Default::default(),
             stats: Stats::default(),
         }
@@ -236,6 +242,16 @@ impl Processor {
         match item {
             Item::Post(p) => self.post(p, actor, received_at_ms, out),
             Item::Engagement(e) => self.engagement(e, out),
+            Item::Identity {
+                did,
+                handle: Some(handle),
+                ..
+            } => {
+                if self.handles.len() >= MAX_HANDLES {
+                    self.handles.clear();
+                }
+                self.handles.insert(did, handle);
+            }
             Item::Delete { .. } | Item::Identity { .. } | Item::Ignored(_) => {}
         }
     }
@@ -372,6 +388,11 @@ impl Processor {
     fn post(&mut self, mut p: Post, actor: &Actor, received_at_ms: i64, out: &mut Pending) {
         if self.tracked.contains_key(&p.id) {
             return; // already a mention (a replay)
+        }
+        if p.author_handle.starts_with("did:")
+            && let Some(h) = self.handles.get(&p.author_handle)
+        {
+            p.author_handle = h.clone();
         }
         // Replies, quotes and reposts of a mention are its engagement.
         let mut engaged = false;
@@ -671,5 +692,26 @@ mod tests {
             p.stats.reshares_pushed, 2,
             "repost + copy; the replay and the reply are not reshares"
         );
+        // A Bluesky identity frame names the DID's handle: the mention's author is the handle.
+        let mut out = Pending::default();
+        p.process(
+            Item::Identity {
+                did: "did:plc:maria".into(),
+                handle: Some("maria.bsky.social".into()),
+                at_us: t0,
+            },
+            &Actor("t".into()),
+            0,
+            &mut out,
+        );
+        let out = feed(
+            &mut p,
+            &[post(
+                "m",
+                "did:plc:maria",
+                "Voltra Note7 Pro battery swelled and smoked",
+            )],
+        );
+        assert_eq!(out.mentions[0].author, "maria.bsky.social");
     }
 }
