@@ -1,9 +1,9 @@
 //! Social and news connectors: Jetstream, Mastodon, feeds and JSONL posts, parsed into one post
 //! shape.
 //!
-//! This crate is pure parsing so far (no sockets, files or clocks): every function takes bytes or
-//! text and returns [`Item`]s. The transports (WebSocket, SSE over HTTP, conditional GET) come
-//! on top and only feed these functions.
+//! The parsers are pure (no sockets, files or clocks): every function takes bytes or text and
+//! returns [`Item`]s. The transports ([`transport`]: WebSocket, SSE over HTTP, conditional GET)
+//! sit on top behind one [`transport::Connector`] trait and only feed these functions.
 //!
 //! | input | function |
 //! | --- | --- |
@@ -27,6 +27,7 @@ mod mastodon;
 mod replay;
 mod sse;
 mod time;
+pub mod transport;
 
 pub use feed::parse_feed;
 pub use fingerprint::{normalise_for_fingerprint, text_fingerprint};

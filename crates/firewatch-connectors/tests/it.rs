@@ -9,6 +9,9 @@ use firewatch_connectors::{
 };
 use serde_json::Value;
 
+#[path = "it/transport.rs"]
+mod transport;
+
 const CORPUS: &str = include_str!("fixtures/jetstream/jetstream_v1_corpus_152.jsonl");
 const GOLDEN: &str = include_str!("fixtures/jetstream/jetstream_v1_golden_10.jsonl");
 const TALKS: &str = include_str!("fixtures/jetstream/jetstream_v1_frames_from_talks_24.jsonl");

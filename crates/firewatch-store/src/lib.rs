@@ -7,6 +7,7 @@ pub mod blob;
 pub mod playbooks;
 pub mod records;
 pub mod signals;
+pub mod social;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -147,4 +148,27 @@ pub trait Store: Send + Sync + 'static {
     async fn backup_database(&self, dest: &std::path::Path) -> Result<()>;
     /// Playbooks, remedies, clocks, escalations, tasks, custody and the outbox.
     fn playbooks(&self) -> &dyn playbooks::PlaybookStore;
+    // Social and news watch (issue 6; `sqlite/social.rs`).
+    /// Stores a pipeline batch in one transaction: mentions linked to cases (a new social
+    /// case through intake when none matches), engagement deduplicated by id, forecasts and
+    /// the connector's cursor.
+    async fn social_ingest(&self, batch: social::SocialBatch) -> Result<social::SocialOutcome>;
+    /// Counts a connector error (shown in `GET /api/v1/connectors`).
+    async fn connector_error(&self, name: &str, error: &str, actor: &Actor) -> Result<()>;
+    async fn list_connectors(&self) -> Result<Vec<social::ConnectorRecord>>;
+    async fn list_mentions(
+        &self,
+        filter: &social::MentionFilter,
+    ) -> Result<Vec<social::MentionRecord>>;
+    /// All engagement, by post then time (to rebuild the forecasters at start-up).
+    async fn all_engagements(&self) -> Result<Vec<social::EngagementRecord>>;
+    /// Escalates the mention's case to `roles`, once per mention: `None` if it already was.
+    async fn escalate_case_for_mention(
+        &self,
+        post_id: &str,
+        roles: Vec<String>,
+        reason: serde_json::Value,
+        actor: &Actor,
+    ) -> Result<Option<social::EscalationRecord>>;
+    async fn case_escalations(&self, case_id: &str) -> Result<Vec<social::EscalationRecord>>;
 }

@@ -162,6 +162,11 @@ pub struct CaseDetail {
     /// Playbook state (issue 5): clocks, remedies, escalations, tasks, custody, policy.
     #[serde(flatten)]
     pub playbook: serde_json::Map<String, serde_json::Value>,
+    /// Social and news mentions linked to the case, and their escalations.
+    #[serde(default)]
+    pub mentions: Vec<crate::api::social::MentionOut>,
+    #[serde(default)]
+    pub mention_escalations: Vec<crate::api::social::EscalationOut>,
 }
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]

@@ -108,6 +108,8 @@ pub fn openapi_document() -> Value {
     schema_of::<crate::api::playbooks::EscalationRequest>(&mut schemas);
     schema_of::<crate::api::playbooks::TaskRequest>(&mut schemas);
     schema_of::<crate::api::playbooks::CustodyRequest>(&mut schemas);
+    schema_of::<crate::api::social::MentionList>(&mut schemas);
+    schema_of::<crate::api::social::ConnectorList>(&mut schemas);
     schemas.insert(
         "Problem".into(),
         json!({"type": "object", "description": "RFC 9457 problem details",

@@ -3,7 +3,7 @@
 //! exist without an access entry. The OpenAPI document is generated from it too.
 
 use crate::AppState;
-use crate::api::{audit, cases, exposure, intake, playbooks, products, signals};
+use crate::api::{audit, cases, exposure, intake, playbooks, products, signals, social};
 use crate::ops;
 use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, post, put};
@@ -29,6 +29,7 @@ const SIGNAL_READERS: &[Role] = &[Supervisor, Safety, Hq, Pr, Admin];
 const SIGNAL_WORKERS: &[Role] = &[Safety, Hq];
 /// Who may approve or reject a remedy (the playbook then decides which of them may).
 const APPROVERS: &[Role] = &[Agent, Supervisor, Safety, Hq, Admin];
+const MENTION_READERS: &[Role] = &[Pr, Safety, Hq, Supervisor, Agent];
 
 pub struct RouteSpec {
     pub method: Method,
@@ -124,6 +125,10 @@ pub fn table() -> &'static [RouteSpec] {
                 req: None, resp: 200 Some("SignalDetail"), get(signals::detail)),
             route!(POST "/api/v1/signals/{id}/transitions", Access::Roles(SIGNAL_WORKERS), "Move a signal through new, investigating, confirmed, recall, dismissed (409 names the allowed ones)",
                 req: Some("TransitionRequest"), resp: 200 Some("SignalOut"), post(signals::transition)),
+            route!(GET "/api/v1/mentions", Access::Roles(MENTION_READERS), "Social and news mentions with their reach forecasts; filters product, hazard, case, min_forecast",
+                req: None, resp: 200 Some("MentionList"), get(social::mentions)),
+            route!(GET "/api/v1/connectors", Access::Roles(ADMIN), "Social and news connectors: cursor, last event, errors",
+                req: None, resp: 200 Some("ConnectorList"), get(social::connectors)),
             route!(GET "/api/v1/openapi.json", Access::Public, "This API description",
                 req: None, resp: 200 None, get(ops::openapi)),
             route!(GET "/healthz", Access::Public, "Liveness", req: None, resp: 200 None, get(ops::healthz)),

@@ -30,6 +30,9 @@ pub struct Settings {
     /// Webhook endpoints, SMTP and retries (`[notifications]`).
     #[serde(default)]
     pub notifications: crate::notify::NotifySettings,
+    /// `[social]`: social and news watch (connectors, forecast, escalation).
+    #[serde(default)]
+    pub social: crate::social::SocialSettings,
 }
 
 impl Default for Settings {
@@ -45,6 +48,7 @@ impl Default for Settings {
             playbook: None,
             scheduler_interval_ms: 1000,
             notifications: crate::notify::NotifySettings::default(),
+            social: Default::default(),
         }
     }
 }

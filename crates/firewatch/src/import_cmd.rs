@@ -29,6 +29,9 @@ pub enum ImportCommand {
         #[command(flatten)]
         install: crate::cli::Install,
     },
+    /// Posts and engagement, JSONL (Jetstream frames, Mastodon statuses or firewatch's own
+    /// post shape); `-` reads standard input.
+    Posts(crate::import_posts::PostsArgs),
     /// Exposure CSV: brand,model,market,month,units_sold (market ISO 3166-1, month YYYY-MM).
     Exposure {
         file: std::path::PathBuf,
@@ -131,6 +134,13 @@ pub async fn run(
                 sum.created, sum.updated, sum.unchanged
             );
             Ok(())
+        }
+        ImportCommand::Posts(args) => {
+            crate::import_posts::run(
+                crate::import_posts::ImportCommand::Posts(args),
+                settings_for,
+            )
+            .await
         }
         ImportCommand::Reports { file, install } => {
             let settings = settings_for(&install)?;

@@ -5,10 +5,12 @@ mod cli;
 mod config;
 mod demo;
 mod import_cmd;
+mod import_posts;
 mod import_reports;
 mod notify;
 mod scheduler;
 mod serve;
+mod social;
 mod stats_cmd;
 mod triage_engine;
 
@@ -31,8 +33,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // TLS for outgoing webhooks and SMTP uses rustls with ring (no OpenSSL, no aws-lc).
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    // TLS for the connectors: rustls with ring, the only provider in the build.
+    firewatch_connectors::transport::install_crypto_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -60,6 +60,11 @@ pub async fn serve(settings: Settings, state: Option<AppState>) -> anyhow::Resul
         notifier,
         std::time::Duration::from_millis(settings.scheduler_interval_ms),
     ));
+    let catalog = match &state.signals {
+        Some(signals) => crate::triage_engine::catalog_of(&signals.store.list_products().await?),
+        None => crate::triage_engine::load_catalog(settings.catalog.as_deref(), &settings.data)?,
+    };
+    let social = crate::social::start(&settings, state.store.clone(), catalog).await?;
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -75,6 +80,7 @@ pub async fn serve(settings: Settings, state: Option<AppState>) -> anyhow::Resul
     .with_graceful_shutdown(shutdown_signal())
     .await
     .context("server error")?;
+    social.stop().await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -22,6 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub(crate) mod signals;
 mod playbooks;
+mod social;
 
 /// How many queued writes may share one transaction.
 const MAX_BATCH: usize = 512;
@@ -926,6 +927,43 @@ impl Store for SqliteStore {
                 Err(b) => AuditVerdict::Broken(b),
             },
         })
+    }
+
+    async fn social_ingest(
+        &self,
+        batch: crate::social::SocialBatch,
+    ) -> Result<crate::social::SocialOutcome> {
+        self.social_ingest_batch(batch).await
+    }
+    async fn connector_error(&self, name: &str, error: &str, actor: &Actor) -> Result<()> {
+        self.social_connector_error(name, error, actor).await
+    }
+    async fn list_connectors(&self) -> Result<Vec<crate::social::ConnectorRecord>> {
+        self.social_connectors().await
+    }
+    async fn list_mentions(
+        &self,
+        f: &crate::social::MentionFilter,
+    ) -> Result<Vec<crate::social::MentionRecord>> {
+        self.social_list_mentions(f).await
+    }
+    async fn all_engagements(&self) -> Result<Vec<crate::social::EngagementRecord>> {
+        self.social_all_engagements().await
+    }
+    async fn escalate_case_for_mention(
+        &self,
+        post_id: &str,
+        roles: Vec<String>,
+        reason: serde_json::Value,
+        actor: &Actor,
+    ) -> Result<Option<crate::social::EscalationRecord>> {
+        self.social_escalate(post_id, roles, reason, actor).await
+    }
+    async fn case_escalations(
+        &self,
+        case_id: &str,
+    ) -> Result<Vec<crate::social::EscalationRecord>> {
+        self.social_case_escalations(case_id).await
     }
 }
 

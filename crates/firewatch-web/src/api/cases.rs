@@ -84,6 +84,7 @@ pub async fn detail(
         ));
     }
     let notes = state.store.case_notes(&id).await?;
+    let (mentions, escalations) = super::social::case_social(&state, &id).await?;
     let timeline = state
         .store
         .list_events(&EventFilter {
@@ -108,6 +109,8 @@ pub async fn detail(
         notes: notes.iter().map(Note::from).collect(),
         timeline: timeline.iter().map(Event::from).collect(),
         playbook,
+        mentions,
+        mention_escalations: escalations,
     }))
 }
 

@@ -7,6 +7,7 @@ pub mod intake;
 pub mod playbooks;
 pub mod products;
 pub mod signals;
+pub mod social;
 
 use crate::error::ApiError;
 use axum::extract::rejection::JsonRejection;

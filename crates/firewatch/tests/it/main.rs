@@ -9,4 +9,5 @@ mod import_reports;
 mod photos;
 mod playbook;
 mod signals;
+mod social;
 mod stats;
