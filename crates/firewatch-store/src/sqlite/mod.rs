@@ -20,8 +20,8 @@ use std::str::FromStr;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
-pub(crate) mod signals;
 mod playbooks;
+pub(crate) mod signals;
 mod social;
 
 /// How many queued writes may share one transaction.
