@@ -30,10 +30,18 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i]
 }
 
+/// A catalog, so that product resolution and signal counting run as in production.
+const CATALOG: &str = "brand,model,aliases,category,price,currency
+Voltra,Note7 Pro,N7P,phone,499,EUR
+Voltra,PowerCell 20K,PowerCell,power_bank,49,EUR
+Voltra,FastCharge 65W,FC65,charger,39,EUR
+Voltra,AirBook 14,AirBook,laptop,1099,EUR
+";
+
 const NARRATIVES: &[&str] = &[
-    "My phone started smoking in my bag, then the battery exploded and the bag caught fire.",
-    "Mon chargeur a fait des étincelles et a fondu.",
-    "La batería se hinchó y la pantalla se levantó.",
+    "My Voltra Note7 Pro started smoking in my bag, then the battery exploded and the bag caught fire.",
+    "Mon chargeur FastCharge 65W a fait des étincelles et a fondu.",
+    "La batería del PowerCell 20K se hinchó y la carcasa se levantó.",
     "Das Netzteil wurde extrem heiß, kein Rauch.",
     "मेरा फोन चार्ज करते समय बहुत गरम हो गया और धुआं निकला।",
     "The screen flickers after the last update, otherwise fine.",
@@ -64,6 +72,8 @@ async fn main() -> anyhow::Result<()> {
         );
         Ok(String::from_utf8(out.stdout)?.trim().to_string())
     };
+    std::fs::create_dir_all(data)?;
+    std::fs::write(data.join("catalog.csv"), CATALOG)?;
     run(&["user", "add", "bench", "--role", "agent"])?;
     let token = run(&["token", "create", "bench"])?;
 

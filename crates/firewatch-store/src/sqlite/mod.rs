@@ -32,10 +32,14 @@ pub struct WriteCtx {
     pub(crate) conn: SqliteConnection,
     head: ChainHead,
     pub(crate) now_ms: i64,
+    /// Events chained in this transaction, not yet inserted.
+    pending: Vec<firewatch_domain::audit::ChainedEvent>,
 }
 
 impl WriteCtx {
-    /// Appends an audit event in the current transaction.
+    /// Appends an audit event in the current transaction. Events are chained at once and
+    /// written in one multi-row insert just before the transaction commits (a job that fails
+    /// drops its own), which saves a round trip to SQLite per event.
     pub(crate) async fn event(
         &mut self,
         actor: &Actor,
@@ -52,18 +56,31 @@ impl WriteCtx {
             before: before.map(|v| v.to_string()),
             after: after.map(|v| v.to_string()),
         });
-        sqlx::query("INSERT INTO events (seq, at, actor, kind, entity, before, after, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-            .bind(e.seq)
-            .bind(e.at_ms)
-            .bind(&e.actor)
-            .bind(&e.kind)
-            .bind(&e.entity)
-            .bind(&e.before)
-            .bind(&e.after)
-            .bind(&e.prev_hash)
-            .bind(&e.hash)
-            .execute(&mut self.conn)
-            .await?;
+        self.pending.push(e);
+        Ok(())
+    }
+
+    /// Writes the chained events of this transaction.
+    async fn flush_events(&mut self) -> Result<()> {
+        // 9 values a row; SQLite allows 32,766 variables a statement.
+        for chunk in self.pending.chunks(1000) {
+            let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO events (seq, at, actor, kind, entity, before, after, prev_hash, hash) ",
+            );
+            qb.push_values(chunk, |mut b, e| {
+                b.push_bind(e.seq)
+                    .push_bind(e.at_ms)
+                    .push_bind(&e.actor)
+                    .push_bind(&e.kind)
+                    .push_bind(&e.entity)
+                    .push_bind(&e.before)
+                    .push_bind(&e.after)
+                    .push_bind(&e.prev_hash)
+                    .push_bind(&e.hash);
+            });
+            qb.build().execute(&mut self.conn).await?;
+        }
+        self.pending.clear();
         Ok(())
     }
 }
@@ -194,6 +211,7 @@ async fn writer_loop(conn: SqliteConnection, mut rx: mpsc::Receiver<Job>) {
         conn,
         head: ChainHead::default(),
         now_ms: 0,
+        pending: Vec::new(),
     };
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
@@ -230,23 +248,34 @@ async fn run_batch(ctx: &mut WriteCtx, batch: Vec<Job>) {
         return;
     }
     ctx.now_ms = now_ms();
+    ctx.pending.clear();
+    // Each job runs in its own savepoint; closing one and opening the next is one round trip.
     let mut deliveries = Vec::with_capacity(batch.len());
-    for job in batch {
-        let snapshot = ctx.head.clone();
-        if let Err(e) = exec(&mut ctx.conn, "SAVEPOINT job").await {
-            tracing::warn!(error = %e, "savepoint failed");
-        }
+    let jobs = batch.len();
+    if let Err(e) = exec(&mut ctx.conn, "SAVEPOINT job").await {
+        tracing::warn!(error = %e, "savepoint failed");
+    }
+    for (i, job) in batch.into_iter().enumerate() {
+        let snapshot = (ctx.head.clone(), ctx.pending.len());
         let (ok, deliver) = (job.run)(ctx).await;
-        if ok {
-            let _ = exec(&mut ctx.conn, "RELEASE job").await;
-        } else {
-            let _ = exec(&mut ctx.conn, "ROLLBACK TO job").await;
-            let _ = exec(&mut ctx.conn, "RELEASE job").await;
-            ctx.head = snapshot;
+        if !ok {
+            ctx.head = snapshot.0;
+            ctx.pending.truncate(snapshot.1);
+        }
+        let last = i + 1 == jobs;
+        let step = match (ok, last) {
+            (true, false) => "RELEASE job; SAVEPOINT job",
+            (false, false) => "ROLLBACK TO job; RELEASE job; SAVEPOINT job",
+            (true, true) => "RELEASE job",
+            (false, true) => "ROLLBACK TO job; RELEASE job",
+        };
+        if let Err(e) = sqlx::raw_sql(step).execute(&mut ctx.conn).await {
+            tracing::warn!(error = %e, "savepoint step failed");
         }
         deliveries.push(deliver);
     }
     let commit = async {
+        ctx.flush_events().await?;
         sqlx::query("UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1")
             .bind(ctx.head.seq)
             .bind(&ctx.head.hash)
@@ -377,16 +406,13 @@ async fn intake_in_tx(ctx: &mut WriteCtx, cmd: IntakeCommand) -> Result<IntakeOu
     let report_id = uuid::Uuid::now_v7().to_string();
     let r = &cmd.report;
     let hazards_json = serde_json::to_string(&cmd.hazards).expect("strings serialise");
-    let number: i64 = sqlx::query("SELECT COALESCE(MAX(number), 0) + 1 FROM cases")
-        .fetch_one(&mut ctx.conn)
-        .await?
-        .try_get(0)?;
-    sqlx::query(
+    // The next case number is taken inside the insert (one round trip, under the write lock).
+    let number: i64 = sqlx::query(
         "INSERT INTO cases (id, number, status, severity, hazards, title, assignee, country, channel, product_brand, product_model, reporter_handle, created_at, updated_at)
-         VALUES ($1, $2, 'new', $3, $4, $5, NULL, $6, $7, $8, $9, $10, $11, $11)",
+         VALUES ($1, (SELECT COALESCE(MAX(number), 0) + 1 FROM cases), 'new', $2, $3, $4, NULL, $5, $6, $7, $8, $9, $10, $10)
+         RETURNING number",
     )
     .bind(&case_id)
-    .bind(number)
     .bind(cmd.severity.as_str())
     .bind(&hazards_json)
     .bind(title_of(&r.narrative))
@@ -396,8 +422,9 @@ async fn intake_in_tx(ctx: &mut WriteCtx, cmd: IntakeCommand) -> Result<IntakeOu
     .bind(&cmd.case_product.1)
     .bind(&r.reporter.handle)
     .bind(cmd.received_at_ms)
-    .execute(&mut ctx.conn)
-    .await?;
+    .fetch_one(&mut ctx.conn)
+    .await?
+    .try_get(0)?;
     sqlx::query(
         "INSERT INTO reports (id, case_id, received_at, channel, narrative, language, country, occurred_at, injuries, product, reporter, triage, severity, idempotency_key)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",

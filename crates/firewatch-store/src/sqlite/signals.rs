@@ -45,39 +45,10 @@ async fn resolve_product(
     Ok(None)
 }
 
-/// Most counter rows one report can touch: its total plus every hazard code, occurred or
-/// potential (a code is never both).
-const MAX_BUMP_ROWS: usize = 1 + 12;
-
-/// The upsert of `k` counter rows in one statement: `$1` product, `$4` market and `$5` day
-/// shared, `$2`/`$3` and then `$(4+2j)`/`$(5+2j)` each row's hazard and modality (numbered in
-/// order of first appearance). Built once; sqlx takes only `'static` SQL.
-fn bump_sql(k: usize) -> &'static str {
-    static SQL: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
-    let all = SQL.get_or_init(|| {
-        (1..=MAX_BUMP_ROWS)
-            .map(|k| {
-                let rows: Vec<String> = (0..k)
-                    .map(|j| match j {
-                        0 => "($1, $2, $3, $4, $5, 1)".to_string(),
-                        j => format!("($1, ${}, ${}, $4, $5, 1)", 4 + 2 * j, 5 + 2 * j),
-                    })
-                    .collect();
-                let sql = format!(
-                    "INSERT INTO signal_counts (product_id, hazard, modality, market, day, n) VALUES {}
-                     ON CONFLICT (product_id, hazard, modality, market, day) DO UPDATE SET n = n + excluded.n",
-                    rows.join(", ")
-                );
-                &*Box::leak(sql.into_boxed_str())
-            })
-            .collect()
-    });
-    all[k.clamp(1, MAX_BUMP_ROWS) - 1]
-}
-
-/// Counts one new report in the intake transaction: a product lookup, one multi-row upsert
-/// of the counters (the product's report total and one row per hazard), the report's
-/// attribution, and the product's re-evaluation mark. Four indexed statements; no scan.
+/// Counts one new report in the intake transaction: a product lookup, then one batch with
+/// the multi-row upsert of the counters (the product's report total and one row per
+/// hazard), the report's attribution, and the product's re-evaluation mark. Indexed
+/// statements only; no scan.
 pub(crate) async fn count_report(
     ctx: &mut WriteCtx,
     cmd: &IntakeCommand,
@@ -98,34 +69,40 @@ pub(crate) async fn count_report(
         .chain(a.occurred.iter().map(|h| (h.as_str(), "occurred")))
         .chain(a.potential.iter().map(|h| (h.as_str(), "potential")))
         .collect();
-    // One statement per report (more only for unknown codes beyond the taxonomy's twelve).
-    for chunk in rows.chunks(MAX_BUMP_ROWS) {
-        let mut q = sqlx::query(bump_sql(chunk.len()))
-            .bind(product_id)
-            .bind(chunk[0].0)
-            .bind(chunk[0].1)
-            .bind(&a.market)
-            .bind(a.day);
-        for (hazard, modality) in &chunk[1..] {
-            q = q.bind(*hazard).bind(*modality);
-        }
-        q.execute(&mut ctx.conn).await?;
+    // The counters, the report's attribution and the product's re-evaluation mark go to
+    // SQLite as one multi-statement batch: one round trip on the single writer.
+    let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+        "INSERT INTO signal_counts (product_id, hazard, modality, market, day, n) ",
+    );
+    qb.push_values(&rows, |mut b, (hazard, modality)| {
+        b.push_bind(product_id)
+            .push_bind(*hazard)
+            .push_bind(*modality)
+            .push_bind(&a.market)
+            .push_bind(a.day)
+            .push_bind(1i64);
+    });
+    qb.push(
+        " ON CONFLICT (product_id, hazard, modality, market, day) DO UPDATE SET n = n + excluded.n; \
+         INSERT INTO signal_reports (report_id, case_id, product_id, market, day, occurred, potential) VALUES (",
+    );
+    {
+        let mut v = qb.separated(", ");
+        v.push_bind(report_id)
+            .push_bind(case_id)
+            .push_bind(product_id)
+            .push_bind(&a.market)
+            .push_bind(a.day)
+            .push_bind(serde_json::to_string(&a.occurred).unwrap_or_else(|_| "[]".into()))
+            .push_bind(serde_json::to_string(&a.potential).unwrap_or_else(|_| "[]".into()));
     }
-    sqlx::query("INSERT INTO signal_reports (report_id, case_id, product_id, market, day, occurred, potential) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-        .bind(report_id)
-        .bind(case_id)
-        .bind(product_id)
-        .bind(&a.market)
-        .bind(a.day)
-        .bind(serde_json::to_string(&a.occurred).unwrap_or_else(|_| "[]".into()))
-        .bind(serde_json::to_string(&a.potential).unwrap_or_else(|_| "[]".into()))
-        .execute(&mut ctx.conn)
-        .await?;
-    sqlx::query("INSERT INTO signal_dirty (product_id, marked_at) VALUES ($1, $2) ON CONFLICT (product_id) DO UPDATE SET marked_at = excluded.marked_at")
-        .bind(product_id)
-        .bind(ctx.now_ms)
-        .execute(&mut ctx.conn)
-        .await?;
+    qb.push("); INSERT INTO signal_dirty (product_id, marked_at) VALUES (");
+    {
+        let mut v = qb.separated(", ");
+        v.push_bind(product_id).push_bind(ctx.now_ms);
+    }
+    qb.push(") ON CONFLICT (product_id) DO UPDATE SET marked_at = excluded.marked_at");
+    qb.build().execute(&mut ctx.conn).await?;
     Ok(())
 }
 
