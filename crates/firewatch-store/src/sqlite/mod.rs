@@ -34,6 +34,8 @@ pub struct WriteCtx {
     pub(crate) now_ms: i64,
     /// Events chained in this transaction, not yet inserted.
     pending: Vec<firewatch_domain::audit::ChainedEvent>,
+    /// The next case number, read once per transaction (under its write lock).
+    next_case_number: Option<i64>,
 }
 
 impl WriteCtx {
@@ -58,6 +60,19 @@ impl WriteCtx {
         });
         self.pending.push(e);
         Ok(())
+    }
+
+    /// Takes the next human case number.
+    pub(crate) async fn take_case_number(&mut self) -> Result<i64> {
+        let n = match self.next_case_number {
+            Some(n) => n,
+            None => sqlx::query("SELECT COALESCE(MAX(number), 0) + 1 FROM cases")
+                .fetch_one(&mut self.conn)
+                .await?
+                .try_get(0)?,
+        };
+        self.next_case_number = Some(n + 1);
+        Ok(n)
     }
 
     /// Writes the chained events of this transaction.
@@ -212,6 +227,7 @@ async fn writer_loop(conn: SqliteConnection, mut rx: mpsc::Receiver<Job>) {
         head: ChainHead::default(),
         now_ms: 0,
         pending: Vec::new(),
+        next_case_number: None,
     };
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
@@ -249,6 +265,7 @@ async fn run_batch(ctx: &mut WriteCtx, batch: Vec<Job>) {
     }
     ctx.now_ms = now_ms();
     ctx.pending.clear();
+    ctx.next_case_number = None;
     // Each job runs in its own savepoint; closing one and opening the next is one round trip.
     let mut deliveries = Vec::with_capacity(batch.len());
     let jobs = batch.len();
@@ -256,11 +273,12 @@ async fn run_batch(ctx: &mut WriteCtx, batch: Vec<Job>) {
         tracing::warn!(error = %e, "savepoint failed");
     }
     for (i, job) in batch.into_iter().enumerate() {
-        let snapshot = (ctx.head.clone(), ctx.pending.len());
+        let snapshot = (ctx.head.clone(), ctx.pending.len(), ctx.next_case_number);
         let (ok, deliver) = (job.run)(ctx).await;
         if !ok {
             ctx.head = snapshot.0;
             ctx.pending.truncate(snapshot.1);
+            ctx.next_case_number = snapshot.2;
         }
         let last = i + 1 == jobs;
         let step = match (ok, last) {
@@ -406,67 +424,12 @@ async fn intake_in_tx(ctx: &mut WriteCtx, cmd: IntakeCommand) -> Result<IntakeOu
     let report_id = uuid::Uuid::now_v7().to_string();
     let r = &cmd.report;
     let hazards_json = serde_json::to_string(&cmd.hazards).expect("strings serialise");
-    // The next case number is taken inside the insert (one round trip, under the write lock).
-    let number: i64 = sqlx::query(
-        "INSERT INTO cases (id, number, status, severity, hazards, title, assignee, country, channel, product_brand, product_model, reporter_handle, created_at, updated_at)
-         VALUES ($1, (SELECT COALESCE(MAX(number), 0) + 1 FROM cases), 'new', $2, $3, $4, NULL, $5, $6, $7, $8, $9, $10, $10)
-         RETURNING number",
-    )
-    .bind(&case_id)
-    .bind(cmd.severity.as_str())
-    .bind(&hazards_json)
-    .bind(title_of(&r.narrative))
-    .bind(&r.country)
-    .bind(r.channel.as_str())
-    .bind(&cmd.case_product.0)
-    .bind(&cmd.case_product.1)
-    .bind(&r.reporter.handle)
-    .bind(cmd.received_at_ms)
-    .fetch_one(&mut ctx.conn)
-    .await?
-    .try_get(0)?;
-    sqlx::query(
-        "INSERT INTO reports (id, case_id, received_at, channel, narrative, language, country, occurred_at, injuries, product, reporter, triage, severity, idempotency_key)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-    )
-    .bind(&report_id)
-    .bind(&case_id)
-    .bind(cmd.received_at_ms)
-    .bind(r.channel.as_str())
-    .bind(&r.narrative)
-    .bind(&r.language)
-    .bind(&r.country)
-    .bind(&r.occurred_at)
-    .bind(r.injuries.as_str())
-    .bind(serde_json::to_string(&r.product).expect("serialisable"))
-    .bind(serde_json::to_string(&r.reporter).expect("serialisable"))
-    .bind(&cmd.triage_json)
-    .bind(cmd.severity.as_str())
-    .bind(&cmd.idempotency_key)
-    .execute(&mut ctx.conn)
-    .await?;
-    let mut attachment_ids = Vec::with_capacity(cmd.attachments.len());
-    for a in &cmd.attachments {
-        let id = uuid::Uuid::now_v7().to_string();
-        sqlx::query(
-            "INSERT INTO attachments (id, report_id, sha256, clean_sha256, media_type, size, width, height, filename, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(&id)
-        .bind(&report_id)
-        .bind(&a.sha256)
-        .bind(&a.clean_sha256)
-        .bind(&a.media_type)
-        .bind(a.size)
-        .bind(a.width)
-        .bind(a.height)
-        .bind(&a.filename)
-        .bind(cmd.received_at_ms)
-        .execute(&mut ctx.conn)
-        .await?;
-        attachment_ids.push(id);
-    }
-    signals::count_report(ctx, &cmd, &case_id, &report_id).await?;
+    let number = ctx.take_case_number().await?;
+    let attachment_ids: Vec<String> = cmd
+        .attachments
+        .iter()
+        .map(|_| uuid::Uuid::now_v7().to_string())
+        .collect();
     let receipt = IntakeReceipt {
         report_id: report_id.clone(),
         case_id: case_id.clone(),
@@ -474,17 +437,76 @@ async fn intake_in_tx(ctx: &mut WriteCtx, cmd: IntakeCommand) -> Result<IntakeOu
         hazards: cmd.hazards.clone(),
         reported_hazards: cmd.reported_hazards.clone(),
         severity: cmd.severity.as_str().to_string(),
-        attachment_ids,
+        attachment_ids: attachment_ids.clone(),
     };
-    if let Some(key) = &cmd.idempotency_key {
-        sqlx::query("INSERT INTO idempotency (key, request_hash, receipt, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(key)
-            .bind(&cmd.request_hash)
-            .bind(serde_json::to_string(&receipt).expect("serialisable"))
-            .bind(cmd.received_at_ms)
-            .execute(&mut ctx.conn)
-            .await?;
+    // The case, the report, its attachments and the idempotency key go to SQLite as one
+    // multi-statement batch: one round trip on the single writer.
+    let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+        "INSERT INTO cases (id, number, status, severity, hazards, title, assignee, country, channel, product_brand, product_model, reporter_handle, created_at, updated_at) VALUES (",
+    );
+    qb.separated(", ")
+        .push_bind(&case_id)
+        .push_bind(number)
+        .push_bind("new")
+        .push_bind(cmd.severity.as_str())
+        .push_bind(&hazards_json)
+        .push_bind(title_of(&r.narrative))
+        .push("NULL")
+        .push_bind(&r.country)
+        .push_bind(r.channel.as_str())
+        .push_bind(&cmd.case_product.0)
+        .push_bind(&cmd.case_product.1)
+        .push_bind(&r.reporter.handle)
+        .push_bind(cmd.received_at_ms)
+        .push_bind(cmd.received_at_ms);
+    qb.push(
+        "); INSERT INTO reports (id, case_id, received_at, channel, narrative, language, country, occurred_at, injuries, product, reporter, triage, severity, idempotency_key) VALUES (",
+    );
+    qb.separated(", ")
+        .push_bind(&report_id)
+        .push_bind(&case_id)
+        .push_bind(cmd.received_at_ms)
+        .push_bind(r.channel.as_str())
+        .push_bind(&r.narrative)
+        .push_bind(&r.language)
+        .push_bind(&r.country)
+        .push_bind(&r.occurred_at)
+        .push_bind(r.injuries.as_str())
+        .push_bind(serde_json::to_string(&r.product).expect("serialisable"))
+        .push_bind(serde_json::to_string(&r.reporter).expect("serialisable"))
+        .push_bind(&cmd.triage_json)
+        .push_bind(cmd.severity.as_str())
+        .push_bind(&cmd.idempotency_key);
+    qb.push(")");
+    if !cmd.attachments.is_empty() {
+        qb.push("; INSERT INTO attachments (id, report_id, sha256, clean_sha256, media_type, size, width, height, filename, created_at) ");
+        qb.push_values(
+            cmd.attachments.iter().zip(&attachment_ids),
+            |mut b, (a, id)| {
+                b.push_bind(id)
+                    .push_bind(&report_id)
+                    .push_bind(&a.sha256)
+                    .push_bind(&a.clean_sha256)
+                    .push_bind(&a.media_type)
+                    .push_bind(a.size)
+                    .push_bind(a.width)
+                    .push_bind(a.height)
+                    .push_bind(&a.filename)
+                    .push_bind(cmd.received_at_ms);
+            },
+        );
     }
+    if let Some(key) = &cmd.idempotency_key {
+        qb.push("; INSERT INTO idempotency (key, request_hash, receipt, created_at) VALUES (");
+        qb.separated(", ")
+            .push_bind(key)
+            .push_bind(&cmd.request_hash)
+            .push_bind(serde_json::to_string(&receipt).expect("serialisable"))
+            .push_bind(cmd.received_at_ms);
+        qb.push(")");
+    }
+    qb.build().execute(&mut ctx.conn).await?;
+    signals::count_report(ctx, &cmd, &case_id, &report_id).await?;
     // Personal data (narrative, reporter) stays in the report row; the event records the
     // facts of the change and the report's content hash, so the log proves what was received.
     let content_hash = &cmd.request_hash;
