@@ -12,7 +12,7 @@
 //! - [`maxsprt`]: Poisson MaxSPRT log-likelihood ratio and exact critical values (the quantity
 //!   R's `Sequential::CV.Poisson` computes).
 //! - [`offline`]: the analyst commands (`firewatch stats ...`) as functions over `Read`/`Write`;
-//!   `src/cli_glue.md` has the clap front end for the binary.
+//!   the binary's front end is `crates/firewatch/src/stats_cmd.rs`.
 //! - [`special`], [`csvfast`]: the incomplete gamma, gamma/beta/normal quantiles, and the CSV
 //!   reader the rest is built on.
 //!
