@@ -1,5 +1,6 @@
 //! Case statuses and the explicit transition table.
 
+use crate::lifecycle::{Lifecycle, list, parse_status};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -72,33 +73,30 @@ impl fmt::Display for CaseStatus {
 impl FromStr for CaseStatus {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        CaseStatus::ALL
-            .into_iter()
-            .find(|c| c.as_str() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown case status `{s}` (expected one of {})",
-                    CaseStatus::ALL.map(|c| c.as_str()).join(", ")
-                )
-            })
+        parse_status(s)
+    }
+}
+
+impl Lifecycle for CaseStatus {
+    const SUBJECT: &'static str = "case";
+    fn all() -> &'static [Self] {
+        &CaseStatus::ALL
+    }
+    fn as_str(self) -> &'static str {
+        CaseStatus::as_str(self)
+    }
+    fn allowed_next(self) -> &'static [Self] {
+        CaseStatus::allowed_next(self)
     }
 }
 
 /// An attempted move that the table does not allow.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("a case cannot go from {from} to {to}; allowed from {from}: {}", allowed_list(.allowed))]
+#[error("a case cannot go from {from} to {to}; allowed from {from}: {}", list(.allowed))]
 pub struct IllegalTransition {
     pub from: CaseStatus,
     pub to: CaseStatus,
     pub allowed: Vec<CaseStatus>,
-}
-
-fn allowed_list(allowed: &[CaseStatus]) -> String {
-    allowed
-        .iter()
-        .map(|s| s.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 pub fn check_transition(from: CaseStatus, to: CaseStatus) -> Result<(), IllegalTransition> {

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod case;
 pub mod hazard;
 pub mod intake;
+pub mod lifecycle;
 pub mod role;
 pub mod signal;
 

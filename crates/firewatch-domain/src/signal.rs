@@ -4,6 +4,7 @@
 //! `investigating` or `confirmed`. `recall` and `dismissed` are final: a dismissed signal
 //! stays dismissed, and the same product and hazard may open a new signal later.
 
+use crate::lifecycle::{Lifecycle, list, parse_status};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -68,36 +69,30 @@ impl fmt::Display for SignalStatus {
 impl FromStr for SignalStatus {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        SignalStatus::ALL
-            .into_iter()
-            .find(|c| c.as_str() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown signal status `{s}` (expected one of {})",
-                    SignalStatus::ALL.map(|c| c.as_str()).join(", ")
-                )
-            })
+        parse_status(s)
+    }
+}
+
+impl Lifecycle for SignalStatus {
+    const SUBJECT: &'static str = "signal";
+    fn all() -> &'static [Self] {
+        &SignalStatus::ALL
+    }
+    fn as_str(self) -> &'static str {
+        SignalStatus::as_str(self)
+    }
+    fn allowed_next(self) -> &'static [Self] {
+        SignalStatus::allowed_next(self)
     }
 }
 
 /// An attempted move that the table does not allow.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("a signal cannot go from {from} to {to}; allowed from {from}: {}", allowed_list(.allowed))]
+#[error("a signal cannot go from {from} to {to}; allowed from {from}: {}", list(.allowed))]
 pub struct IllegalSignalTransition {
     pub from: SignalStatus,
     pub to: SignalStatus,
     pub allowed: Vec<SignalStatus>,
-}
-
-fn allowed_list(allowed: &[SignalStatus]) -> String {
-    if allowed.is_empty() {
-        return "none (final)".into();
-    }
-    allowed
-        .iter()
-        .map(|s| s.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 pub fn check_signal_transition(

@@ -1,0 +1,41 @@
+//! What case statuses and signal statuses share: a closed set of named states and an
+//! explicit table of allowed moves. Each lifecycle keeps its own table; this module holds the
+//! parsing and the wording of refusals so both say the same thing the same way.
+
+/// A status in an explicit transition table.
+pub trait Lifecycle: Copy + Eq + 'static {
+    /// What the status belongs to, for messages ("case", "signal").
+    const SUBJECT: &'static str;
+    /// Every status, in display order.
+    fn all() -> &'static [Self];
+    fn as_str(self) -> &'static str;
+    /// The statuses reachable in one move. Everything not listed is illegal.
+    fn allowed_next(self) -> &'static [Self];
+}
+
+/// Parses a status by its stored name, naming every valid name when it fails.
+pub fn parse_status<S: Lifecycle>(s: &str) -> Result<S, String> {
+    S::all()
+        .iter()
+        .copied()
+        .find(|c| c.as_str() == s)
+        .ok_or_else(|| {
+            format!(
+                "unknown {} status `{s}` (expected one of {})",
+                S::SUBJECT,
+                list(S::all())
+            )
+        })
+}
+
+/// `a, b, c`, or `none (final)` for a state with no way out.
+pub fn list<S: Lifecycle>(allowed: &[S]) -> String {
+    if allowed.is_empty() {
+        return "none (final)".into();
+    }
+    allowed
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
