@@ -998,3 +998,396 @@ impl CommsStore for SqliteStore {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{EventFilter, IntakeCommand, IntakeOutcome, ReceiptHazard};
+    use firewatch_domain::InjuryLevel;
+    use firewatch_domain::intake::{Channel, NewReport, ProductDetails, Reporter};
+    use sqlx::Connection;
+
+    async fn store() -> (SqliteStore, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("fw.sqlite"))
+            .await
+            .unwrap();
+        (s, dir)
+    }
+
+    /// An S1 fire case reported in `lang` from FR (a safety case: regulator clock).
+    async fn safety_case(s: &SqliteStore, lang: &str, n: u32) -> String {
+        let cmd = IntakeCommand {
+            idempotency_key: None,
+            request_hash: format!("h{n}"),
+            report: NewReport {
+                narrative: format!("report {n}: the battery exploded and caught fire"),
+                language: Some(lang.into()),
+                product: ProductDetails::default(),
+                occurred_at: None,
+                country: Some("FR".into()),
+                reporter: Reporter::default(),
+                injuries: InjuryLevel::None,
+                channel: Channel::Web,
+            },
+            hazards: vec!["thermal.explosion".into(), "thermal.fire".into()],
+            reported_hazards: vec![ReceiptHazard {
+                code: "thermal.fire".into(),
+                modality: "occurred".into(),
+            }],
+            case_product: (Some("Acme".into()), Some("X1".into())),
+            triage_json: r#"{"hazards":[{"code":"thermal.explosion","modality":"occurred","evidence":[]},{"code":"thermal.fire","modality":"occurred","evidence":[]}]}"#.into(),
+            severity: Severity::S1,
+            attachments: vec![],
+            received_at_ms: 1_770_000_000_000 + i64::from(n),
+            actor: Actor::public(),
+        };
+        match s.intake(cmd).await.unwrap() {
+            IntakeOutcome::Created(r) => r.case_id,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    async fn kinds(s: &SqliteStore, entity: &str) -> Vec<String> {
+        s.list_events(&EventFilter {
+            entity: Some(entity.into()),
+            after_seq: 0,
+            limit: 1000,
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect()
+    }
+
+    fn refusal_slug(e: StoreError) -> &'static str {
+        match e {
+            StoreError::Refused(r) => r.slug,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    fn clean_facts() -> CommsFacts {
+        CommsFacts {
+            hazard_description: "La batterie peut prendre feu et exploser.".into(),
+            what_to_do: "Cessez d'utiliser le téléphone et débranchez-le.".into(),
+            product: FactsProduct {
+                batches: vec!["B7".into()],
+                gtin: Some("3760000000017".into()),
+                picture_url: Some("https://acme.example/x1.jpg".into()),
+                ..FactsProduct::default()
+            },
+            remedy: Some(firewatch_comms::Remedy {
+                kinds: vec![firewatch_comms::RemedyKind::Replacement],
+                details: None,
+            }),
+            ..CommsFacts::default()
+        }
+    }
+
+    fn profile() -> CommsProfile {
+        CommsProfile {
+            contact: firewatch_comms::Contact {
+                organisation: "Acme".into(),
+                phone: Some("0800 123 456".into()),
+                email: Some("recall@acme.example".into()),
+                url: Some("https://acme.example/recall".into()),
+                hours: None,
+            },
+            ..CommsProfile::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn an_invalid_template_stores_nothing_and_versions_keep_history() {
+        let (s, _d) = store().await;
+        let admin = Actor("root".into());
+        let c = s.comms();
+        let e = c
+            .put_template(
+                TemplateKind::RecallNotice,
+                Lang::Fr,
+                "Rappel\n{% for %}".into(),
+                &admin,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(refusal_slug(e), "invalid-template");
+        assert!(c.stored_templates().await.unwrap().is_empty());
+        assert!(kinds(&s, "template:recall_notice.fr").await.is_empty());
+
+        let base = firewatch_comms::builtin_template(TemplateKind::RecallNotice, Lang::Fr)
+            .unwrap()
+            .to_string();
+        let v1 = c
+            .put_template(TemplateKind::RecallNotice, Lang::Fr, base.clone(), &admin)
+            .await
+            .unwrap();
+        let edited = format!("{base}\n-- {{{{ firm }}}}\n");
+        let v2 = c
+            .put_template(TemplateKind::RecallNotice, Lang::Fr, edited.clone(), &admin)
+            .await
+            .unwrap();
+        let history = c
+            .template_history(TemplateKind::RecallNotice, Lang::Fr)
+            .await
+            .unwrap();
+        assert_eq!(
+            history.iter().map(|v| v.id).collect::<Vec<_>>(),
+            vec![v1.id, v2.id]
+        );
+        let stored = c.stored_templates().await.unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].id, v2.id);
+        let t = c.templates().await.unwrap();
+        assert_eq!(
+            t.get(TemplateKind::RecallNotice, Lang::Fr),
+            Some(edited.as_str())
+        );
+        assert_eq!(
+            kinds(&s, "template:recall_notice.fr").await,
+            vec!["template.updated", "template.updated"]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_recall_notice_is_approved_by_pr_and_hq_and_gated_by_the_checker() {
+        let (s, _d) = store().await;
+        let case = safety_case(&s, "fr-BE", 1).await;
+        let subject = SubjectRef::case(&case);
+        let (pr, hq, agent) = (
+            Actor("pat".into()),
+            Actor("hana".into()),
+            Actor("alice".into()),
+        );
+        let c = s.comms();
+        c.put_profile(profile(), &Actor("root".into()))
+            .await
+            .unwrap();
+        c.put_facts(&subject, clean_facts(), &Actor("sid".into()))
+            .await
+            .unwrap();
+        let st = c
+            .draft_statement(&subject, TemplateKind::RecallNotice, None, &pr)
+            .await
+            .unwrap();
+        assert_eq!((st.lang, st.fell_back), (Lang::Fr, false));
+        assert_eq!(st.requested_lang.as_deref(), Some("fr-BE"));
+        assert_eq!(st.facts.batches, vec!["B7"]);
+        let findings = firewatch_comms::check_recall_notice(&st.body, "fr", &st.facts);
+        assert!(
+            findings
+                .iter()
+                .all(|f| f.severity != FindingSeverity::Error),
+            "{findings:?}\n{}",
+            st.body
+        );
+
+        // Customer replies are for cases only.
+        let e = c
+            .draft_statement(
+                &SubjectRef::signal("nope"),
+                TemplateKind::CustomerReply,
+                None,
+                &pr,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(refusal_slug(e), "customer-reply-needs-case");
+
+        // Approvals: agents may not; publication needs both pr and hq.
+        let e = c
+            .decide_statement(&st.id, Role::Agent, true, None, &agent)
+            .await
+            .unwrap_err();
+        assert_eq!(refusal_slug(e), "approval-role");
+        c.decide_statement(&st.id, Role::Pr, true, None, &pr)
+            .await
+            .unwrap();
+        let e = c
+            .publish_statement(&st.id, Role::Pr, None, &pr)
+            .await
+            .unwrap_err();
+        assert_eq!(refusal_slug(e), "approvals-missing");
+
+        // An edit with a minimising word: a new version, approvals again, then refused.
+        let bad = format!("{}\nRappel précautionnaire et volontaire.", st.body);
+        let st2 = c.edit_statement(&st.id, bad, Some(1), &pr).await.unwrap();
+        assert_eq!(st2.version, 2);
+        assert_eq!(st2.approvals_missing(), vec!["pr", "hq"]);
+        c.decide_statement(&st.id, Role::Pr, true, None, &pr)
+            .await
+            .unwrap();
+        c.decide_statement(&st.id, Role::Hq, true, None, &hq)
+            .await
+            .unwrap();
+        match c
+            .publish_statement(&st.id, Role::Pr, None, &pr)
+            .await
+            .unwrap_err()
+        {
+            StoreError::Refused(r) => {
+                assert_eq!(r.slug, "notice-check-failed");
+                assert_eq!(r.data["blocking"], 2, "{:?}", r.data);
+                assert!(r.detail.contains("précautionnaire"), "{}", r.detail);
+            }
+            other => panic!("{other:?}"),
+        }
+        // pr may not override; hq may, with a reason.
+        let e = c
+            .publish_statement(&st.id, Role::Pr, Some("urgent".into()), &pr)
+            .await
+            .unwrap_err();
+        assert_eq!(refusal_slug(e), "notice-check-failed");
+        assert_eq!(
+            c.get_statement(&st.id).await.unwrap().unwrap().status,
+            StatementStatus::Draft
+        );
+        let p = c
+            .publish_statement(&st.id, Role::Hq, Some("wording imposed".into()), &hq)
+            .await
+            .unwrap();
+        assert_eq!(p.status, StatementStatus::Published);
+        assert_eq!(p.override_reason.as_deref(), Some("wording imposed"));
+        assert!(matches!(
+            c.edit_statement(&st.id, "x".into(), None, &pr).await,
+            Err(StoreError::Conflict(_))
+        ));
+
+        let statement_events: Vec<String> = kinds(&s, &subject.entity())
+            .await
+            .into_iter()
+            .filter(|k| k.starts_with("statement."))
+            .collect();
+        assert_eq!(
+            statement_events,
+            vec![
+                "statement.drafted",
+                "statement.approved",
+                "statement.edited",
+                "statement.approved",
+                "statement.approved",
+                "statement.published"
+            ]
+        );
+        assert!(matches!(
+            s.verify_audit().await.unwrap(),
+            crate::AuditVerdict::Ok { .. }
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_submitted_notification_stops_the_regulator_clock_before_any_breach() {
+        let (s, dir) = store().await;
+        let submitted = safety_case(&s, "fr", 1).await;
+        let control = safety_case(&s, "fr", 2).await;
+        let reg = |case: String| {
+            let s = s.clone();
+            async move {
+                s.playbooks()
+                    .case_policy(&case)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .clocks
+                    .into_iter()
+                    .find(|c| c.kind == "regulator")
+                    .expect("a regulator clock")
+            }
+        };
+        assert_eq!(reg(submitted.clone()).await.state, "running");
+        // Time passes: both deadlines are due (written behind the store's back).
+        let mut conn = SqliteConnection::connect(&format!(
+            "sqlite://{}",
+            dir.path().join("fw.sqlite").display()
+        ))
+        .await
+        .unwrap();
+        sqlx::query("UPDATE clocks SET deadline = 1 WHERE kind = 'regulator'")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+
+        let c = s.comms();
+        let bad = c
+            .mark_submitted(
+                &SubjectRef::case(&submitted),
+                NewNotification {
+                    regulator: "rapex".into(),
+                    reference: "x".into(),
+                    submitted_at_ms: None,
+                },
+                &Actor("sid".into()),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(refusal_slug(bad), "validation");
+        let n = c
+            .mark_submitted(
+                &SubjectRef::case(&submitted),
+                NewNotification {
+                    regulator: "eu_sbg".into(),
+                    reference: "SBG-1".into(),
+                    submitted_at_ms: Some(1_770_000_100_000),
+                },
+                &Actor("sid".into()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(n.clocks_stopped, vec!["regulator_report"]);
+        assert_eq!(n.submitted_at_ms, 1_770_000_100_000);
+
+        // (The cases were received months ago, so their other clocks breach too.)
+        let breaches = s.playbooks().fire_breaches(100).await.unwrap();
+        let regulator: Vec<&str> = breaches
+            .iter()
+            .filter(|b| b.clock == "regulator_report")
+            .map(|b| b.case_id.as_str())
+            .collect();
+        assert_eq!(regulator, vec![control.as_str()], "{breaches:?}");
+        assert_eq!(reg(submitted.clone()).await.state, "stopped");
+        assert_eq!(reg(control.clone()).await.state, "breached");
+        // Re-evaluating the case does not restart it.
+        s.playbooks()
+            .evaluate_case(&submitted, &Actor("sid".into()))
+            .await
+            .unwrap();
+        assert!(
+            s.playbooks()
+                .fire_breaches(100)
+                .await
+                .unwrap()
+                .iter()
+                .all(|b| b.clock != "regulator_report")
+        );
+        assert_eq!(reg(submitted.clone()).await.state, "stopped");
+
+        let listed = c
+            .list_notifications(&SubjectRef::case(&submitted))
+            .await
+            .unwrap();
+        assert_eq!(listed, vec![n]);
+        let ev = kinds(&s, &format!("case:{submitted}")).await;
+        assert!(ev.contains(&"regulator.notification_submitted".to_string()));
+        assert!(ev.contains(&"clocks.stopped".to_string()));
+        let regulator_breaches = s
+            .list_events(&EventFilter {
+                entity: Some(format!("case:{submitted}")),
+                after_seq: 0,
+                limit: 1000,
+            })
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| {
+                e.kind == "clock.breached"
+                    && e.after
+                        .as_deref()
+                        .is_some_and(|a| a.contains("regulator_report"))
+            })
+            .count();
+        assert_eq!(regulator_breaches, 0, "{ev:?}");
+    }
+}
