@@ -451,7 +451,8 @@ pub trait CommsStore: Send + Sync {
 
 // ------------------------------------------------------------------ pure builders
 
-fn date_of_ms(ms: i64) -> Option<Date> {
+/// The UTC calendar date of a unix-millisecond time.
+pub fn date_of_ms(ms: i64) -> Option<Date> {
     let epoch = Date::new(1970, 1, 1).ok()?;
     epoch
         .checked_add(jiff::Span::new().days(ms.div_euclid(86_400_000)))

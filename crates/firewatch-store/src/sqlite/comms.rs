@@ -1023,7 +1023,11 @@ mod tests {
             report: NewReport {
                 narrative: format!("report {n}: the battery exploded and caught fire"),
                 language: Some(lang.into()),
-                product: ProductDetails::default(),
+                product: ProductDetails {
+                    brand: Some("Acme".into()),
+                    model: Some("X1".into()),
+                    ..ProductDetails::default()
+                },
                 occurred_at: None,
                 country: Some("FR".into()),
                 reporter: Reporter::default(),
@@ -1389,5 +1393,118 @@ mod tests {
             })
             .count();
         assert_eq!(regulator_breaches, 0, "{ev:?}");
+    }
+
+    #[tokio::test]
+    async fn a_signal_gets_statements_exports_and_notifications_from_its_reports() {
+        use crate::signals::{NewExposure, NewProduct, NewSignal};
+        let (s, _d) = store().await;
+        let admin = Actor("root".into());
+        s.upsert_products(
+            vec![NewProduct {
+                brand: "Acme".into(),
+                model: "X1".into(),
+                aliases: vec![],
+                category: "phone".into(),
+                price: Some(799.0),
+                currency: Some("EUR".into()),
+            }],
+            &admin,
+        )
+        .await
+        .unwrap();
+        s.upsert_exposure(
+            vec![NewExposure {
+                line: 1,
+                brand: "Acme".into(),
+                model: "X1".into(),
+                market: "FR".into(),
+                month: "2026-01".into(),
+                units: 500,
+            }],
+            &admin,
+        )
+        .await
+        .unwrap();
+        // Two counted fire reports of the product.
+        let mut cases = Vec::new();
+        for n in 1..=2 {
+            cases.push(safety_case(&s, "en", n).await);
+        }
+        let product_id = s.list_products().await.unwrap()[0].id;
+        let signal = s
+            .open_signal(
+                NewSignal {
+                    product_id,
+                    hazard: "thermal.fire".into(),
+                    trigger: json!({}),
+                    quiet_after_dismissal_ms: 0,
+                },
+                &Actor("system:signals".into()),
+            )
+            .await
+            .unwrap()
+            .expect("opened");
+        let subject = SubjectRef::signal(&signal.id);
+        let c = s.comms();
+        let data = c.subject_data(&subject).await.unwrap();
+        assert_eq!(data.reference, "SIG-000001");
+        assert_eq!(data.reports.len(), 2, "both reports are linked");
+        assert_eq!(data.units_by_market, vec![("FR".to_string(), 500)]);
+        assert_eq!(data.category.as_deref(), Some("phone"));
+
+        let st = c
+            .draft_statement(
+                &subject,
+                TemplateKind::PublicStatement,
+                None,
+                &Actor("pat".into()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(st.lang, Lang::En);
+        assert!(st.body.contains("Acme X1"), "{}", st.body);
+        assert_eq!(
+            kinds(&s, &subject.entity())
+                .await
+                .last()
+                .map(String::as_str),
+            Some("statement.drafted")
+        );
+        let input = export_input(&data, "2026-03-01".parse().unwrap());
+        assert_eq!(input.incidents.len(), 2);
+        assert_eq!(
+            input.aware_on,
+            crate::comms::date_of_ms(signal.opened_at_ms)
+        );
+
+        // A signal has no clocks: the notification is recorded and stops nothing.
+        let n = c
+            .mark_submitted(
+                &subject,
+                NewNotification {
+                    regulator: "cpsc".into(),
+                    reference: "15B-1".into(),
+                    submitted_at_ms: None,
+                },
+                &Actor("sid".into()),
+            )
+            .await
+            .unwrap();
+        assert!(n.clocks_stopped.is_empty());
+        for case in &cases {
+            let clocks = s
+                .playbooks()
+                .case_policy(case)
+                .await
+                .unwrap()
+                .unwrap()
+                .clocks;
+            assert!(
+                clocks
+                    .iter()
+                    .any(|c| c.kind == "regulator" && c.state == "running")
+            );
+        }
     }
 }

@@ -23,7 +23,7 @@ use firewatch_comms::{Finding, Lang, TemplateKind, check_recall_notice};
 use firewatch_domain::intake::FieldError;
 use firewatch_store::comms::{
     CommsFacts, CommsProfile, NewNotification, NotificationRecord, REGULATORS, StatementRecord,
-    SubjectRef, TemplateVersion, export_input,
+    SubjectRef, TemplateVersion, date_of_ms, export_input,
 };
 use firewatch_store::{Actor, AuditVerdict, EventFilter};
 use schemars::JsonSchema;
@@ -49,14 +49,7 @@ fn opt_time(ms: Option<i64>) -> Value {
 }
 
 fn today() -> jiff::civil::Date {
-    let ms = jiff::Timestamp::now().as_millisecond();
-    jiff::civil::Date::new(1970, 1, 1)
-        .ok()
-        .and_then(|d| {
-            d.checked_add(jiff::Span::new().days(ms.div_euclid(86_400_000)))
-                .ok()
-        })
-        .unwrap_or_default()
+    date_of_ms(jiff::Timestamp::now().as_millisecond()).unwrap_or_default()
 }
 
 fn parse_kind(s: &str) -> ApiResult<TemplateKind> {
