@@ -17,9 +17,10 @@
 //! - a recall notice is published only when the recall-notice checker finds no error, or
 //!   with an `hq` override that states a reason (stored on the statement and in the event).
 //!
-//! Marking a notification submitted stops the case's running regulator clocks and completes
-//! its `regulator_report` task in the same transaction, so the scheduler cannot breach them
-//! afterwards. A signal's notification stops nothing (signals have no clocks).
+//! Marking a notification submitted to the case's market regulator ([`regulator_for_market`])
+//! stops the case's running regulator clocks and completes its `regulator_report` task in the
+//! same transaction, so the scheduler cannot breach them afterwards. A submission to another
+//! regulator is recorded and stops nothing; so is a signal's (signals have no clocks).
 
 use crate::{Actor, ReportRecord, Result};
 use async_trait::async_trait;
@@ -357,6 +358,19 @@ pub struct NewNotification {
 
 /// The regulators a notification may name.
 pub const REGULATORS: [&str; 4] = ["cpsc", "eu_sbg", "health_canada", "other"];
+
+/// The regulator whose deadline a case's regulator clock counts, by the case's market
+/// (ISO 3166-1 alpha-2): US -> `cpsc`, CA -> `health_canada`, EU/EEA -> `eu_sbg`; `None`
+/// for other or unknown markets, where any submission stops the clock.
+pub fn regulator_for_market(country: Option<&str>) -> Option<&'static str> {
+    let c = country?.trim().to_ascii_uppercase();
+    match c.as_str() {
+        "US" => Some("cpsc"),
+        "CA" => Some("health_canada"),
+        _ if firewatch_comms::export::EU_EEA.contains(&c.as_str()) => Some("eu_sbg"),
+        _ => None,
+    }
+}
 
 #[async_trait]
 pub trait CommsStore: Send + Sync {
@@ -761,6 +775,16 @@ mod tests {
                 .approvals_missing()
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn market_regulators() {
+        assert_eq!(regulator_for_market(Some("us")), Some("cpsc"));
+        assert_eq!(regulator_for_market(Some("CA")), Some("health_canada"));
+        assert_eq!(regulator_for_market(Some("FR")), Some("eu_sbg"));
+        assert_eq!(regulator_for_market(Some("NO")), Some("eu_sbg"));
+        assert_eq!(regulator_for_market(Some("IN")), None);
+        assert_eq!(regulator_for_market(None), None);
     }
 
     #[test]

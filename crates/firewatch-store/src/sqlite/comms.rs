@@ -890,12 +890,20 @@ impl CommsStore for SqliteStore {
         self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move {
                 ensure_subject(&mut ctx.conn, &subject).await?;
-                if subject.kind == SubjectKind::Case {
-                    load_case(&mut ctx.conn, &subject.id).await?;
-                }
+                // The case's regulator clock runs for its market's regulator: a submission
+                // to another one (the product is also sold elsewhere) is recorded but does
+                // not stop it.
+                let stops_clock = match subject.kind {
+                    SubjectKind::Case => {
+                        let case = load_case(&mut ctx.conn, &subject.id).await?;
+                        regulator_for_market(case.country.as_deref())
+                            .is_none_or(|expected| expected == regulator)
+                    }
+                    SubjectKind::Signal => false,
+                };
                 let submitted_at = n.submitted_at_ms.unwrap_or(ctx.now_ms);
                 let mut clocks_stopped: Vec<String> = Vec::new();
-                if subject.kind == SubjectKind::Case {
+                if stops_clock {
                     let rows = sqlx::query("UPDATE clocks SET state = 'stopped', updated_at = $1 WHERE case_id = $2 AND kind = 'regulator' AND state IN ('running', 'paused') RETURNING name")
                         .bind(ctx.now_ms)
                         .bind(&subject.id)
@@ -1328,6 +1336,21 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(refusal_slug(bad), "validation");
+        // A French case's clock is the EU one: a CPSC submission is recorded, stops nothing.
+        let other = c
+            .mark_submitted(
+                &SubjectRef::case(&submitted),
+                NewNotification {
+                    regulator: "cpsc".into(),
+                    reference: "15B-9".into(),
+                    submitted_at_ms: None,
+                },
+                &Actor("sid".into()),
+            )
+            .await
+            .unwrap();
+        assert!(other.clocks_stopped.is_empty());
+        assert_eq!(reg(submitted.clone()).await.state, "running");
         let n = c
             .mark_submitted(
                 &SubjectRef::case(&submitted),
@@ -1372,7 +1395,7 @@ mod tests {
             .list_notifications(&SubjectRef::case(&submitted))
             .await
             .unwrap();
-        assert_eq!(listed, vec![n]);
+        assert_eq!(listed, vec![other, n]);
         let ev = kinds(&s, &format!("case:{submitted}")).await;
         assert!(ev.contains(&"regulator.notification_submitted".to_string()));
         assert!(ev.contains(&"clocks.stopped".to_string()));
