@@ -12,6 +12,7 @@
 
 mod checker;
 mod context;
+pub mod dossier;
 pub mod export;
 mod fold;
 mod lang;

@@ -179,6 +179,7 @@ static FR: LangRules = LangRules {
     ],
     minimising: &[
         "volontaire*",
+        "précautionnaire*",
         "par précaution",
         "par mesure de précaution",
         "mesure de précaution",

@@ -4,6 +4,7 @@
 //! Every mutating method writes its audit event in the same transaction as the change.
 
 pub mod blob;
+pub mod comms;
 pub mod playbooks;
 pub mod records;
 pub mod signals;
@@ -171,4 +172,6 @@ pub trait Store: Send + Sync + 'static {
         actor: &Actor,
     ) -> Result<Option<social::EscalationRecord>>;
     async fn case_escalations(&self, case_id: &str) -> Result<Vec<social::EscalationRecord>>;
+    /// Templates, statements and their approvals, regulator notifications (issue 11).
+    fn comms(&self) -> &dyn comms::CommsStore;
 }

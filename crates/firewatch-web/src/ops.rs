@@ -110,6 +110,13 @@ pub fn openapi_document() -> Value {
     schema_of::<crate::api::playbooks::CustodyRequest>(&mut schemas);
     schema_of::<crate::api::social::MentionList>(&mut schemas);
     schema_of::<crate::api::social::ConnectorList>(&mut schemas);
+    schema_of::<crate::api::comms::TemplateRequest>(&mut schemas);
+    schema_of::<crate::api::comms::StatementRequest>(&mut schemas);
+    schema_of::<crate::api::comms::StatementEdit>(&mut schemas);
+    schema_of::<crate::api::comms::StatementDecision>(&mut schemas);
+    schema_of::<crate::api::comms::PublishRequest>(&mut schemas);
+    schema_of::<crate::api::comms::CheckRequest>(&mut schemas);
+    schema_of::<crate::api::comms::NotificationRequest>(&mut schemas);
     schemas.insert(
         "Problem".into(),
         json!({"type": "object", "description": "RFC 9457 problem details",

@@ -3,10 +3,11 @@
 //! exist without an access entry. The OpenAPI document is generated from it too.
 
 use crate::AppState;
+use crate::api::comms;
 use crate::api::{audit, cases, exposure, intake, playbooks, products, signals, social};
 use crate::ops;
 use axum::http::Method;
-use axum::routing::{MethodRouter, delete, get, post, put};
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use firewatch_domain::Role;
 use firewatch_domain::Role::*;
 
@@ -30,6 +31,13 @@ const SIGNAL_WORKERS: &[Role] = &[Safety, Hq];
 /// Who may approve or reject a remedy (the playbook then decides which of them may).
 const APPROVERS: &[Role] = &[Agent, Supervisor, Safety, Hq, Admin];
 const MENTION_READERS: &[Role] = &[Pr, Safety, Hq, Supervisor, Agent];
+/// Statements (issue 11): who drafts, edits, approves and publishes them (the store then
+/// decides by kind: pr and hq for public statements and recall notices).
+const STATEMENT_WORKERS: &[Role] = &[Agent, Supervisor, Safety, Hq, Pr];
+const SIGNAL_STATEMENT_WORKERS: &[Role] = &[Safety, Hq, Pr];
+const FACTS_WRITERS: &[Role] = &[Supervisor, Safety, Hq, Pr];
+/// Regulator exports and notifications.
+const REGULATORY: &[Role] = &[Safety, Hq];
 
 pub struct RouteSpec {
     pub method: Method,
@@ -129,6 +137,57 @@ pub fn table() -> &'static [RouteSpec] {
                 req: None, resp: 200 Some("MentionList"), get(social::mentions)),
             route!(GET "/api/v1/connectors", Access::Roles(ADMIN), "Social and news connectors: cursor, last event, errors",
                 req: None, resp: 200 Some("ConnectorList"), get(social::connectors)),
+            // Statements, recall notices and regulator exports (issue 11; api/comms.rs).
+            route!(GET "/api/v1/templates", Access::Roles(ALL_STAFF), "Every statement template in force (built-in or admin-saved), by kind and language",
+                req: None, resp: 200 None, get(comms::list_templates)),
+            route!(GET "/api/v1/templates/{kind}/{lang}", Access::Roles(ALL_STAFF), "One template with its stored versions and the built-in default",
+                req: None, resp: 200 None, get(comms::get_template)),
+            route!(PUT "/api/v1/templates/{kind}/{lang}", Access::Roles(ADMIN), "Save a template version (validated in the sandbox; 422 names the line; the previous version stays)",
+                req: Some("TemplateRequest"), resp: 200 None, put(comms::put_template)),
+            route!(GET "/api/v1/comms/profile", Access::Roles(ALL_STAFF), "The firm and public contact used in statements and exports",
+                req: None, resp: 200 None, get(comms::get_profile)),
+            route!(PUT "/api/v1/comms/profile", Access::Roles(ADMIN), "Set the firm and public contact used in statements and exports",
+                req: None, resp: 200 None, put(comms::put_profile)),
+            route!(GET "/api/v1/cases/{id}/comms-facts", Access::Roles(READ_CASES), "What the case's statements and exports say: hazard description, instructions, identifiers, remedy, corrective action",
+                req: None, resp: 200 None, get(comms::case_facts)),
+            route!(PUT "/api/v1/cases/{id}/comms-facts", Access::Roles(FACTS_WRITERS), "Set the case's communication facts",
+                req: None, resp: 200 None, put(comms::put_case_facts)),
+            route!(GET "/api/v1/signals/{id}/comms-facts", Access::Roles(SIGNAL_READERS), "What the signal's statements and exports say",
+                req: None, resp: 200 None, get(comms::signal_facts)),
+            route!(PUT "/api/v1/signals/{id}/comms-facts", Access::Roles(SIGNAL_STATEMENT_WORKERS), "Set the signal's communication facts",
+                req: None, resp: 200 None, put(comms::put_signal_facts)),
+            route!(GET "/api/v1/cases/{id}/statements", Access::Roles(READ_CASES), "The case's statements and regulator notifications",
+                req: None, resp: 200 None, get(comms::list_case_statements)),
+            route!(POST "/api/v1/cases/{id}/statements", Access::Roles(STATEMENT_WORKERS), "Draft a statement from a template in the report's language (English when none exists)",
+                req: Some("StatementRequest"), resp: 201 None, post(comms::draft_case_statement)),
+            route!(GET "/api/v1/signals/{id}/statements", Access::Roles(SIGNAL_READERS), "The signal's statements and regulator notifications",
+                req: None, resp: 200 None, get(comms::list_signal_statements)),
+            route!(POST "/api/v1/signals/{id}/statements", Access::Roles(SIGNAL_STATEMENT_WORKERS), "Draft a public statement or recall notice for a signal",
+                req: Some("StatementRequest"), resp: 201 None, post(comms::draft_signal_statement)),
+            route!(GET "/api/v1/statements/{id}", Access::Roles(STATEMENT_WORKERS), "One statement with its approvals and, for recall notices, the checker's findings",
+                req: None, resp: 200 None, get(comms::get_statement)),
+            route!(PATCH "/api/v1/statements/{id}", Access::Roles(STATEMENT_WORKERS), "Edit a statement's text (a new version; earlier approvals no longer count)",
+                req: Some("StatementEdit"), resp: 200 None, patch(comms::edit_statement)),
+            route!(POST "/api/v1/statements/{id}/approve", Access::Roles(STATEMENT_WORKERS), "Approve the current version (public statements and recall notices: pr and hq; replies: one casework role)",
+                req: Some("StatementDecision"), resp: 200 None, post(comms::approve_statement)),
+            route!(POST "/api/v1/statements/{id}/reject", Access::Roles(STATEMENT_WORKERS), "Reject the current version (back to the author)",
+                req: Some("StatementDecision"), resp: 200 None, post(comms::reject_statement)),
+            route!(POST "/api/v1/statements/{id}/publish", Access::Roles(STATEMENT_WORKERS), "Publish an approved statement; a recall notice must pass the checker (or an hq override with a reason)",
+                req: Some("PublishRequest"), resp: 200 None, post(comms::publish_statement)),
+            route!(POST "/api/v1/statements/{id}/check", Access::Roles(STATEMENT_WORKERS), "Run the recall-notice checker on the statement (or on unsaved text): findings with spans",
+                req: Some("CheckRequest"), resp: 200 None, post(comms::check_statement)),
+            route!(GET "/api/v1/cases/{id}/exports/{file}", Access::Roles(REGULATORY), "Regulator export of a case: cpsc-15b.json, cpsc-15b.csv, eu-sbg.json, eu-sbg.csv (schema-validated; audited)",
+                req: None, resp: 200 None, get(comms::export_case)),
+            route!(GET "/api/v1/signals/{id}/exports/{file}", Access::Roles(REGULATORY), "Regulator export of a signal: cpsc-15b.json|csv, eu-sbg.json|csv",
+                req: None, resp: 200 None, get(comms::export_signal)),
+            route!(POST "/api/v1/cases/{id}/regulator-notifications", Access::Roles(REGULATORY), "Mark a regulator notification submitted (who, when, reference); stops the case's regulator clocks",
+                req: Some("NotificationRequest"), resp: 201 None, post(comms::submit_case_notification)),
+            route!(POST "/api/v1/signals/{id}/regulator-notifications", Access::Roles(REGULATORY), "Mark a regulator notification about a signal submitted",
+                req: Some("NotificationRequest"), resp: 201 None, post(comms::submit_signal_notification)),
+            route!(GET "/cases/{id}/dossier", Access::Roles(READ_CASES), "Printable case dossier (HTML): timeline, photos, triage evidence, remedies, clocks, statements, audit status",
+                req: None, resp: 200 None, get(comms::dossier)),
+            route!(GET "/static/dossier.css", Access::Public, "The dossier's stylesheet (screen and print)",
+                req: None, resp: 200 None, get(comms::dossier_css)),
             route!(GET "/api/v1/openapi.json", Access::Public, "This API description",
                 req: None, resp: 200 None, get(ops::openapi)),
             route!(GET "/healthz", Access::Public, "Liveness", req: None, resp: 200 None, get(ops::healthz)),
@@ -183,7 +242,8 @@ mod tests {
                         "/api/v1/openapi.json",
                         "/healthz",
                         "/readyz",
-                        "/metrics"
+                        "/metrics",
+                        "/static/dossier.css"
                     ]
                     .contains(&a.path),
                     "{} is public",

@@ -20,6 +20,7 @@ use std::str::FromStr;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
+mod comms;
 mod playbooks;
 pub(crate) mod signals;
 mod social;
@@ -947,6 +948,10 @@ impl Store for SqliteStore {
     }
 
     fn playbooks(&self) -> &dyn crate::playbooks::PlaybookStore {
+        self
+    }
+
+    fn comms(&self) -> &dyn crate::comms::CommsStore {
         self
     }
 

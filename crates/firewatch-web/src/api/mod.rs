@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod cases;
+pub mod comms;
 pub mod exposure;
 pub mod intake;
 pub mod playbooks;

@@ -1,0 +1,1533 @@
+//! [`CommsStore`] on SQLite (issue 11): template versions, the firm's profile, a subject's
+//! communication facts, statements with versions and approvals, and regulator
+//! notifications, which stop the case's regulator clocks in their transaction.
+
+use super::{SqliteStore, WriteCtx, load_case, parse_col};
+use crate::comms::*;
+use crate::playbooks::{Refusal, RemedyStatus};
+use crate::signals::SignalStore;
+use crate::{Actor, ReportRecord, Result, Store, StoreError};
+use async_trait::async_trait;
+use firewatch_comms::{FindingSeverity, Lang, NoticeFacts, TemplateKind, Templates};
+use firewatch_domain::{Role, Severity};
+use serde_json::json;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
+
+macro_rules! statement_columns {
+    () => {
+        "id, subject_type, subject_id, kind, lang, requested_lang, fell_back, template_id, body, version, status, facts, created_by, created_at, updated_by, updated_at, published_by, published_at, override_reason"
+    };
+}
+
+fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+fn sha256(text: &str) -> String {
+    crate::playbooks::sha256_hex(text)
+}
+
+fn template_from_row(row: &SqliteRow) -> Result<TemplateVersion> {
+    Ok(TemplateVersion {
+        id: row.try_get("id")?,
+        kind: parse_col(row, "kind")?,
+        lang: parse_col(row, "lang")?,
+        body: row.try_get("body")?,
+        created_by: row.try_get("created_by")?,
+        created_at_ms: row.try_get("created_at")?,
+    })
+}
+
+fn statement_from_row(row: &SqliteRow) -> Result<StatementRecord> {
+    let facts: String = row.try_get("facts")?;
+    let fell_back: i64 = row.try_get("fell_back")?;
+    Ok(StatementRecord {
+        id: row.try_get("id")?,
+        subject: SubjectRef {
+            kind: parse_col(row, "subject_type")?,
+            id: row.try_get("subject_id")?,
+        },
+        kind: parse_col(row, "kind")?,
+        lang: parse_col(row, "lang")?,
+        requested_lang: row.try_get("requested_lang")?,
+        fell_back: fell_back != 0,
+        template_id: row.try_get("template_id")?,
+        body: row.try_get("body")?,
+        version: row.try_get("version")?,
+        status: parse_col(row, "status")?,
+        facts: serde_json::from_str::<NoticeFacts>(&facts).map_err(corrupt)?,
+        created_by: row.try_get("created_by")?,
+        created_at_ms: row.try_get("created_at")?,
+        updated_by: row.try_get("updated_by")?,
+        updated_at_ms: row.try_get("updated_at")?,
+        published_by: row.try_get("published_by")?,
+        published_at_ms: row.try_get("published_at")?,
+        override_reason: row.try_get("override_reason")?,
+        approvals: Vec::new(),
+    })
+}
+
+async fn load_approvals(
+    conn: &mut SqliteConnection,
+    statement_id: &str,
+) -> Result<Vec<StatementApproval>> {
+    let rows = sqlx::query("SELECT id, version, role, actor, decision, reason, created_at FROM statement_approvals WHERE statement_id = $1 ORDER BY id")
+        .bind(statement_id)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(StatementApproval {
+                id: r.try_get("id")?,
+                version: r.try_get("version")?,
+                role: r.try_get("role")?,
+                actor: r.try_get("actor")?,
+                decision: r.try_get("decision")?,
+                reason: r.try_get("reason")?,
+                created_at_ms: r.try_get("created_at")?,
+            })
+        })
+        .collect()
+}
+
+async fn find_statement(conn: &mut SqliteConnection, id: &str) -> Result<Option<StatementRecord>> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        statement_columns!(),
+        " FROM statements WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let mut s = statement_from_row(&row)?;
+    s.approvals = load_approvals(conn, id).await?;
+    Ok(Some(s))
+}
+
+async fn load_statement(conn: &mut SqliteConnection, id: &str) -> Result<StatementRecord> {
+    find_statement(conn, id)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("statement {id}")))
+}
+
+/// Fails with NotFound unless the case or signal exists.
+async fn ensure_subject(conn: &mut SqliteConnection, s: &SubjectRef) -> Result<()> {
+    let sql = match s.kind {
+        SubjectKind::Case => "SELECT 1 FROM cases WHERE id = $1",
+        SubjectKind::Signal => "SELECT 1 FROM signals WHERE id = $1",
+    };
+    match sqlx::query(sql)
+        .bind(&s.id)
+        .fetch_optional(&mut *conn)
+        .await?
+    {
+        Some(_) => Ok(()),
+        None => Err(StoreError::NotFound(s.to_string())),
+    }
+}
+
+async fn read_profile(conn: &mut SqliteConnection) -> Result<CommsProfile> {
+    let row = sqlx::query("SELECT value FROM comms_settings WHERE key = 'profile'")
+        .fetch_optional(&mut *conn)
+        .await?;
+    match row {
+        Some(r) => {
+            let v: String = r.try_get(0)?;
+            serde_json::from_str(&v).map_err(corrupt)
+        }
+        None => Ok(CommsProfile::default()),
+    }
+}
+
+async fn read_facts(conn: &mut SqliteConnection, s: &SubjectRef) -> Result<CommsFacts> {
+    let row =
+        sqlx::query("SELECT facts FROM comms_facts WHERE subject_type = $1 AND subject_id = $2")
+            .bind(s.kind.as_str())
+            .bind(&s.id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    match row {
+        Some(r) => {
+            let v: String = r.try_get(0)?;
+            serde_json::from_str(&v).map_err(corrupt)
+        }
+        None => Ok(CommsFacts::default()),
+    }
+}
+
+fn report_from_row(row: &SqliteRow) -> Result<ReportRecord> {
+    Ok(ReportRecord {
+        id: row.try_get("id")?,
+        case_id: row.try_get("case_id")?,
+        received_at_ms: row.try_get("received_at")?,
+        channel: row.try_get("channel")?,
+        narrative: row.try_get("narrative")?,
+        language: row.try_get("language")?,
+        country: row.try_get("country")?,
+        occurred_at: row.try_get("occurred_at")?,
+        injuries: row.try_get("injuries")?,
+        product_json: row.try_get("product")?,
+        reporter_json: row.try_get("reporter")?,
+        triage_json: row.try_get("triage")?,
+        severity: parse_col::<Severity>(row, "severity")?,
+        idempotency_key: row.try_get("idempotency_key")?,
+    })
+}
+
+/// The catalog row (id, category, price) of a product, by brand and model.
+async fn catalog_row(
+    conn: &mut SqliteConnection,
+    brand: &str,
+    model: &str,
+) -> Result<Option<(i64, String, Option<(f64, String)>)>> {
+    let row = sqlx::query(
+        "SELECT id, category, price, currency FROM products WHERE brand = $1 AND model = $2",
+    )
+    .bind(brand)
+    .bind(model)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| {
+        let price: Option<f64> = r.try_get("price")?;
+        let currency: Option<String> = r.try_get("currency")?;
+        Ok((
+            r.try_get("id")?,
+            r.try_get("category")?,
+            price.zip(currency),
+        ))
+    })
+    .transpose()
+}
+
+async fn exposure_by_market(
+    conn: &mut SqliteConnection,
+    product_id: i64,
+) -> Result<Vec<(String, u64)>> {
+    let rows = sqlx::query(
+        "SELECT market, SUM(units) AS units FROM exposure WHERE product_id = $1 GROUP BY market ORDER BY market",
+    )
+    .bind(product_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let units: i64 = r.try_get("units")?;
+            Ok((r.try_get("market")?, units.max(0) as u64))
+        })
+        .collect()
+}
+
+fn refuse_template(e: &firewatch_comms::TemplateError) -> StoreError {
+    Refusal::new(
+        422,
+        "invalid-template",
+        "The template is refused",
+        e.to_string(),
+    )
+    .with("template", e.template())
+    .with("line", e.line())
+    .into()
+}
+
+impl SqliteStore {
+    async fn case_data(&self, subject: &SubjectRef) -> Result<SubjectData> {
+        let case = Store::get_case(self, &subject.id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(subject.to_string()))?;
+        let reports = Store::case_reports(self, &subject.id).await?;
+        let first_product: serde_json::Value = reports
+            .first()
+            .and_then(|r| serde_json::from_str(&r.product_json).ok())
+            .unwrap_or_default();
+        let brand = case
+            .product_brand
+            .clone()
+            .or_else(|| first_product["brand"].as_str().map(str::to_string))
+            .unwrap_or_default();
+        let model = case
+            .product_model
+            .clone()
+            .or_else(|| first_product["model"].as_str().map(str::to_string))
+            .unwrap_or_default();
+        let customer_name = reports.iter().find_map(|r| {
+            serde_json::from_str::<serde_json::Value>(&r.reporter_json)
+                .ok()
+                .and_then(|v| v["name"].as_str().map(str::to_string))
+        });
+        let mut conn = self.readers.acquire().await?;
+        let catalog = catalog_row(&mut conn, &brand, &model).await?;
+        let units_by_market = match &catalog {
+            Some((id, _, _)) => exposure_by_market(&mut conn, *id).await?,
+            None => Vec::new(),
+        };
+        let reported_price = first_product["price"]["amount"].as_f64().zip(
+            first_product["price"]["currency"]
+                .as_str()
+                .map(str::to_string),
+        );
+        let facts = read_facts(&mut conn, subject).await?;
+        let profile = read_profile(&mut conn).await?;
+        drop(conn);
+        let mut remedy_kinds = Vec::new();
+        if let Some(view) = self.playbooks().case_policy(&subject.id).await? {
+            for r in &view.remedies {
+                if matches!(
+                    r.status,
+                    RemedyStatus::Proposed
+                        | RemedyStatus::Approved
+                        | RemedyStatus::Accepted
+                        | RemedyStatus::Fulfilled
+                ) && r.customer_pays_percent == 0
+                    && let Some(k) = comms_remedy(r.kind)
+                    && !remedy_kinds.contains(&k)
+                {
+                    remedy_kinds.push(k);
+                }
+            }
+        }
+        Ok(SubjectData {
+            subject: subject.clone(),
+            reference: case.reference(),
+            aware_at_ms: case.created_at_ms,
+            brand,
+            model,
+            category: catalog.as_ref().map(|c| c.1.clone()),
+            price: catalog.and_then(|c| c.2).or(reported_price),
+            hazards: case.hazards.iter().filter_map(|h| h.parse().ok()).collect(),
+            severity: Some(case.severity),
+            reports,
+            customer_name,
+            units_by_market,
+            remedy_kinds,
+            facts,
+            profile,
+        })
+    }
+
+    async fn signal_data(&self, subject: &SubjectRef) -> Result<SubjectData> {
+        let signal = SignalStore::get_signal(self, &subject.id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(subject.to_string()))?;
+        let mut conn = self.readers.acquire().await?;
+        let pattern = format!("%\"{}\"%", signal.hazard);
+        let rows = sqlx::query(
+            "SELECT r.id, r.case_id, r.received_at, r.channel, r.narrative, r.language, r.country, r.occurred_at, r.injuries, r.product, r.reporter, r.triage, r.severity, r.idempotency_key
+             FROM signal_reports sr JOIN reports r ON r.id = sr.report_id
+             WHERE sr.product_id = $1 AND (sr.occurred LIKE $2 OR sr.potential LIKE $2)
+             ORDER BY r.received_at, r.id LIMIT 1000",
+        )
+        .bind(signal.product_id)
+        .bind(&pattern)
+        .fetch_all(&mut *conn)
+        .await?;
+        let reports = rows
+            .iter()
+            .map(report_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        let catalog = catalog_row(&mut conn, &signal.brand, &signal.model).await?;
+        let units_by_market = exposure_by_market(&mut conn, signal.product_id).await?;
+        let facts = read_facts(&mut conn, subject).await?;
+        let profile = read_profile(&mut conn).await?;
+        Ok(SubjectData {
+            subject: subject.clone(),
+            reference: format!("SIG-{:06}", signal.number),
+            aware_at_ms: signal.opened_at_ms,
+            brand: signal.brand.clone(),
+            model: signal.model.clone(),
+            category: Some(signal.category.clone()),
+            price: catalog.and_then(|c| c.2),
+            hazards: signal.hazard.parse().into_iter().collect(),
+            severity: None,
+            reports,
+            customer_name: None,
+            units_by_market,
+            remedy_kinds: Vec::new(),
+            facts,
+            profile,
+        })
+    }
+}
+
+async fn stored_for(
+    conn: &mut SqliteConnection,
+    kind: TemplateKind,
+    lang: Lang,
+) -> Result<Option<i64>> {
+    let row = sqlx::query("SELECT MAX(id) FROM comms_templates WHERE kind = $1 AND lang = $2")
+        .bind(kind.as_str())
+        .bind(lang.as_str())
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(row.try_get(0)?)
+}
+
+#[async_trait]
+impl CommsStore for SqliteStore {
+    async fn stored_templates(&self) -> Result<Vec<TemplateVersion>> {
+        let rows = sqlx::query(
+            "SELECT id, kind, lang, body, created_by, created_at FROM comms_templates t
+             WHERE id = (SELECT MAX(id) FROM comms_templates u WHERE u.kind = t.kind AND u.lang = t.lang)
+             ORDER BY kind, lang",
+        )
+        .fetch_all(&self.readers)
+        .await?;
+        rows.iter().map(template_from_row).collect()
+    }
+
+    async fn template_history(
+        &self,
+        kind: TemplateKind,
+        lang: Lang,
+    ) -> Result<Vec<TemplateVersion>> {
+        let rows = sqlx::query("SELECT id, kind, lang, body, created_by, created_at FROM comms_templates WHERE kind = $1 AND lang = $2 ORDER BY id")
+            .bind(kind.as_str())
+            .bind(lang.as_str())
+            .fetch_all(&self.readers)
+            .await?;
+        rows.iter().map(template_from_row).collect()
+    }
+
+    async fn templates(&self) -> Result<Templates> {
+        let mut t = Templates::new();
+        for v in self.stored_templates().await? {
+            if let Err(e) = t.set(v.kind, v.lang.as_str(), &v.body) {
+                tracing::warn!(template = %format!("{}.{}", v.kind, v.lang), error = %e,
+                    "a stored template no longer validates; the built-in one is used");
+            }
+        }
+        Ok(t)
+    }
+
+    async fn put_template(
+        &self,
+        kind: TemplateKind,
+        lang: Lang,
+        body: String,
+        actor: &Actor,
+    ) -> Result<TemplateVersion> {
+        Templates::new()
+            .validate(kind, lang, &body)
+            .map_err(|e| refuse_template(&e))?;
+        let actor = actor.clone();
+        self.write(move |ctx: &mut WriteCtx| {
+            Box::pin(async move {
+                let previous = stored_for(&mut ctx.conn, kind, lang).await?;
+                let id: i64 = sqlx::query("INSERT INTO comms_templates (kind, lang, body, created_by, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id")
+                    .bind(kind.as_str())
+                    .bind(lang.as_str())
+                    .bind(&body)
+                    .bind(&actor.0)
+                    .bind(ctx.now_ms)
+                    .fetch_one(&mut ctx.conn)
+                    .await?
+                    .try_get(0)?;
+                ctx.event(
+                    &actor,
+                    "template.updated",
+                    &format!("template:{kind}.{lang}"),
+                    Some(json!({"version": previous})),
+                    Some(json!({"version": id, "sha256": sha256(&body), "body": body})),
+                )
+                .await?;
+                Ok(TemplateVersion {
+                    id,
+                    kind,
+                    lang,
+                    body,
+                    created_by: actor.0,
+                    created_at_ms: ctx.now_ms,
+                })
+            })
+        })
+        .await
+    }
+
+    async fn profile(&self) -> Result<CommsProfile> {
+        let mut conn = self.readers.acquire().await?;
+        read_profile(&mut conn).await
+    }
+
+    async fn put_profile(&self, profile: CommsProfile, actor: &Actor) -> Result<CommsProfile> {
+        let actor = actor.clone();
+        self.write(move |ctx: &mut WriteCtx| {
+            Box::pin(async move {
+                let before = read_profile(&mut ctx.conn).await?;
+                let value = serde_json::to_string(&profile).map_err(corrupt)?;
+                sqlx::query("INSERT INTO comms_settings (key, value, updated_by, updated_at) VALUES ('profile', $1, $2, $3)
+                             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_by = excluded.updated_by, updated_at = excluded.updated_at")
+                    .bind(&value)
+                    .bind(&actor.0)
+                    .bind(ctx.now_ms)
+                    .execute(&mut ctx.conn)
+                    .await?;
+                ctx.event(
+                    &actor,
+                    "comms.profile_updated",
+                    "comms:profile",
+                    serde_json::to_value(&before).ok(),
+                    serde_json::to_value(&profile).ok(),
+                )
+                .await?;
+                Ok(profile)
+            })
+        })
+        .await
+    }
+
+    async fn facts(&self, subject: &SubjectRef) -> Result<CommsFacts> {
+        let mut conn = self.readers.acquire().await?;
+        ensure_subject(&mut conn, subject).await?;
+        read_facts(&mut conn, subject).await
+    }
+
+    async fn put_facts(
+        &self,
+        subject: &SubjectRef,
+        facts: CommsFacts,
+        actor: &Actor,
+    ) -> Result<CommsFacts> {
+        let (subject, actor) = (subject.clone(), actor.clone());
+        self.write(move |ctx: &mut WriteCtx| {
+            Box::pin(async move {
+                ensure_subject(&mut ctx.conn, &subject).await?;
+                let before = read_facts(&mut ctx.conn, &subject).await?;
+                let value = serde_json::to_string(&facts).map_err(corrupt)?;
+                sqlx::query("INSERT INTO comms_facts (subject_type, subject_id, facts, updated_by, updated_at) VALUES ($1, $2, $3, $4, $5)
+                             ON CONFLICT (subject_type, subject_id) DO UPDATE SET facts = excluded.facts, updated_by = excluded.updated_by, updated_at = excluded.updated_at")
+                    .bind(subject.kind.as_str())
+                    .bind(&subject.id)
+                    .bind(&value)
+                    .bind(&actor.0)
+                    .bind(ctx.now_ms)
+                    .execute(&mut ctx.conn)
+                    .await?;
+                ctx.event(
+                    &actor,
+                    "comms.facts_updated",
+                    &subject.entity(),
+                    serde_json::to_value(&before).ok(),
+                    serde_json::to_value(&facts).ok(),
+                )
+                .await?;
+                Ok(facts)
+            })
+        })
+        .await
+    }
+
+    async fn subject_data(&self, subject: &SubjectRef) -> Result<SubjectData> {
+        match subject.kind {
+            SubjectKind::Case => self.case_data(subject).await,
+            SubjectKind::Signal => self.signal_data(subject).await,
+        }
+    }
+
+    async fn draft_statement(
+        &self,
+        subject: &SubjectRef,
+        kind: TemplateKind,
+        lang: Option<String>,
+        actor: &Actor,
+    ) -> Result<StatementRecord> {
+        if kind == TemplateKind::CustomerReply && subject.kind == SubjectKind::Signal {
+            return Err(Refusal::new(
+                422,
+                "customer-reply-needs-case",
+                "Customer replies are for cases",
+                "a customer reply answers the customer of a case; a signal has none".into(),
+            )
+            .into());
+        }
+        let data = self.subject_data(subject).await?;
+        let requested = lang.or_else(|| data.report_language().map(str::to_string));
+        let templates = self.templates().await?;
+        let context = template_context(&data);
+        let rendered = templates
+            .render(
+                kind,
+                requested.as_deref().unwrap_or("en"),
+                context.as_subject(),
+            )
+            .map_err(|e| {
+                StoreError::from(
+                    Refusal::new(
+                        422,
+                        "template-render-failed",
+                        "The template could not be rendered",
+                        e.to_string(),
+                    )
+                    .with("template", e.template())
+                    .with("line", e.line()),
+                )
+            })?;
+        let facts = context.notice_facts();
+        let (subject, actor) = (subject.clone(), actor.clone());
+        self.write(move |ctx: &mut WriteCtx| {
+            Box::pin(async move {
+                ensure_subject(&mut ctx.conn, &subject).await?;
+                let template_id = stored_for(&mut ctx.conn, kind, rendered.lang).await?;
+                let id = uuid::Uuid::now_v7().to_string();
+                let facts_json = serde_json::to_string(&facts).map_err(corrupt)?;
+                sqlx::query(
+                    "INSERT INTO statements (id, subject_type, subject_id, kind, lang, requested_lang, fell_back, template_id, body, version, status, facts, created_by, created_at, updated_by, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, 'draft', $10, $11, $12, $11, $12)",
+                )
+                .bind(&id)
+                .bind(subject.kind.as_str())
+                .bind(&subject.id)
+                .bind(kind.as_str())
+                .bind(rendered.lang.as_str())
+                .bind(&requested)
+                .bind(rendered.fell_back as i64)
+                .bind(template_id)
+                .bind(&rendered.text)
+                .bind(&facts_json)
+                .bind(&actor.0)
+                .bind(ctx.now_ms)
+                .execute(&mut ctx.conn)
+                .await?;
+                ctx.event(
+                    &actor,
+                    "statement.drafted",
+                    &subject.entity(),
+                    None,
+                    Some(json!({
+                        "statement_id": id, "kind": kind, "lang": rendered.lang,
+                        "requested_lang": requested, "fell_back": rendered.fell_back,
+                        "template_id": template_id, "version": 1, "body": rendered.text,
+                    })),
+                )
+                .await?;
+                load_statement(&mut ctx.conn, &id).await
+            })
+        })
+        .await
+    }
+
+    async fn get_statement(&self, id: &str) -> Result<Option<StatementRecord>> {
+        let mut conn = self.readers.acquire().await?;
+        find_statement(&mut conn, id).await
+    }
+
+    async fn list_statements(&self, subject: &SubjectRef) -> Result<Vec<StatementRecord>> {
+        let mut conn = self.readers.acquire().await?;
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            statement_columns!(),
+            " FROM statements WHERE subject_type = $1 AND subject_id = $2 ORDER BY created_at, id"
+        ))
+        .bind(subject.kind.as_str())
+        .bind(&subject.id)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let mut s = statement_from_row(row)?;
+            s.approvals = load_approvals(&mut conn, &s.id).await?;
+            out.push(s);
+        }
+        Ok(out)
+    }
+
+    async fn edit_statement(
+        &self,
+        id: &str,
+        body: String,
+        expected_version: Option<i64>,
+        actor: &Actor,
+    ) -> Result<StatementRecord> {
+        let (id, actor) = (id.to_string(), actor.clone());
+        self.write(move |ctx: &mut WriteCtx| {
+            Box::pin(async move {
+                let before = load_statement(&mut ctx.conn, &id).await?;
+                if before.status == StatementStatus::Published {
+                    return Err(StoreError::Conflict(format!(
+                        "statement {id} is published; draft a new one"
+                    )));
+                }
+                if let Some(v) = expected_version
+                    && v != before.version
+                {
+                    return Err(StoreError::Conflict(format!(
+                        "statement {id} is at version {}, not {v}; reload it",
+                        before.version
+                    )));
+                }
+                if body == before.body {
+                    return Ok(before);
+                }
+                let version = before.version + 1;
+                sqlx::query("UPDATE statements SET body = $1, version = $2, status = 'draft', updated_by = $3, updated_at = $4 WHERE id = $5")
+                    .bind(&body)
+                    .bind(version)
+                    .bind(&actor.0)
+                    .bind(ctx.now_ms)
+                    .bind(&id)
+                    .execute(&mut ctx.conn)
+                    .await?;
+                ctx.event(
+                    &actor,
+                    "statement.edited",
+                    &before.subject.entity(),
+                    Some(json!({"statement_id": id, "version": before.version, "status": before.status, "body": before.body})),
+                    Some(json!({"statement_id": id, "version": version, "status": "draft", "body": body})),
+                )
+                .await?;
+                load_statement(&mut ctx.conn, &id).await
+            })
+        })
+        .await
+    }
+
+    async fn decide_statement(
+        &self,
+        id: &str,
+        role: Role,
+        approve: bool,
+        reason: Option<String>,
+        actor: &Actor,
+    ) -> Result<StatementRecord> {
+        let (id, actor) = (id.to_string(), actor.clone());
+        self.write(move |ctx: &mut WriteCtx| {
+            Box::pin(async move {
+                let s = load_statement(&mut ctx.conn, &id).await?;
+                if s.status != StatementStatus::Draft {
+                    return Err(StoreError::Conflict(format!(
+                        "statement {id} is {}; only a draft can be approved or rejected{}",
+                        s.status.as_str(),
+                        if s.status == StatementStatus::Rejected { " (edit it first)" } else { "" }
+                    )));
+                }
+                let needed = required_approvals(s.kind);
+                if !needed.roles().contains(&role) {
+                    let roles: Vec<&str> = needed.roles().iter().map(|r| r.as_str()).collect();
+                    return Err(Refusal::new(
+                        403,
+                        "approval-role",
+                        "Your role does not approve this kind of statement",
+                        format!("a {} is approved by {}; you are {role}", s.kind, roles.join(", ")),
+                    )
+                    .with("roles", roles)
+                    .into());
+                }
+                if s.approvals.iter().any(|a| a.version == s.version && a.role == role.as_str()) {
+                    return Err(StoreError::Conflict(format!(
+                        "{role} already decided on version {} of statement {id}",
+                        s.version
+                    )));
+                }
+                let decision = if approve { "approved" } else { "rejected" };
+                sqlx::query("INSERT INTO statement_approvals (statement_id, version, role, actor, decision, reason, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                    .bind(&id)
+                    .bind(s.version)
+                    .bind(role.as_str())
+                    .bind(&actor.0)
+                    .bind(decision)
+                    .bind(&reason)
+                    .bind(ctx.now_ms)
+                    .execute(&mut ctx.conn)
+                    .await?;
+                if !approve {
+                    sqlx::query("UPDATE statements SET status = 'rejected', updated_at = $1 WHERE id = $2")
+                        .bind(ctx.now_ms)
+                        .bind(&id)
+                        .execute(&mut ctx.conn)
+                        .await?;
+                }
+                ctx.event(
+                    &actor,
+                    if approve { "statement.approved" } else { "statement.rejected" },
+                    &s.subject.entity(),
+                    None,
+                    Some(json!({"statement_id": id, "version": s.version, "role": role, "decision": decision, "reason": reason})),
+                )
+                .await?;
+                load_statement(&mut ctx.conn, &id).await
+            })
+        })
+        .await
+    }
+
+    async fn publish_statement(
+        &self,
+        id: &str,
+        role: Role,
+        override_reason: Option<String>,
+        actor: &Actor,
+    ) -> Result<StatementRecord> {
+        let (id, actor) = (id.to_string(), actor.clone());
+        let override_reason = override_reason
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty());
+        self.write(move |ctx: &mut WriteCtx| {
+            Box::pin(async move {
+                let s = load_statement(&mut ctx.conn, &id).await?;
+                if s.status != StatementStatus::Draft {
+                    return Err(StoreError::Conflict(format!(
+                        "statement {id} is {}; only an approved draft can be published",
+                        s.status.as_str()
+                    )));
+                }
+                if !may_publish(s.kind, role) {
+                    return Err(Refusal::new(
+                        403,
+                        "publish-role",
+                        "Your role does not publish this kind of statement",
+                        format!("a {} is not published by {role}", s.kind),
+                    )
+                    .into());
+                }
+                let missing = s.approvals_missing();
+                if !missing.is_empty() {
+                    return Err(Refusal::new(
+                        409,
+                        "approvals-missing",
+                        "The statement lacks approvals",
+                        format!("version {} still needs approval by {}", s.version, missing.join(" and ")),
+                    )
+                    .with("approvals_missing", &missing)
+                    .into());
+                }
+                let mut overridden = Vec::new();
+                if s.kind == TemplateKind::RecallNotice {
+                    let findings = firewatch_comms::check_recall_notice(&s.body, s.lang.as_str(), &s.facts);
+                    let blocking: Vec<_> = findings.iter().filter(|f| f.severity == FindingSeverity::Error).collect();
+                    if !blocking.is_empty() {
+                        match (&override_reason, role) {
+                            (Some(_), Role::Hq) => {
+                                overridden = blocking.iter().map(|f| f.rule.as_str()).collect();
+                            }
+                            _ => {
+                                let detail = format!(
+                                    "the recall notice has {} blocking finding(s): {}{}",
+                                    blocking.len(),
+                                    blocking.iter().map(|f| f.message.as_str()).collect::<Vec<_>>().join(" "),
+                                    if override_reason.is_some() { " Only hq may override the checker." } else { "" }
+                                );
+                                return Err(Refusal::new(422, "notice-check-failed", "The recall notice fails the checker", detail)
+                                    .with("findings", &findings)
+                                    .with("blocking", blocking.len())
+                                    .into());
+                            }
+                        }
+                    }
+                }
+                let override_reason = if overridden.is_empty() { None } else { override_reason };
+                sqlx::query("UPDATE statements SET status = 'published', published_by = $1, published_at = $2, override_reason = $3, updated_at = $2 WHERE id = $4")
+                    .bind(&actor.0)
+                    .bind(ctx.now_ms)
+                    .bind(&override_reason)
+                    .bind(&id)
+                    .execute(&mut ctx.conn)
+                    .await?;
+                ctx.event(
+                    &actor,
+                    "statement.published",
+                    &s.subject.entity(),
+                    Some(json!({"statement_id": id, "status": s.status})),
+                    Some(json!({
+                        "statement_id": id, "status": "published", "kind": s.kind, "lang": s.lang,
+                        "version": s.version, "body": s.body, "role": role,
+                        "override_reason": override_reason, "findings_overridden": overridden,
+                    })),
+                )
+                .await?;
+                load_statement(&mut ctx.conn, &id).await
+            })
+        })
+        .await
+    }
+
+    async fn record_export(
+        &self,
+        subject: &SubjectRef,
+        export: &str,
+        format: &str,
+        sha256: &str,
+        actor: &Actor,
+    ) -> Result<()> {
+        let (subject, actor) = (subject.clone(), actor.clone());
+        let after = json!({"export": export, "format": format, "sha256": sha256});
+        self.write(move |ctx: &mut WriteCtx| {
+            Box::pin(async move {
+                ensure_subject(&mut ctx.conn, &subject).await?;
+                ctx.event(
+                    &actor,
+                    "export.generated",
+                    &subject.entity(),
+                    None,
+                    Some(after),
+                )
+                .await
+            })
+        })
+        .await
+    }
+
+    async fn mark_submitted(
+        &self,
+        subject: &SubjectRef,
+        n: NewNotification,
+        actor: &Actor,
+    ) -> Result<NotificationRecord> {
+        let regulator = n.regulator.trim().to_string();
+        let reference = n.reference.trim().to_string();
+        if !REGULATORS.contains(&regulator.as_str()) || reference.is_empty() {
+            return Err(Refusal::new(
+                422,
+                "validation",
+                "The notification is incomplete",
+                format!(
+                    "regulator is one of {} and reference is the regulator's reference",
+                    REGULATORS.join(", ")
+                ),
+            )
+            .into());
+        }
+        let (subject, actor) = (subject.clone(), actor.clone());
+        self.write(move |ctx: &mut WriteCtx| {
+            Box::pin(async move {
+                ensure_subject(&mut ctx.conn, &subject).await?;
+                // The case's regulator clock runs for its market's regulator: a submission
+                // to another one (the product is also sold elsewhere) is recorded but does
+                // not stop it.
+                let stops_clock = match subject.kind {
+                    SubjectKind::Case => {
+                        let case = load_case(&mut ctx.conn, &subject.id).await?;
+                        regulator_for_market(case.country.as_deref())
+                            .is_none_or(|expected| expected == regulator)
+                    }
+                    SubjectKind::Signal => false,
+                };
+                let submitted_at = n.submitted_at_ms.unwrap_or(ctx.now_ms);
+                let mut clocks_stopped: Vec<String> = Vec::new();
+                if stops_clock {
+                    let rows = sqlx::query("UPDATE clocks SET state = 'stopped', updated_at = $1 WHERE case_id = $2 AND kind = 'regulator' AND state IN ('running', 'paused') RETURNING name")
+                        .bind(ctx.now_ms)
+                        .bind(&subject.id)
+                        .fetch_all(&mut ctx.conn)
+                        .await?;
+                    for r in &rows {
+                        clocks_stopped.push(r.try_get(0)?);
+                    }
+                    clocks_stopped.sort();
+                }
+                let stopped_json = serde_json::to_string(&clocks_stopped).map_err(corrupt)?;
+                let id: i64 = sqlx::query("INSERT INTO regulator_notifications (subject_type, subject_id, regulator, reference, submitted_by, submitted_at, recorded_at, clocks_stopped)
+                                           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
+                    .bind(subject.kind.as_str())
+                    .bind(&subject.id)
+                    .bind(&regulator)
+                    .bind(&reference)
+                    .bind(&actor.0)
+                    .bind(submitted_at)
+                    .bind(ctx.now_ms)
+                    .bind(&stopped_json)
+                    .fetch_one(&mut ctx.conn)
+                    .await?
+                    .try_get(0)?;
+                ctx.event(
+                    &actor,
+                    "regulator.notification_submitted",
+                    &subject.entity(),
+                    None,
+                    Some(json!({"notification_id": id, "regulator": regulator, "reference": reference,
+                                "submitted_at_ms": submitted_at, "clocks_stopped": clocks_stopped})),
+                )
+                .await?;
+                if !clocks_stopped.is_empty() {
+                    ctx.event(
+                        &actor,
+                        "clocks.stopped",
+                        &subject.entity(),
+                        None,
+                        Some(json!({"clocks": clocks_stopped, "reason": "regulator notification submitted",
+                                    "notification_id": id})),
+                    )
+                    .await?;
+                }
+                if subject.kind == SubjectKind::Case {
+                    let note = format!("submitted to {regulator}, reference {reference}");
+                    let done = sqlx::query("UPDATE tasks SET status = 'done', note = $1, completed_by = $2, completed_at = $3 WHERE case_id = $4 AND task = 'regulator_report' AND status <> 'done' RETURNING id")
+                        .bind(&note)
+                        .bind(&actor.0)
+                        .bind(ctx.now_ms)
+                        .bind(&subject.id)
+                        .fetch_optional(&mut ctx.conn)
+                        .await?;
+                    if done.is_some() {
+                        ctx.event(
+                            &actor,
+                            "task.completed",
+                            &subject.entity(),
+                            Some(json!({"task": "regulator_report", "status": "open"})),
+                            Some(json!({"task": "regulator_report", "status": "done", "note": note})),
+                        )
+                        .await?;
+                    }
+                }
+                Ok(NotificationRecord {
+                    id,
+                    subject,
+                    regulator,
+                    reference,
+                    submitted_by: actor.0,
+                    submitted_at_ms: submitted_at,
+                    recorded_at_ms: ctx.now_ms,
+                    clocks_stopped,
+                })
+            })
+        })
+        .await
+    }
+
+    async fn list_notifications(&self, subject: &SubjectRef) -> Result<Vec<NotificationRecord>> {
+        let rows = sqlx::query("SELECT id, regulator, reference, submitted_by, submitted_at, recorded_at, clocks_stopped FROM regulator_notifications WHERE subject_type = $1 AND subject_id = $2 ORDER BY id")
+            .bind(subject.kind.as_str())
+            .bind(&subject.id)
+            .fetch_all(&self.readers)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let stopped: String = r.try_get("clocks_stopped")?;
+                Ok(NotificationRecord {
+                    id: r.try_get("id")?,
+                    subject: subject.clone(),
+                    regulator: r.try_get("regulator")?,
+                    reference: r.try_get("reference")?,
+                    submitted_by: r.try_get("submitted_by")?,
+                    submitted_at_ms: r.try_get("submitted_at")?,
+                    recorded_at_ms: r.try_get("recorded_at")?,
+                    clocks_stopped: serde_json::from_str(&stopped).map_err(corrupt)?,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{EventFilter, IntakeCommand, IntakeOutcome, ReceiptHazard};
+    use firewatch_domain::InjuryLevel;
+    use firewatch_domain::intake::{Channel, NewReport, ProductDetails, Reporter};
+    use sqlx::Connection;
+
+    async fn store() -> (SqliteStore, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("fw.sqlite"))
+            .await
+            .unwrap();
+        (s, dir)
+    }
+
+    /// An S1 fire case reported in `lang` from FR (a safety case: regulator clock).
+    async fn safety_case(s: &SqliteStore, lang: &str, n: u32) -> String {
+        let cmd = IntakeCommand {
+            idempotency_key: None,
+            request_hash: format!("h{n}"),
+            report: NewReport {
+                narrative: format!("report {n}: the battery exploded and caught fire"),
+                language: Some(lang.into()),
+                product: ProductDetails {
+                    brand: Some("Acme".into()),
+                    model: Some("X1".into()),
+                    ..ProductDetails::default()
+                },
+                occurred_at: None,
+                country: Some("FR".into()),
+                reporter: Reporter::default(),
+                injuries: InjuryLevel::None,
+                channel: Channel::Web,
+            },
+            hazards: vec!["thermal.explosion".into(), "thermal.fire".into()],
+            reported_hazards: vec![ReceiptHazard {
+                code: "thermal.fire".into(),
+                modality: "occurred".into(),
+            }],
+            case_product: (Some("Acme".into()), Some("X1".into())),
+            triage_json: r#"{"hazards":[{"code":"thermal.explosion","modality":"occurred","evidence":[]},{"code":"thermal.fire","modality":"occurred","evidence":[]}]}"#.into(),
+            severity: Severity::S1,
+            attachments: vec![],
+            received_at_ms: 1_770_000_000_000 + i64::from(n),
+            actor: Actor::public(),
+        };
+        match s.intake(cmd).await.unwrap() {
+            IntakeOutcome::Created(r) => r.case_id,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    async fn kinds(s: &SqliteStore, entity: &str) -> Vec<String> {
+        s.list_events(&EventFilter {
+            entity: Some(entity.into()),
+            after_seq: 0,
+            limit: 1000,
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect()
+    }
+
+    fn refusal_slug(e: StoreError) -> &'static str {
+        match e {
+            StoreError::Refused(r) => r.slug,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    fn clean_facts() -> CommsFacts {
+        CommsFacts {
+            hazard_description: "La batterie peut prendre feu et exploser.".into(),
+            what_to_do: "Cessez d'utiliser le téléphone et débranchez-le.".into(),
+            product: FactsProduct {
+                batches: vec!["B7".into()],
+                gtin: Some("3760000000017".into()),
+                picture_url: Some("https://acme.example/x1.jpg".into()),
+                ..FactsProduct::default()
+            },
+            remedy: Some(firewatch_comms::Remedy {
+                kinds: vec![firewatch_comms::RemedyKind::Replacement],
+                details: None,
+            }),
+            ..CommsFacts::default()
+        }
+    }
+
+    fn profile() -> CommsProfile {
+        CommsProfile {
+            contact: firewatch_comms::Contact {
+                organisation: "Acme".into(),
+                phone: Some("0800 123 456".into()),
+                email: Some("recall@acme.example".into()),
+                url: Some("https://acme.example/recall".into()),
+                hours: None,
+            },
+            ..CommsProfile::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn an_invalid_template_stores_nothing_and_versions_keep_history() {
+        let (s, _d) = store().await;
+        let admin = Actor("root".into());
+        let c = s.comms();
+        let e = c
+            .put_template(
+                TemplateKind::RecallNotice,
+                Lang::Fr,
+                "Rappel\n{% for %}".into(),
+                &admin,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(refusal_slug(e), "invalid-template");
+        assert!(c.stored_templates().await.unwrap().is_empty());
+        assert!(kinds(&s, "template:recall_notice.fr").await.is_empty());
+
+        let base = firewatch_comms::builtin_template(TemplateKind::RecallNotice, Lang::Fr)
+            .unwrap()
+            .to_string();
+        let v1 = c
+            .put_template(TemplateKind::RecallNotice, Lang::Fr, base.clone(), &admin)
+            .await
+            .unwrap();
+        let edited = format!("{base}\n-- {{{{ firm }}}}\n");
+        let v2 = c
+            .put_template(TemplateKind::RecallNotice, Lang::Fr, edited.clone(), &admin)
+            .await
+            .unwrap();
+        let history = c
+            .template_history(TemplateKind::RecallNotice, Lang::Fr)
+            .await
+            .unwrap();
+        assert_eq!(
+            history.iter().map(|v| v.id).collect::<Vec<_>>(),
+            vec![v1.id, v2.id]
+        );
+        let stored = c.stored_templates().await.unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].id, v2.id);
+        let t = c.templates().await.unwrap();
+        assert_eq!(
+            t.get(TemplateKind::RecallNotice, Lang::Fr),
+            Some(edited.as_str())
+        );
+        assert_eq!(
+            kinds(&s, "template:recall_notice.fr").await,
+            vec!["template.updated", "template.updated"]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_recall_notice_is_approved_by_pr_and_hq_and_gated_by_the_checker() {
+        let (s, _d) = store().await;
+        let case = safety_case(&s, "fr-BE", 1).await;
+        let subject = SubjectRef::case(&case);
+        let (pr, hq, agent) = (
+            Actor("pat".into()),
+            Actor("hana".into()),
+            Actor("alice".into()),
+        );
+        let c = s.comms();
+        c.put_profile(profile(), &Actor("root".into()))
+            .await
+            .unwrap();
+        c.put_facts(&subject, clean_facts(), &Actor("sid".into()))
+            .await
+            .unwrap();
+        let st = c
+            .draft_statement(&subject, TemplateKind::RecallNotice, None, &pr)
+            .await
+            .unwrap();
+        assert_eq!((st.lang, st.fell_back), (Lang::Fr, false));
+        assert_eq!(st.requested_lang.as_deref(), Some("fr-BE"));
+        assert_eq!(st.facts.batches, vec!["B7"]);
+        let findings = firewatch_comms::check_recall_notice(&st.body, "fr", &st.facts);
+        assert!(
+            findings
+                .iter()
+                .all(|f| f.severity != FindingSeverity::Error),
+            "{findings:?}\n{}",
+            st.body
+        );
+
+        // Customer replies are for cases only.
+        let e = c
+            .draft_statement(
+                &SubjectRef::signal("nope"),
+                TemplateKind::CustomerReply,
+                None,
+                &pr,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(refusal_slug(e), "customer-reply-needs-case");
+
+        // Approvals: agents may not; publication needs both pr and hq.
+        let e = c
+            .decide_statement(&st.id, Role::Agent, true, None, &agent)
+            .await
+            .unwrap_err();
+        assert_eq!(refusal_slug(e), "approval-role");
+        c.decide_statement(&st.id, Role::Pr, true, None, &pr)
+            .await
+            .unwrap();
+        let e = c
+            .publish_statement(&st.id, Role::Pr, None, &pr)
+            .await
+            .unwrap_err();
+        assert_eq!(refusal_slug(e), "approvals-missing");
+
+        // An edit with a minimising word: a new version, approvals again, then refused.
+        let bad = format!("{}\nRappel précautionnaire et volontaire.", st.body);
+        let st2 = c.edit_statement(&st.id, bad, Some(1), &pr).await.unwrap();
+        assert_eq!(st2.version, 2);
+        assert_eq!(st2.approvals_missing(), vec!["pr", "hq"]);
+        c.decide_statement(&st.id, Role::Pr, true, None, &pr)
+            .await
+            .unwrap();
+        c.decide_statement(&st.id, Role::Hq, true, None, &hq)
+            .await
+            .unwrap();
+        match c
+            .publish_statement(&st.id, Role::Pr, None, &pr)
+            .await
+            .unwrap_err()
+        {
+            StoreError::Refused(r) => {
+                assert_eq!(r.slug, "notice-check-failed");
+                assert_eq!(r.data["blocking"], 2, "{:?}", r.data);
+                assert!(r.detail.contains("précautionnaire"), "{}", r.detail);
+            }
+            other => panic!("{other:?}"),
+        }
+        // pr may not override; hq may, with a reason.
+        let e = c
+            .publish_statement(&st.id, Role::Pr, Some("urgent".into()), &pr)
+            .await
+            .unwrap_err();
+        assert_eq!(refusal_slug(e), "notice-check-failed");
+        assert_eq!(
+            c.get_statement(&st.id).await.unwrap().unwrap().status,
+            StatementStatus::Draft
+        );
+        let p = c
+            .publish_statement(&st.id, Role::Hq, Some("wording imposed".into()), &hq)
+            .await
+            .unwrap();
+        assert_eq!(p.status, StatementStatus::Published);
+        assert_eq!(p.override_reason.as_deref(), Some("wording imposed"));
+        assert!(matches!(
+            c.edit_statement(&st.id, "x".into(), None, &pr).await,
+            Err(StoreError::Conflict(_))
+        ));
+
+        let statement_events: Vec<String> = kinds(&s, &subject.entity())
+            .await
+            .into_iter()
+            .filter(|k| k.starts_with("statement."))
+            .collect();
+        assert_eq!(
+            statement_events,
+            vec![
+                "statement.drafted",
+                "statement.approved",
+                "statement.edited",
+                "statement.approved",
+                "statement.approved",
+                "statement.published"
+            ]
+        );
+        assert!(matches!(
+            s.verify_audit().await.unwrap(),
+            crate::AuditVerdict::Ok { .. }
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_submitted_notification_stops_the_regulator_clock_before_any_breach() {
+        let (s, dir) = store().await;
+        let submitted = safety_case(&s, "fr", 1).await;
+        let control = safety_case(&s, "fr", 2).await;
+        let reg = |case: String| {
+            let s = s.clone();
+            async move {
+                s.playbooks()
+                    .case_policy(&case)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .clocks
+                    .into_iter()
+                    .find(|c| c.kind == "regulator")
+                    .expect("a regulator clock")
+            }
+        };
+        assert_eq!(reg(submitted.clone()).await.state, "running");
+        // Time passes: both deadlines are due (written behind the store's back).
+        let mut conn = SqliteConnection::connect(&format!(
+            "sqlite://{}",
+            dir.path().join("fw.sqlite").display()
+        ))
+        .await
+        .unwrap();
+        sqlx::query("UPDATE clocks SET deadline = 1 WHERE kind = 'regulator'")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+
+        let c = s.comms();
+        let bad = c
+            .mark_submitted(
+                &SubjectRef::case(&submitted),
+                NewNotification {
+                    regulator: "rapex".into(),
+                    reference: "x".into(),
+                    submitted_at_ms: None,
+                },
+                &Actor("sid".into()),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(refusal_slug(bad), "validation");
+        // A French case's clock is the EU one: a CPSC submission is recorded, stops nothing.
+        let other = c
+            .mark_submitted(
+                &SubjectRef::case(&submitted),
+                NewNotification {
+                    regulator: "cpsc".into(),
+                    reference: "15B-9".into(),
+                    submitted_at_ms: None,
+                },
+                &Actor("sid".into()),
+            )
+            .await
+            .unwrap();
+        assert!(other.clocks_stopped.is_empty());
+        assert_eq!(reg(submitted.clone()).await.state, "running");
+        let n = c
+            .mark_submitted(
+                &SubjectRef::case(&submitted),
+                NewNotification {
+                    regulator: "eu_sbg".into(),
+                    reference: "SBG-1".into(),
+                    submitted_at_ms: Some(1_770_000_100_000),
+                },
+                &Actor("sid".into()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(n.clocks_stopped, vec!["regulator_report"]);
+        assert_eq!(n.submitted_at_ms, 1_770_000_100_000);
+
+        // (The cases were received months ago, so their other clocks breach too.)
+        let breaches = s.playbooks().fire_breaches(100).await.unwrap();
+        let regulator: Vec<&str> = breaches
+            .iter()
+            .filter(|b| b.clock == "regulator_report")
+            .map(|b| b.case_id.as_str())
+            .collect();
+        assert_eq!(regulator, vec![control.as_str()], "{breaches:?}");
+        assert_eq!(reg(submitted.clone()).await.state, "stopped");
+        assert_eq!(reg(control.clone()).await.state, "breached");
+        // Re-evaluating the case does not restart it.
+        s.playbooks()
+            .evaluate_case(&submitted, &Actor("sid".into()))
+            .await
+            .unwrap();
+        assert!(
+            s.playbooks()
+                .fire_breaches(100)
+                .await
+                .unwrap()
+                .iter()
+                .all(|b| b.clock != "regulator_report")
+        );
+        assert_eq!(reg(submitted.clone()).await.state, "stopped");
+
+        let listed = c
+            .list_notifications(&SubjectRef::case(&submitted))
+            .await
+            .unwrap();
+        assert_eq!(listed, vec![other, n]);
+        let ev = kinds(&s, &format!("case:{submitted}")).await;
+        assert!(ev.contains(&"regulator.notification_submitted".to_string()));
+        assert!(ev.contains(&"clocks.stopped".to_string()));
+        let regulator_breaches = s
+            .list_events(&EventFilter {
+                entity: Some(format!("case:{submitted}")),
+                after_seq: 0,
+                limit: 1000,
+            })
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| {
+                e.kind == "clock.breached"
+                    && e.after
+                        .as_deref()
+                        .is_some_and(|a| a.contains("regulator_report"))
+            })
+            .count();
+        assert_eq!(regulator_breaches, 0, "{ev:?}");
+    }
+
+    #[tokio::test]
+    async fn a_signal_gets_statements_exports_and_notifications_from_its_reports() {
+        use crate::signals::{NewExposure, NewProduct, NewSignal};
+        let (s, _d) = store().await;
+        let admin = Actor("root".into());
+        s.upsert_products(
+            vec![NewProduct {
+                brand: "Acme".into(),
+                model: "X1".into(),
+                aliases: vec![],
+                category: "phone".into(),
+                price: Some(799.0),
+                currency: Some("EUR".into()),
+            }],
+            &admin,
+        )
+        .await
+        .unwrap();
+        s.upsert_exposure(
+            vec![NewExposure {
+                line: 1,
+                brand: "Acme".into(),
+                model: "X1".into(),
+                market: "FR".into(),
+                month: "2026-01".into(),
+                units: 500,
+            }],
+            &admin,
+        )
+        .await
+        .unwrap();
+        // Two counted fire reports of the product.
+        let mut cases = Vec::new();
+        for n in 1..=2 {
+            cases.push(safety_case(&s, "en", n).await);
+        }
+        let product_id = s.list_products().await.unwrap()[0].id;
+        let signal = s
+            .open_signal(
+                NewSignal {
+                    product_id,
+                    hazard: "thermal.fire".into(),
+                    trigger: json!({}),
+                    quiet_after_dismissal_ms: 0,
+                },
+                &Actor("system:signals".into()),
+            )
+            .await
+            .unwrap()
+            .expect("opened");
+        let subject = SubjectRef::signal(&signal.id);
+        let c = s.comms();
+        let data = c.subject_data(&subject).await.unwrap();
+        assert_eq!(data.reference, "SIG-000001");
+        assert_eq!(data.reports.len(), 2, "both reports are linked");
+        assert_eq!(data.units_by_market, vec![("FR".to_string(), 500)]);
+        assert_eq!(data.category.as_deref(), Some("phone"));
+
+        let st = c
+            .draft_statement(
+                &subject,
+                TemplateKind::PublicStatement,
+                None,
+                &Actor("pat".into()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(st.lang, Lang::En);
+        assert!(st.body.contains("Acme X1"), "{}", st.body);
+        assert_eq!(
+            kinds(&s, &subject.entity())
+                .await
+                .last()
+                .map(String::as_str),
+            Some("statement.drafted")
+        );
+        let input = export_input(&data, "2026-03-01".parse().unwrap());
+        assert_eq!(input.incidents.len(), 2);
+        assert_eq!(
+            input.aware_on,
+            crate::comms::date_of_ms(signal.opened_at_ms)
+        );
+
+        // A signal has no clocks: the notification is recorded and stops nothing.
+        let n = c
+            .mark_submitted(
+                &subject,
+                NewNotification {
+                    regulator: "cpsc".into(),
+                    reference: "15B-1".into(),
+                    submitted_at_ms: None,
+                },
+                &Actor("sid".into()),
+            )
+            .await
+            .unwrap();
+        assert!(n.clocks_stopped.is_empty());
+        for case in &cases {
+            let clocks = s
+                .playbooks()
+                .case_policy(case)
+                .await
+                .unwrap()
+                .unwrap()
+                .clocks;
+            assert!(
+                clocks
+                    .iter()
+                    .any(|c| c.kind == "regulator" && c.state == "running")
+            );
+        }
+    }
+}
