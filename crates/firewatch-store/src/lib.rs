@@ -9,6 +9,7 @@ pub mod records;
 pub mod signals;
 pub mod social;
 pub mod sqlite;
+pub mod ui;
 
 use async_trait::async_trait;
 use firewatch_domain::audit::{ChainBreak, ChainedEvent};
@@ -171,4 +172,8 @@ pub trait Store: Send + Sync + 'static {
         actor: &Actor,
     ) -> Result<Option<social::EscalationRecord>>;
     async fn case_escalations(&self, case_id: &str) -> Result<Vec<social::EscalationRecord>>;
+    /// Web UI storage (issue 7): sessions, login attempts, the queue order.
+    fn ui(&self) -> &dyn ui::UiStore {
+        &ui::Unsupported
+    }
 }

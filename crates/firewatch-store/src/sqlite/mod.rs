@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 mod playbooks;
 pub(crate) mod signals;
 mod social;
+mod ui;
 
 /// How many queued writes may share one transaction.
 const MAX_BATCH: usize = 512;
@@ -947,6 +948,10 @@ impl Store for SqliteStore {
     }
 
     fn playbooks(&self) -> &dyn crate::playbooks::PlaybookStore {
+        self
+    }
+
+    fn ui(&self) -> &dyn crate::ui::UiStore {
         self
     }
 

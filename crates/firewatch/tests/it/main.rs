@@ -11,3 +11,4 @@ mod playbook;
 mod signals;
 mod social;
 mod stats;
+mod ui_browser;
