@@ -34,6 +34,8 @@ CREATE TABLE case_queue (
 ) WITHOUT ROWID;
 CREATE INDEX case_queue_order_idx ON case_queue (severity, next_deadline, created_at, open);
 CREATE INDEX clocks_case_state_idx ON clocks (case_id, state, deadline);
+-- "Only mine": an agent's cases are few; they are found by assignee and then sorted.
+CREATE INDEX cases_assignee_idx ON cases (assignee);
 
 INSERT INTO case_queue (case_id, open, severity, next_deadline, created_at)
 SELECT c.id, c.status NOT IN ('resolved', 'closed'), c.severity,

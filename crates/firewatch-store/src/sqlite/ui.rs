@@ -181,25 +181,39 @@ impl UiStore for SqliteStore {
     }
 
     async fn queue(&self, f: &CaseFilter) -> Result<Vec<QueueRow>> {
-        // One scan of case_queue_order_idx in queue order; the filters are residual.
-        let rows = sqlx::query(
-            "SELECT c.id, c.number, c.status, c.severity, c.hazards, c.title, c.assignee, c.country, c.channel, c.product_brand, c.product_model, c.reporter_handle, c.created_at, c.updated_at, q.next_deadline
+        // Without an assignee: one scan of case_queue_order_idx in queue order, the other
+        // filters residual. With one: that agent's cases by cases_assignee_idx, then sorted
+        // (an agent has few cases; scanning the whole queue for them would not be).
+        const BY_QUEUE: &str = "SELECT c.id, c.number, c.status, c.severity, c.hazards, c.title, c.assignee, c.country, c.channel, c.product_brand, c.product_model, c.reporter_handle, c.created_at, c.updated_at, q.next_deadline
              FROM case_queue q INDEXED BY case_queue_order_idx JOIN cases c ON c.id = q.case_id
              WHERE ($1 = 0 OR q.open = 1)
                AND ($2 IS NULL OR q.severity = $2)
                AND ($3 IS NULL OR c.status = $3)
-               AND ($4 IS NULL OR c.assignee = $4)
              ORDER BY q.severity, q.next_deadline, q.created_at
-             LIMIT $5 OFFSET $6",
-        )
-        .bind(f.open_only as i64)
-        .bind(f.severity.map(|s| s.as_str()))
-        .bind(f.status.map(|s| s.as_str()))
-        .bind(&f.assignee)
-        .bind(if f.limit == 0 { 50 } else { f.limit } as i64)
-        .bind(f.offset as i64)
-        .fetch_all(&self.readers)
-        .await?;
+             LIMIT $4 OFFSET $5";
+        const BY_ASSIGNEE: &str = "SELECT c.id, c.number, c.status, c.severity, c.hazards, c.title, c.assignee, c.country, c.channel, c.product_brand, c.product_model, c.reporter_handle, c.created_at, c.updated_at, q.next_deadline
+             FROM cases c INDEXED BY cases_assignee_idx JOIN case_queue q ON q.case_id = c.id
+             WHERE c.assignee = $6
+               AND ($1 = 0 OR q.open = 1)
+               AND ($2 IS NULL OR q.severity = $2)
+               AND ($3 IS NULL OR c.status = $3)
+             ORDER BY q.severity, q.next_deadline, q.created_at
+             LIMIT $4 OFFSET $5";
+        let sql = if f.assignee.is_some() {
+            BY_ASSIGNEE
+        } else {
+            BY_QUEUE
+        };
+        let mut q = sqlx::query(sql)
+            .bind(f.open_only as i64)
+            .bind(f.severity.map(|s| s.as_str()))
+            .bind(f.status.map(|s| s.as_str()))
+            .bind(if f.limit == 0 { 50 } else { f.limit } as i64)
+            .bind(f.offset as i64);
+        if let Some(a) = &f.assignee {
+            q = q.bind(a);
+        }
+        let rows = q.fetch_all(&self.readers).await?;
         rows.iter()
             .map(|row| {
                 let d: i64 = row.try_get("next_deadline")?;
