@@ -443,6 +443,7 @@ async fn browser_flows(ui: &Ui<'_>, seeded: &Seeded, photo: &Path) -> anyhow::Re
     );
     // The agent may not approve the exception: the button is there for approvers, and the
     // store refuses the agent.
+    ui.goto(&format!("/cases/{}", seeded.s1_case)).await?;
     ui.shot("case.png").await?;
 
     // --- Hostile narratives are shown as text.
