@@ -250,7 +250,19 @@ pub async fn render(
             rule: s(&c["rule_id"]),
         })
         .collect();
+    // The buttons show for the roles the route table and the playbook name (the store still
+    // decides): a pending remedy's awaited roles; an exception's approver from its rule.
     let may_decide = ctx.may("POST", "/remedies/{id}/approve");
+    let active = state.store.playbooks().active_playbook();
+    let exception_approver = |rule: &str| {
+        active
+            .playbook
+            .rules()
+            .iter()
+            .find(|r| r.id == rule)
+            .and_then(|r| r.effects.exception_approver)
+    };
+    let role = ctx.role();
     let remedies = p
         .get("remedies")
         .and_then(Value::as_array)
@@ -289,7 +301,18 @@ pub async fn render(
                         )
                     })
                     .collect(),
-                can_decide: may_decide && (status == "pending_approval" || status == "refused"),
+                can_decide: may_decide
+                    && match status.as_str() {
+                        "pending_approval" => r["approvals_needed"].as_array().is_some_and(|a| {
+                            a.iter()
+                                .any(|x| Some(s(x).as_str()) == role.map(|r| r.as_str()))
+                        }),
+                        "refused" => role.is_some_and(|me| {
+                            exception_approver(&s(&r["rule_id"])).map(|a| a.as_str())
+                                == Some(me.as_str())
+                        }),
+                        _ => false,
+                    },
                 exception: status == "refused",
                 status,
             }

@@ -441,8 +441,13 @@ async fn browser_flows(ui: &Ui<'_>, seeded: &Seeded, photo: &Path) -> anyhow::Re
         ui.count(".remedy[data-status=refused]").await? == 1,
         "the refused remedy is not listed"
     );
-    // The agent may not approve the exception: the button is there for approvers, and the
-    // store refuses the agent.
+    // Only the rule's exception approver (hq) gets the button.
+    ensure!(
+        ui.count(".remedy[data-status=refused] button.approve")
+            .await?
+            == 0,
+        "the agent is offered to approve the exception"
+    );
     ui.goto(&format!("/cases/{}", seeded.s1_case)).await?;
     ui.shot("case.png").await?;
 
