@@ -225,6 +225,10 @@ async fn main() -> anyhow::Result<()> {
             vec!["/queue?status=new".to_string(); samples],
         ),
         (
+            "queue, status closed (none: the whole index is scanned)",
+            vec!["/queue?status=closed&closed=1".to_string(); samples],
+        ),
+        (
             "queue, only mine (none assigned)",
             vec!["/queue?mine=1".to_string(); samples],
         ),

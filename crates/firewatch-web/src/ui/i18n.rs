@@ -244,6 +244,19 @@ pub static EN: &[(&str, &str)] = &[
     ("admin.version", "Version"),
     ("admin.cursor", "Cursor"),
     ("admin.errors", "Errors"),
+    ("status.new", "new"),
+    ("status.triaged", "triaged"),
+    ("status.in_progress", "in progress"),
+    ("status.waiting_customer", "waiting for the customer"),
+    ("status.resolved", "resolved"),
+    ("status.closed", "closed"),
+    ("status.reopened", "reopened"),
+    ("remedy_status.proposed", "proposed"),
+    ("remedy_status.pending_approval", "waiting for approval"),
+    ("remedy_status.approved", "approved"),
+    ("remedy_status.refused", "refused"),
+    ("remedy_status.accepted", "accepted"),
+    ("remedy_status.fulfilled", "fulfilled"),
 ];
 
 pub static FR: &[(&str, &str)] = &[
@@ -440,6 +453,19 @@ pub static FR: &[(&str, &str)] = &[
     ("admin.version", "Version"),
     ("admin.cursor", "Curseur"),
     ("admin.errors", "Erreurs"),
+    ("status.new", "nouveau"),
+    ("status.triaged", "trié"),
+    ("status.in_progress", "en cours"),
+    ("status.waiting_customer", "en attente du client"),
+    ("status.resolved", "résolu"),
+    ("status.closed", "clos"),
+    ("status.reopened", "rouvert"),
+    ("remedy_status.proposed", "proposée"),
+    ("remedy_status.pending_approval", "en attente d'approbation"),
+    ("remedy_status.approved", "approuvée"),
+    ("remedy_status.refused", "refusée"),
+    ("remedy_status.accepted", "acceptée"),
+    ("remedy_status.fulfilled", "exécutée"),
 ];
 
 #[cfg(test)]
@@ -500,6 +526,29 @@ mod tests {
             }
         }
         assert!(named > 50, "only {named} keys found: is the scan broken?");
+    }
+
+    #[test]
+    fn every_case_and_remedy_status_has_a_label() {
+        for st in firewatch_domain::CaseStatus::ALL {
+            for lang in Lang::ALL {
+                assert!(
+                    lookup(lang.catalog(), &format!("status.{}", st.as_str())).is_some(),
+                    "{st:?}"
+                );
+            }
+        }
+        for st in firewatch_store::playbooks::RemedyStatus::ALL {
+            for lang in Lang::ALL {
+                assert!(
+                    lookup(lang.catalog(), &format!("remedy_status.{}", st.as_str())).is_some(),
+                    "{st:?}"
+                );
+            }
+        }
+        for k in super::super::case::REMEDY_KINDS {
+            assert!(lookup(FR, &format!("remedy.{k}")).is_some());
+        }
     }
 
     #[test]

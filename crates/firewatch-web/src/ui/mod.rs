@@ -128,6 +128,11 @@ impl Ctx {
         self.lang.t(key)
     }
 
+    /// The label of an enumerated value: `tf("status", "new")` is `t("status.new")`.
+    pub fn tf(&self, prefix: &str, value: &str) -> &'static str {
+        self.lang.t(&format!("{prefix}.{value}"))
+    }
+
     pub fn lang_code(&self) -> &'static str {
         self.lang.code()
     }
