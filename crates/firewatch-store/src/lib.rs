@@ -10,6 +10,7 @@ pub mod records;
 pub mod signals;
 pub mod social;
 pub mod sqlite;
+pub mod ui;
 
 use async_trait::async_trait;
 use firewatch_domain::audit::{ChainBreak, ChainedEvent};
@@ -174,4 +175,8 @@ pub trait Store: Send + Sync + 'static {
     async fn case_escalations(&self, case_id: &str) -> Result<Vec<social::EscalationRecord>>;
     /// Templates, statements and their approvals, regulator notifications (issue 11).
     fn comms(&self) -> &dyn comms::CommsStore;
+    /// Web UI storage (issue 7): sessions, login attempts, the queue order.
+    fn ui(&self) -> &dyn ui::UiStore {
+        &ui::Unsupported
+    }
 }

@@ -892,3 +892,224 @@ async fn a_signal_opens_once_per_pair_moves_through_its_table_and_links_its_case
     assert_eq!(timeline[1].actor, "sam");
     assert!(timeline[1].after.as_deref().unwrap().contains("looking"));
 }
+
+// ------------------------------------------------------------------ web UI (issue 7)
+
+#[tokio::test]
+async fn the_queue_is_severity_then_nearest_clock_and_follows_clock_changes() {
+    let (store, dir) = sqlite().await;
+    let a = created(store.intake(command(None, "first S2")).await.unwrap());
+    let b = created(store.intake(command(None, "second S2")).await.unwrap());
+    let mut s1 = command(None, "an S1");
+    s1.severity = Severity::S1;
+    let c = created(store.intake(s1).await.unwrap());
+    let mut s3 = command(None, "an S3, closed");
+    s3.severity = Severity::S3;
+    let d = created(store.intake(s3).await.unwrap());
+    store
+        .transition_case(&d.case_id, CaseStatus::Closed, None, &Actor::cli())
+        .await
+        .unwrap();
+    let running = |id: &str, deadline: i64| {
+        format!(
+            "INSERT INTO clocks (case_id, name, kind, basis, duration, pausable, calendar, rule_id, started_at, deadline, state, updated_at)
+             VALUES ('{id}', 'ui-test', 'internal', 'calendar', 'PT1H', 0, 'default', 'test', 0, {deadline}, 'running', 0)
+             ON CONFLICT (case_id, name) DO UPDATE SET deadline = excluded.deadline, state = 'running'"
+        )
+    };
+    // The second S2 has the nearer clock: it goes first among the S2s although newer.
+    tamper(
+        &dir,
+        &format!(
+            "UPDATE clocks SET state = 'stopped'; {} ; {}",
+            running(&a.case_id, 9_000),
+            running(&b.case_id, 5_000)
+        ),
+    )
+    .await;
+    let open = CaseFilter {
+        open_only: true,
+        limit: 10,
+        ..CaseFilter::default()
+    };
+    let order = |rows: Vec<firewatch_store::ui::QueueRow>| {
+        rows.into_iter()
+            .map(|r| (r.case.id, r.next_deadline_ms))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        order(store.ui().queue(&open).await.unwrap()),
+        vec![
+            (c.case_id.clone(), None),
+            (b.case_id.clone(), Some(5_000)),
+            (a.case_id.clone(), Some(9_000)),
+        ]
+    );
+    // A clock change moves the case; a stopped clock no longer counts.
+    tamper(
+        &dir,
+        &format!(
+            "UPDATE clocks SET deadline = 1000 WHERE case_id = '{}'",
+            a.case_id
+        ),
+    )
+    .await;
+    tamper(
+        &dir,
+        &format!(
+            "UPDATE clocks SET state = 'stopped' WHERE case_id = '{}'",
+            b.case_id
+        ),
+    )
+    .await;
+    assert_eq!(
+        order(store.ui().queue(&open).await.unwrap()),
+        vec![
+            (c.case_id.clone(), None),
+            (a.case_id.clone(), Some(1_000)),
+            (b.case_id.clone(), None),
+        ]
+    );
+    // Filters: severity; closed cases only when asked; an assignee's own cases.
+    let s2 = CaseFilter {
+        severity: Some(Severity::S2),
+        ..open.clone()
+    };
+    assert_eq!(store.ui().queue(&s2).await.unwrap().len(), 2);
+    let all = CaseFilter {
+        open_only: false,
+        ..open.clone()
+    };
+    assert_eq!(store.ui().queue(&all).await.unwrap().len(), 4);
+    store
+        .create_user("alice", Role::Agent, None, &Actor::cli())
+        .await
+        .unwrap();
+    store
+        .assign_case(&b.case_id, Some("alice".into()), &Actor::cli())
+        .await
+        .unwrap();
+    let mine = CaseFilter {
+        assignee: Some("alice".into()),
+        ..open.clone()
+    };
+    assert_eq!(
+        order(store.ui().queue(&mine).await.unwrap()),
+        vec![(b.case_id.clone(), None)]
+    );
+    // Pages.
+    let page2 = CaseFilter { offset: 2, ..open };
+    assert_eq!(
+        order(store.ui().queue(&page2).await.unwrap()),
+        vec![(b.case_id, None)]
+    );
+}
+
+#[tokio::test]
+async fn sessions_login_attempts_and_password_changes_are_stored_and_audited() {
+    use firewatch_store::ui::NewSession;
+    let (store, _dir) = sqlite().await;
+    store
+        .create_user("alice", Role::Agent, Some("old".into()), &Actor::cli())
+        .await
+        .unwrap();
+    let new = |h: &str| NewSession {
+        id_hash: h.to_string(),
+        user: "alice".into(),
+        csrf: format!("csrf-{h}"),
+        lang: Some("fr".into()),
+        address: "127.0.0.1".into(),
+    };
+    store.ui().create_session(new("h1")).await.unwrap();
+    store.ui().create_session(new("h2")).await.unwrap();
+    let s = store.ui().session("h1").await.unwrap().unwrap();
+    assert_eq!(
+        (s.user.name.as_str(), s.csrf.as_str(), s.lang.as_deref()),
+        ("alice", "csrf-h1", Some("fr"))
+    );
+    assert!(store.ui().session("nope").await.unwrap().is_none());
+    store
+        .ui()
+        .end_session("h1", "logout", &Actor("alice".into()))
+        .await
+        .unwrap();
+    assert!(store.ui().session("h1").await.unwrap().is_none());
+    // A session for an unknown user is refused.
+    let mut ghost = new("h3");
+    ghost.user = "ghost".into();
+    assert!(store.ui().create_session(ghost).await.is_err());
+    // Failures count per user (until a success) and per address.
+    for _ in 0..3 {
+        store
+            .ui()
+            .record_login("alice", "10.0.0.1", false)
+            .await
+            .unwrap();
+    }
+    store
+        .ui()
+        .record_login("bob", "10.0.0.1", false)
+        .await
+        .unwrap();
+    let f = store
+        .ui()
+        .login_failures("alice", "10.0.0.1", 0)
+        .await
+        .unwrap();
+    assert_eq!((f.by_user, f.by_address), (3, 4));
+    store
+        .ui()
+        .record_login("alice", "10.0.0.2", true)
+        .await
+        .unwrap();
+    let f = store
+        .ui()
+        .login_failures("alice", "10.0.0.2", 0)
+        .await
+        .unwrap();
+    assert_eq!((f.by_user, f.by_address), (0, 0));
+    // A new password ends the remaining session.
+    store
+        .ui()
+        .set_password("alice", "new".into(), &Actor::cli())
+        .await
+        .unwrap();
+    assert!(store.ui().session("h2").await.unwrap().is_none());
+    assert_eq!(
+        store
+            .find_user("alice")
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash
+            .as_deref(),
+        Some("new")
+    );
+    assert!(
+        store
+            .ui()
+            .set_password("ghost", "x".into(), &Actor::cli())
+            .await
+            .is_err()
+    );
+    let kinds: Vec<String> = store
+        .list_events(&EventFilter {
+            limit: 100,
+            ..EventFilter::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    for k in [
+        "session.created",
+        "session.ended",
+        "auth.login_failed",
+        "auth.login",
+        "user.password_set",
+    ] {
+        assert!(kinds.iter().any(|x| x == k), "{k} not audited: {kinds:?}");
+    }
+    assert!(store.verify_audit().await.is_ok());
+}

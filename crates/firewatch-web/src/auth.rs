@@ -23,6 +23,67 @@ pub enum PasswordError {
     TooLong,
     #[error("password hashing failed: {0}")]
     Hash(String),
+    #[error("the password must not contain the user name")]
+    ContainsUserName,
+    #[error("the password is too common; choose another")]
+    Common,
+}
+
+/// Passwords people pick most often (lower case), long enough to pass the length rule.
+const COMMON_PASSWORDS: &[&str] = &[
+    "123456789012",
+    "1234567890123",
+    "12345678901234",
+    "123456789abc",
+    "1q2w3e4r5t6y",
+    "1qaz2wsx3edc",
+    "abc123456789",
+    "abcdefghijkl",
+    "administrator",
+    "changeme1234",
+    "correcthorsebatterystaple",
+    "firewatch123",
+    "firewatch1234",
+    "iloveyou1234",
+    "letmein12345",
+    "password1234",
+    "password123!",
+    "password12345",
+    "passwordpassword",
+    "qwerty123456",
+    "qwertyuiop12",
+    "qwertyuiopas",
+    "welcome12345",
+    "welcome123!",
+    "zaq12wsxcde3",
+    "aaaaaaaaaaaa",
+    "000000000000",
+    "111111111111",
+    "trustno1trustno1",
+    "monkey123456",
+];
+
+/// The rules for a new password (CLI `user add`, admin page): at least
+/// [`MIN_PASSWORD_CHARS`] characters, at most 1024 bytes, not containing the user name, not
+/// in a list of common passwords, not one character repeated.
+pub fn check_password_rules(user: &str, password: &str) -> Result<(), PasswordError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(PasswordError::TooShort(MIN_PASSWORD_CHARS));
+    }
+    if password.len() > 1024 {
+        return Err(PasswordError::TooLong);
+    }
+    let lower = password.to_lowercase();
+    let name = user.trim().to_lowercase();
+    if name.chars().count() >= 3 && lower.contains(&name) {
+        return Err(PasswordError::ContainsUserName);
+    }
+    let mut chars = lower.chars();
+    let first = chars.next();
+    if COMMON_PASSWORDS.contains(&lower.as_str()) || chars.all(|c| Some(c) == first) {
+        return Err(PasswordError::Common);
+    }
+    Ok(())
 }
 
 pub const MIN_PASSWORD_CHARS: usize = 12;
@@ -79,6 +140,27 @@ mod tests {
         assert!(verify_password("correct horse battery", &phc));
         assert!(!verify_password("correct horse batterz", &phc));
         assert!(!verify_password("x", "not a phc string"));
+    }
+
+    #[test]
+    fn new_passwords_follow_the_rules() {
+        assert!(check_password_rules("alice", "violet-kettle-42").is_ok());
+        assert!(matches!(
+            check_password_rules("alice", "short"),
+            Err(PasswordError::TooShort(12))
+        ));
+        assert!(matches!(
+            check_password_rules("alice", "my-Alice-password"),
+            Err(PasswordError::ContainsUserName)
+        ));
+        assert!(matches!(
+            check_password_rules("bob", "Password1234"),
+            Err(PasswordError::Common)
+        ));
+        assert!(matches!(
+            check_password_rules("bob", "zzzzzzzzzzzzzz"),
+            Err(PasswordError::Common)
+        ));
     }
 
     #[test]

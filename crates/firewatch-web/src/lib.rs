@@ -10,6 +10,7 @@ pub mod error;
 pub mod ops;
 pub mod routes;
 pub mod signals;
+pub mod ui;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
@@ -202,7 +203,8 @@ async fn authorize(State(state): State<AppState>, mut req: Request, next: Next) 
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .map(str::to_string);
-    let principal = match bearer {
+    let had_bearer = bearer.is_some();
+    let mut principal = match bearer {
         None => None,
         Some(token) => match state
             .store
@@ -217,6 +219,11 @@ async fn authorize(State(state): State<AppState>, mut req: Request, next: Next) 
             Err(e) => return ApiError::from(e).into_response(),
         },
     };
+    // Browser sessions, CSRF and the page answers for anonymous or denied callers (issue 7).
+    if let Some(resp) = ui::gate(&state, &mut req, &path, access, &mut principal, had_bearer).await
+    {
+        return resp;
+    }
     match (access, &principal) {
         (Access::Public, _) => {}
         (Access::Roles(_), None) => return ApiError::unauthorized().into_response(),

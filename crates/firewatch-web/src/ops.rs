@@ -127,7 +127,7 @@ pub fn openapi_document() -> Value {
                "required": ["type", "title", "status", "detail"]}),
     );
     let mut paths = Map::new();
-    for spec in table() {
+    for spec in table().iter().filter(|s| !crate::ui::is_page(s.path)) {
         let path = paths
             .entry(spec.path.to_string())
             .or_insert_with(|| json!({}));

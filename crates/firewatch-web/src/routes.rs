@@ -6,6 +6,7 @@ use crate::AppState;
 use crate::api::comms;
 use crate::api::{audit, cases, exposure, intake, playbooks, products, signals, social};
 use crate::ops;
+use crate::ui;
 use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use firewatch_domain::Role;
@@ -193,6 +194,31 @@ pub fn table() -> &'static [RouteSpec] {
             route!(GET "/healthz", Access::Public, "Liveness", req: None, resp: 200 None, get(ops::healthz)),
             route!(GET "/readyz", Access::Public, "Readiness: the database answers", req: None, resp: 200 None, get(ops::readyz)),
             route!(GET "/metrics", Access::Public, "Prometheus metrics", req: None, resp: 200 None, get(ops::metrics)),
+            // Web UI pages (issue 7): the same table, the same `authorize`.
+            route!(GET "/", Access::Public, "Page: home (redirects by role)", req: None, resp: 303 None, get(ui::auth::home)),
+            route!(GET "/static/{file}", Access::Public, "Page asset (content-hashed CSS)", req: None, resp: 200 None, get(ui::statics::serve)),
+            route!(GET "/login", Access::Public, "Page: log in", req: None, resp: 200 None, get(ui::auth::login_form)),
+            route!(POST "/login", Access::Public, "Page: log in (rate limited, lockout)", req: None, resp: 303 None, post(ui::auth::login)),
+            route!(POST "/logout", Access::Roles(ALL_STAFF), "Page: log out", req: None, resp: 303 None, post(ui::auth::logout)),
+            route!(POST "/lang", Access::Public, "Page: choose the language", req: None, resp: 303 None, post(ui::auth::set_lang)),
+            route!(GET "/report", Access::Public, "Page: the public report form", req: None, resp: 200 None, get(ui::public::show)),
+            route!(POST "/report", Access::Public, "Page: submit the public report form", req: None, resp: 201 None, post(ui::public::submit)),
+            route!(GET "/queue", Access::Roles(READ_CASES), "Page: the agents' queue", req: None, resp: 200 None, get(ui::queue::page)),
+            route!(GET "/cases/{id}", Access::Roles(READ_CASES), "Page: one case", req: None, resp: 200 None, get(ui::case::page)),
+            route!(POST "/cases/{id}/remedies", Access::Roles(CASEWORK), "Page: propose a remedy", req: None, resp: 303 None, post(ui::case::propose)),
+            route!(POST "/cases/{id}/notes", Access::Roles(READ_CASES), "Page: add a note", req: None, resp: 303 None, post(ui::case::add_note)),
+            route!(POST "/cases/{id}/transition", Access::Roles(CASEWORK), "Page: change a case's status", req: None, resp: 303 None, post(ui::case::transition)),
+            route!(POST "/remedies/{id}/approve", Access::Roles(APPROVERS), "Page: approve a remedy or an exception", req: None, resp: 303 None, post(ui::case::approve)),
+            route!(POST "/remedies/{id}/reject", Access::Roles(APPROVERS), "Page: reject a remedy", req: None, resp: 303 None, post(ui::case::reject)),
+            route!(GET "/safety", Access::Roles(SIGNAL_READERS), "Page: the safety dashboard", req: None, resp: 200 None, get(ui::dashboard::page)),
+            route!(GET "/safety/signals/{id}", Access::Roles(SIGNAL_READERS), "Page: one signal and its chart", req: None, resp: 200 None, get(ui::dashboard::signal_page)),
+            route!(GET "/social", Access::Roles(MENTION_READERS), "Page: the social monitor", req: None, resp: 200 None, get(ui::social::page)),
+            route!(GET "/admin", Access::Roles(ADMIN), "Page: administration", req: None, resp: 200 None, get(ui::admin::page)),
+            route!(POST "/admin/users", Access::Roles(ADMIN), "Page: add a user", req: None, resp: 303 None, post(ui::admin::add_user)),
+            route!(POST "/admin/users/{name}/password", Access::Roles(ADMIN), "Page: set a user's password (ends their sessions)", req: None, resp: 303 None, post(ui::admin::set_password)),
+            route!(POST "/admin/playbook", Access::Roles(ADMIN), "Page: validate or apply a playbook", req: None, resp: 200 None, post(ui::admin::playbook)),
+            route!(POST "/admin/exposure", Access::Roles(ADMIN), "Page: upload exposure CSV", req: None, resp: 200 None, post(ui::admin::exposure)),
+            route!(POST "/admin/notifications/{id}/retry", Access::Roles(ADMIN), "Page: retry a dead notification", req: None, resp: 303 None, post(ui::admin::retry)),
         ]
     })
 }
@@ -243,7 +269,13 @@ mod tests {
                         "/healthz",
                         "/readyz",
                         "/metrics",
-                        "/static/dossier.css"
+                        "/static/dossier.css",
+                        // UI: home, assets, login, language, the public report form
+                        "/",
+                        "/static/{file}",
+                        "/login",
+                        "/lang",
+                        "/report",
                     ]
                     .contains(&a.path),
                     "{} is public",

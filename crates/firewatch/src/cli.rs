@@ -239,6 +239,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     .read_line(&mut line)
                     .context("cannot read the password from standard input")?;
                 let password = line.trim_end_matches(['\r', '\n']);
+                firewatch_web::auth::check_password_rules(&name, password)?;
                 Some(firewatch_web::auth::hash_password(password)?)
             } else {
                 None

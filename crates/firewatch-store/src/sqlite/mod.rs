@@ -24,6 +24,7 @@ mod comms;
 mod playbooks;
 pub(crate) mod signals;
 mod social;
+mod ui;
 
 /// How many queued writes may share one transaction.
 const MAX_BATCH: usize = 512;
@@ -952,6 +953,10 @@ impl Store for SqliteStore {
     }
 
     fn comms(&self) -> &dyn crate::comms::CommsStore {
+        self
+    }
+
+    fn ui(&self) -> &dyn crate::ui::UiStore {
         self
     }
 

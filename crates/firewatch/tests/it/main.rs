@@ -12,3 +12,4 @@ mod playbook;
 mod signals;
 mod social;
 mod stats;
+mod ui_browser;
