@@ -4,10 +4,12 @@
 mod api;
 mod backup;
 mod durability;
+mod faults;
 mod harness;
 mod import_reports;
 mod photos;
 mod playbook;
+mod security;
 mod signals;
 mod social;
 mod stats;
