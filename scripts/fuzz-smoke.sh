@@ -44,6 +44,8 @@ cargo fuzz build -O --sanitizer "$sanitizer"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+# intake_http keeps its SQLite store and blobs under $TMPDIR: inside the scratch directory.
+export TMPDIR="$work"
 failed=()
 printf '%-12s %8s %12s %10s %8s %s\n' target seconds execs execs/s corpus result
 for t in $targets; do
