@@ -9,12 +9,13 @@ pub mod dto;
 pub mod error;
 pub mod ops;
 pub mod routes;
+pub mod security;
 pub mod signals;
 pub mod ui;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use firewatch_domain::{HazardCode, InjuryLevel, Modality, Severity};
@@ -23,7 +24,6 @@ use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::auth::Principal;
 use crate::error::ApiError;
@@ -168,18 +168,8 @@ pub fn app(state: AppState) -> Router {
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             state.config.request_timeout,
         ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ))
+        // nosniff, Referrer-Policy, X-Frame-Options and a CSP by content type (security.rs).
+        .layer(middleware::map_response(security::headers))
         .with_state(state)
 }
 

@@ -4,6 +4,7 @@ mod backup;
 mod cli;
 mod config;
 mod demo;
+mod egress;
 mod import_cmd;
 mod import_posts;
 mod import_reports;

@@ -28,6 +28,10 @@ pub struct NotifySettings {
     /// Secret that signs webhooks sent to a literal URL in the playbook.
     pub webhook_secret: Option<String>,
     pub email: Option<EmailSettings>,
+    /// Webhook allowlist (egress.rs): host names, addresses and CIDR blocks. Empty: any
+    /// public address. Loopback, private, link-local and metadata addresses are refused
+    /// unless an address or CIDR entry here names them.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for NotifySettings {
@@ -40,6 +44,7 @@ impl Default for NotifySettings {
             webhooks: BTreeMap::new(),
             webhook_secret: None,
             email: None,
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -114,14 +119,25 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
 pub struct Notifier {
     settings: NotifySettings,
     http: reqwest::Client,
+    egress: std::sync::Arc<crate::egress::EgressPolicy>,
     smtp: Option<(AsyncSmtpTransport<Tokio1Executor>, lettre::message::Mailbox)>,
 }
 
 impl Notifier {
     pub fn new(settings: &NotifySettings) -> anyhow::Result<Notifier> {
         let timeout = Duration::from_millis(settings.timeout_ms.max(100));
+        let egress = std::sync::Arc::new(
+            crate::egress::EgressPolicy::new(&settings.allowed_hosts)
+                .context("notifications.allowed_hosts")?,
+        );
         let http = reqwest::Client::builder()
             .timeout(timeout)
+            // The resolver drops refused addresses (DNS rebinding); no redirects, no proxy.
+            .dns_resolver(std::sync::Arc::new(crate::egress::GuardedResolver {
+                policy: egress.clone(),
+            }))
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
             .user_agent(concat!("firewatch/", env!("CARGO_PKG_VERSION")))
             .build()
             .context("cannot build the webhook HTTP client")?;
@@ -157,6 +173,7 @@ impl Notifier {
         Ok(Notifier {
             settings: settings.clone(),
             http,
+            egress,
             smtp,
         })
     }
@@ -187,6 +204,15 @@ impl Notifier {
             }
             None => (job.target.clone(), self.settings.webhook_secret.clone()),
         };
+        let parsed = reqwest::Url::parse(&url)
+            .map_err(|e| DeliveryError::permanent(format!("webhook URL `{url}`: {e}")))?;
+        match self.egress.check_url(&parsed).await {
+            Ok(()) => {}
+            Err(e @ crate::egress::EgressError::Resolve(..)) => {
+                return Err(DeliveryError::transient(e.to_string()));
+            }
+            Err(e) => return Err(DeliveryError::permanent(e.to_string())),
+        }
         let body = serde_json::to_vec(&job.payload)
             .map_err(|e| DeliveryError::permanent(format!("payload: {e}")))?;
         let event = job.payload["type"]

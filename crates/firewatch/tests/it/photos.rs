@@ -75,6 +75,13 @@ async fn photos_are_checked_stored_and_served_without_metadata() {
             .unwrap()
             .contains("filename=")
     );
+    // Never sniffed as HTML, never framed, scripts sandboxed.
+    assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
+    let csp = resp.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("sandbox") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
     let bytes = resp.bytes().await.unwrap();
     let img = image::load_from_memory(&bytes).unwrap();
     assert_eq!((img.width(), img.height()), (32, 24));

@@ -123,6 +123,8 @@ max_attempts = {max_attempts}
 backoff_base_ms = 200
 backoff_max_ms = 1000
 timeout_ms = 3000
+# The test receiver listens on loopback, which webhooks refuse unless allowlisted.
+allowed_hosts = ["127.0.0.1"]
 
 [notifications.webhooks.default]
 url = "{webhook_url}"
