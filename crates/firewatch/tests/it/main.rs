@@ -3,6 +3,7 @@
 
 mod api;
 mod backup;
+mod demo;
 mod durability;
 mod harness;
 mod import_reports;
