@@ -24,6 +24,7 @@ mod cascade;
 pub mod catalog;
 pub mod exposure;
 mod files;
+pub mod jetstream;
 mod photos;
 mod reports;
 mod story;

@@ -77,6 +77,34 @@ impl fmt::Display for HazardCode {
     }
 }
 
+/// Hazard classes for defect signals: codes that describe one failure mode, counted once
+/// per report under the class code (`class:<name>`) so that a defect that shows as smoke in
+/// one report and fire or swelling in the next adds up to one signal, tested once, instead of
+/// six thin ones tested six times. Like a MedDRA SMQ grouping preferred terms.
+///
+/// `class:thermal`: a battery thermal event and its direct signs and consequence: explosion,
+/// fire, smoke, overheating, melting, swelling, and the burn it causes.
+pub const HAZARD_CLASSES: &[(&str, &[HazardCode])] = &[(
+    "class:thermal",
+    &[
+        HazardCode::ThermalExplosion,
+        HazardCode::ThermalFire,
+        HazardCode::ThermalSmoke,
+        HazardCode::ThermalOverheating,
+        HazardCode::ThermalMelting,
+        HazardCode::BatterySwelling,
+        HazardCode::InjuryBurn,
+    ],
+)];
+
+/// The class code of a hazard code (`thermal.fire` -> `class:thermal`), if it has one.
+pub fn hazard_class_of(code: &str) -> Option<&'static str> {
+    HAZARD_CLASSES
+        .iter()
+        .find(|(_, members)| members.iter().any(|m| m.as_str() == code))
+        .map(|(class, _)| *class)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown hazard code `{0}`")]
 pub struct UnknownHazard(pub String);

@@ -9,6 +9,8 @@ pub mod role;
 pub mod signal;
 
 pub use case::{CaseStatus, IllegalTransition, check_transition};
-pub use hazard::{HazardCode, InjuryLevel, Modality, Severity, default_severity};
+pub use hazard::{
+    HAZARD_CLASSES, HazardCode, InjuryLevel, Modality, Severity, default_severity, hazard_class_of,
+};
 pub use role::Role;
 pub use signal::{IllegalSignalTransition, SignalStatus, check_signal_transition};

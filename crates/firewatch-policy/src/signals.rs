@@ -4,11 +4,11 @@
 //!
 //! ```toml
 //! [signals]
-//! min_count = 3                                # occurred reports in the window, at least
-//! criteria = ["eb05", "maxsprt", "rate"]       # which tests may open a signal
-//! require = "any"                              # "any" or "all" of those criteria
-//! eb05_min = 2.0                               # EB05 >= this
-//! maxsprt_alpha = 0.05                         # Poisson MaxSPRT: LLR > CV(T, alpha, M)
+//! min_count = 5                                # occurred reports in the window, at least
+//! criteria = ["maxsprt", "rate"]               # which tests may open a signal
+//! require = "all"                              # "any" or "all" of those criteria
+//! eb05_min = 2.0                               # EB05 >= this (when eb05 is a criterion)
+//! maxsprt_alpha = 0.001                        # Poisson MaxSPRT: LLR > CV(T, alpha, M)
 //! maxsprt_sample_size = 20.0                   # T, in expected events
 //! maxsprt_min_events = 3                       # M
 //! rate_confidence = 0.95                       # Garwood interval of the rate; its lower
@@ -17,7 +17,12 @@
 //! gps_min_pairs = 20                           # pairs needed before a fit is trusted
 //! refit_hours = 24                             # how often the hyperparameters are refitted
 //! reopen_after_days = 90                       # a dismissed signal stays quiet this long
+//! market_scopes = false                        # also test each market on its own
 //! ```
+//!
+//! What is tested per product: each hazard class (`class:thermal`, see
+//! `firewatch_domain::HAZARD_CLASSES`) in place of its member codes, and each code outside
+//! the classes.
 
 use crate::error::{Location, Problem};
 use serde::{Deserialize, Serialize};
@@ -69,16 +74,20 @@ pub struct SignalThresholds {
     pub gps_min_pairs: u32,
     pub refit_hours: u32,
     pub reopen_after_days: u32,
+    /// Also test each market on its own (7 markets x 3 windows more tests per pair): off by
+    /// default; the per-market figures are still shown on every signal.
+    pub market_scopes: bool,
 }
 
 impl Default for SignalThresholds {
     fn default() -> Self {
+        // Why these defaults: see the [signals] section of playbooks/default.toml.
         SignalThresholds {
-            min_count: 3,
-            criteria: vec![Criterion::Eb05, Criterion::Maxsprt, Criterion::Rate],
-            require: Require::Any,
+            min_count: 5,
+            criteria: vec![Criterion::Maxsprt, Criterion::Rate],
+            require: Require::All,
             eb05_min: 2.0,
-            maxsprt_alpha: 0.05,
+            maxsprt_alpha: 0.001,
             maxsprt_sample_size: 20.0,
             maxsprt_min_events: 3,
             rate_confidence: 0.95,
@@ -86,6 +95,7 @@ impl Default for SignalThresholds {
             gps_min_pairs: 20,
             refit_hours: 24,
             reopen_after_days: 90,
+            market_scopes: false,
         }
     }
 }
@@ -224,7 +234,12 @@ mod tests {
 
     #[test]
     fn each_criterion_opens_alone_with_any_and_the_minimum_count_gates_them_all() {
-        let t = SignalThresholds::default();
+        let t = SignalThresholds {
+            min_count: 3,
+            criteria: vec![Criterion::Eb05, Criterion::Maxsprt, Criterion::Rate],
+            require: Require::Any,
+            ..SignalThresholds::default()
+        };
         assert_eq!(t.crossed(&figures()), None);
         let f = SignalFigures {
             eb05: Some(2.0),
@@ -288,6 +303,12 @@ mod tests {
             .into();
         let t = SignalThresholds::from_toml(Some(&v)).unwrap();
         assert_eq!((t.min_count, t.eb05_min, t.maxsprt_min_events), (5, 1.5, 3));
+        assert!(!t.market_scopes);
+        let v: toml::Value = "market_scopes = true\n"
+            .parse::<toml::Table>()
+            .unwrap()
+            .into();
+        assert!(SignalThresholds::from_toml(Some(&v)).unwrap().market_scopes);
         let v: toml::Value = "eb05_min = -1\nmaxsprt_alpha = 0.9\n"
             .parse::<toml::Table>()
             .unwrap()

@@ -273,6 +273,17 @@ impl Attribution {
             }
         }
         potential.retain(|p| !occurred.contains(p));
+        // A report counts once for each hazard class its occurred codes belong to.
+        let classes: Vec<String> = occurred
+            .iter()
+            .filter_map(|h| firewatch_domain::hazard_class_of(h))
+            .map(str::to_string)
+            .collect();
+        for c in classes {
+            if !occurred.contains(&c) {
+                occurred.push(c);
+            }
+        }
         occurred.sort();
         potential.sort();
         Attribution {

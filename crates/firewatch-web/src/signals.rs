@@ -256,6 +256,41 @@ impl Snapshot {
         v
     }
 
+    /// What the signal job tests for a product: its hazard classes (`class:thermal`) in place
+    /// of their member codes, and the codes that belong to no class. Testing each member
+    /// and the class would test one failure mode several times.
+    pub fn evaluation_hazards(&self, pid: i64) -> Vec<String> {
+        let all = self.hazards_of(pid);
+        all.iter()
+            .filter(|h| {
+                firewatch_domain::hazard_class_of(h).is_none_or(|c| !all.iter().any(|x| x == c))
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// The statistics that open a signal for (product, hazard), if some window crosses the
+    /// thresholds: the shortest such window, all markets first, then each market when
+    /// `market_scopes` is on.
+    pub fn crossing(
+        &self,
+        t: &SignalThresholds,
+        critical_value: Option<f64>,
+        pid: i64,
+        hazard: &str,
+    ) -> Option<WindowStats> {
+        let mut scopes: Vec<Option<String>> = vec![None];
+        if t.market_scopes {
+            scopes.extend(self.markets_of(pid, hazard).into_iter().map(Some));
+        }
+        WINDOWS.iter().find_map(|w| {
+            scopes.iter().find_map(|m| {
+                let s = self.stats(t, critical_value, pid, hazard, *w, m.as_deref());
+                (!s.crossed.is_empty()).then_some(s)
+            })
+        })
+    }
+
     /// Markets with an occurred report of the pair in the last 365 days.
     pub fn markets_of(&self, pid: i64, hazard: &str) -> Vec<String> {
         self.aggs
@@ -460,6 +495,11 @@ impl Snapshot {
         }
         a.occ
             .iter()
+            // The units the job tests: a class stands for its members.
+            .filter(|((pid, h), _)| {
+                firewatch_domain::hazard_class_of(h)
+                    .is_none_or(|c| !a.occ.contains_key(&(*pid, c.to_string())))
+            })
             .filter_map(|((pid, h), n)| {
                 let n_p = a.reports.get(pid).copied().unwrap_or(0);
                 let n_h = a.hazard.get(h).copied().unwrap_or(0);
@@ -595,19 +635,11 @@ impl Signals {
                 .into_iter()
                 .filter(|s| s.status.blocks_reopening())
                 .collect();
-            for hazard in snap.hazards_of(pid) {
+            for hazard in snap.evaluation_hazards(pid) {
                 if active.iter().any(|s| s.hazard == hazard) {
                     continue;
                 }
-                let scopes: Vec<Option<String>> = std::iter::once(None)
-                    .chain(snap.markets_of(pid, &hazard).into_iter().map(Some))
-                    .collect();
-                let found = WINDOWS.iter().find_map(|w| {
-                    scopes.iter().find_map(|m| {
-                        let s = self.stats(&snap, pid, &hazard, *w, m.as_deref());
-                        (!s.crossed.is_empty()).then_some(s)
-                    })
-                });
+                let found = snap.crossing(&self.thresholds, self.critical_value, pid, &hazard);
                 let Some(s) = found else { continue };
                 let trigger = serde_json::json!({
                     "window_days": s.window_days, "market": s.market, "criteria": s.crossed,
@@ -1009,7 +1041,8 @@ mod tests {
             .expect("the pairs are enough to fit");
         let snap = signals.snapshot().await.unwrap();
         assert_eq!(fit.pairs as usize, snap.gps_points().len());
-        assert!(fit.pairs > 300, "{}", fit.pairs);
+        // 60 products x (the thermal class + 3 codes outside it), those with a report.
+        assert!(fit.pairs > 150, "{}", fit.pairs);
         assert!(fit.nll.unwrap().is_finite());
         assert!(Theta::from_array(fit.theta).validate().is_ok());
         // Stored as JSON: equal up to the last bit of a decimal round trip.
@@ -1030,13 +1063,14 @@ mod tests {
             .map(|s| (s.model.clone(), s.hazard.clone()))
             .collect();
         assert!(
-            pairs.contains(&("P7".into(), "thermal.fire".into())),
+            pairs.contains(&("P7".into(), "class:thermal".into())),
             "{pairs:?}"
         );
         // Every opened signal crossed the thresholds with at least min_count reports.
         for sig in &opened {
             assert!(
-                sig.trigger["stats"]["count"].as_u64().unwrap() >= 3,
+                sig.trigger["stats"]["count"].as_u64().unwrap()
+                    >= u64::from(SignalThresholds::default().min_count),
                 "{sig:?}"
             );
             assert!(!sig.trigger["criteria"].as_array().unwrap().is_empty());
@@ -1044,9 +1078,14 @@ mod tests {
         // The statistics the trigger recorded are those of the window that opened it.
         let p7 = opened
             .iter()
-            .find(|s| s.model == "P7" && s.hazard == "thermal.fire")
+            .find(|s| s.model == "P7" && s.hazard == "class:thermal")
             .unwrap();
-        assert_eq!(p7.trigger["stats"]["count"], 40);
+        // The 40 fires and P7's other thermal reports, each counted once in the class.
+        assert!(p7.trigger["stats"]["count"].as_u64().unwrap() >= 40);
+        assert!(
+            !pairs.contains(&("P7".into(), "thermal.fire".into())),
+            "a class member is not tested on its own: {pairs:?}"
+        );
         assert_eq!(p7.trigger["window_days"], 30);
         assert!(signals.evaluate(None).await.unwrap().is_empty());
         let events = store

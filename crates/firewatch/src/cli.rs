@@ -56,6 +56,13 @@ pub enum Command {
         /// Write the demo world's files (catalog, exposure, reports, photos, posts) to DIR and exit.
         #[arg(long, value_name = "DIR")]
         generate_only: Option<PathBuf>,
+        /// Story time per wall-clock time of the live social cascade replay (120: the
+        /// cascade's 6 hours in 3 minutes).
+        #[arg(long, value_name = "X", default_value_t = demo::DEFAULT_REPLAY_SPEED)]
+        replay_speed: f64,
+        /// Do not replay the social cascade live.
+        #[arg(long)]
+        no_replay: bool,
     },
     /// Apply database migrations and exit.
     Migrate {
@@ -211,10 +218,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             install,
             listen,
             generate_only,
+            replay_speed,
+            no_replay,
         } => {
             let s = settings(config, &install, listen, None)?;
             serve::init_logging(&s.log_format);
-            demo::run(s, generate_only.as_deref()).await
+            let options = demo::DemoOptions {
+                generate_only,
+                replay_speed: (!no_replay).then_some(replay_speed),
+            };
+            demo::run(s, options).await
         }
         Command::Migrate { install } => {
             let s = settings(config, &install, None, None)?;

@@ -173,9 +173,17 @@ pub async fn list(
     let hazard = q
         .hazard
         .map(|h| {
-            h.parse::<HazardCode>()
-                .map(|c| c.as_str().to_string())
-                .map_err(|_| field_error("hazard", format!("unknown hazard code `{h}`")))
+            // A code, or a hazard class (`class:thermal`), which is what signals are opened on.
+            match firewatch_domain::HAZARD_CLASSES
+                .iter()
+                .find(|(c, _)| *c == h)
+            {
+                Some((c, _)) => Ok(c.to_string()),
+                None => h
+                    .parse::<HazardCode>()
+                    .map(|c| c.as_str().to_string())
+                    .map_err(|_| field_error("hazard", format!("unknown hazard code `{h}`"))),
+            }
         })
         .transpose()?;
     let market = market_param(q.market)?;

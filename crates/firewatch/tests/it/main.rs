@@ -4,6 +4,7 @@
 mod api;
 mod backup;
 mod comms;
+mod demo;
 mod durability;
 mod faults;
 mod harness;

@@ -353,14 +353,14 @@ async fn a_planted_excess_of_fires_opens_a_signal_with_the_expected_statistics()
         "triage should see the planted fires"
     );
 
-    // --- the job opens a signal for (Blaze 9, thermal.fire) and none for the K1
+    // --- the job opens a signal for (Blaze 9, class:thermal: the fires) and none for the K1
     let deadline = Instant::now() + Duration::from_secs(30);
     let list = loop {
         let resp = w
             .get(
                 &w.safety,
                 "/api/v1/signals",
-                &[("product", "Blaze 9"), ("hazard", "thermal.fire")],
+                &[("product", "Blaze 9"), ("hazard", "class:thermal")],
             )
             .await;
         assert_eq!(resp.status(), StatusCode::OK);

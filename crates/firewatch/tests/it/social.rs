@@ -226,8 +226,17 @@ async fn an_imported_cascade_joins_the_reporters_case_forecasts_and_escalates_on
         sql_count(&data, "SELECT COUNT(*) FROM engagements").await,
         307
     );
+    // The S1 rule's escalation at intake, and viral-risk's to hq when the mention escalated.
     assert_eq!(
         sql_count(&data, "SELECT COUNT(*) FROM escalations").await,
+        2
+    );
+    assert_eq!(
+        sql_count(
+            &data,
+            "SELECT COUNT(*) FROM escalations WHERE level = 'hq' AND cause = 'rule:viral-risk'"
+        )
+        .await,
         1
     );
     assert!(sql_count(&data, "SELECT COUNT(*) FROM events").await <= events_before + 1);
