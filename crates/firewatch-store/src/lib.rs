@@ -4,7 +4,9 @@
 //! Every mutating method writes its audit event in the same transaction as the change.
 
 pub mod blob;
+pub mod pgtest;
 pub mod playbooks;
+pub mod postgres;
 pub mod records;
 pub mod signals;
 pub mod social;
@@ -17,6 +19,11 @@ use firewatch_domain::{CaseStatus, IllegalTransition, Role};
 pub use blob::{BlobError, BlobStore, FsBlobStore};
 pub use records::*;
 pub use signals::SignalStore;
+
+/// Everything the binary needs from a backend: [`Store`] and [`SignalStore`] (issue 8: the
+/// binary holds `Arc<dyn FullStore>` for SQLite or PostgreSQL and upcasts it).
+pub trait FullStore: Store + SignalStore {}
+impl<T: Store + SignalStore> FullStore for T {}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
