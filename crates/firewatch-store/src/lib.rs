@@ -4,6 +4,7 @@
 //! Every mutating method writes its audit event in the same transaction as the change.
 
 pub mod blob;
+pub mod leader;
 pub mod pgtest;
 pub mod playbooks;
 pub mod postgres;
@@ -178,4 +179,11 @@ pub trait Store: Send + Sync + 'static {
         actor: &Actor,
     ) -> Result<Option<social::EscalationRecord>>;
     async fn case_escalations(&self, case_id: &str) -> Result<Vec<social::EscalationRecord>>;
+
+    /// Tries to lead `name` (work that runs on one node only, issue 8): `None` when another
+    /// node leads. SQLite serves one node and always leads; PostgreSQL overrides this.
+    async fn try_lead(&self, name: &str) -> Result<Option<leader::Leadership>> {
+        let _ = name;
+        Ok(Some(leader::Leadership::always()))
+    }
 }

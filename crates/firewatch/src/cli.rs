@@ -6,8 +6,10 @@ use crate::{demo, serve, triage_engine};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use firewatch_domain::Role;
+use firewatch_store::FullStore;
+use firewatch_store::postgres::PgStore;
 use firewatch_store::sqlite::SqliteStore;
-use firewatch_store::{Actor, AuditVerdict, Store};
+use firewatch_store::{Actor, AuditVerdict};
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -29,7 +31,7 @@ pub struct Install {
     /// Data directory (SQLite file and attachments); also FIREWATCH_DATA. Default ./firewatch-data
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// Database URL (sqlite://PATH); also FIREWATCH_DATABASE_URL.
+    /// Database URL (sqlite://PATH or postgres://USER@HOST/DB); also FIREWATCH_DATABASE_URL.
     #[arg(long)]
     pub database_url: Option<String>,
 }
@@ -183,13 +185,19 @@ fn settings(
     )
 }
 
-pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<SqliteStore>> {
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn FullStore>> {
     settings.ensure_data_dir()?;
     match settings.backend()? {
         Backend::Sqlite(path) => {
             let store = SqliteStore::open(&path)
                 .await
                 .with_context(|| format!("cannot open the database {}", path.display()))?;
+            Ok(Arc::new(store))
+        }
+        Backend::Postgres(url) => {
+            let store = PgStore::open(&url)
+                .await
+                .with_context(|| format!("cannot open the database {}", config::redact(&url)))?;
             Ok(Arc::new(store))
         }
     }

@@ -213,6 +213,22 @@ impl PgStore {
     }
 }
 
+/// The connection holding a leader's advisory lock.
+struct PgLeader {
+    conn: PgConnection,
+}
+
+#[async_trait]
+impl crate::leader::LeaderGuard for PgLeader {
+    async fn check(&mut self) -> bool {
+        let ping = sqlx::query("SELECT 1").execute(&mut self.conn);
+        matches!(
+            tokio::time::timeout(Duration::from_secs(5), ping).await,
+            Ok(Ok(_))
+        )
+    }
+}
+
 async fn read_head(conn: &mut PgConnection) -> Result<ChainHead> {
     let row = sqlx::query("SELECT seq, hash FROM chain_head WHERE id = 1")
         .fetch_one(&mut *conn)
@@ -925,6 +941,25 @@ impl Store for PgStore {
         case_id: &str,
     ) -> Result<Vec<crate::social::EscalationRecord>> {
         self.social_case_escalations(case_id).await
+    }
+
+    async fn try_lead(&self, name: &str) -> Result<Option<crate::leader::Leadership>> {
+        use sqlx::Connection;
+        // A dedicated connection, outside the pool: the session lock lives as long as it.
+        let options = self.readers.connect_options().as_ref().clone();
+        let mut conn = PgConnection::connect_with(&options).await?;
+        let got: bool = sqlx::query("SELECT pg_try_advisory_lock(8002, hashtext($1))")
+            .bind(name)
+            .fetch_one(&mut conn)
+            .await?
+            .try_get(0)?;
+        if !got {
+            let _ = conn.close().await;
+            return Ok(None);
+        }
+        Ok(Some(crate::leader::Leadership::held_by(Box::new(
+            PgLeader { conn },
+        ))))
     }
 }
 

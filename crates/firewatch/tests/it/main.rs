@@ -6,6 +6,7 @@ mod backup;
 mod durability;
 mod harness;
 mod import_reports;
+mod nodes;
 mod photos;
 mod playbook;
 mod signals;
