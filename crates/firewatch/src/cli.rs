@@ -97,6 +97,15 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Copy a whole SQLite installation into an empty PostgreSQL database (issue 8).
+    MigrateData {
+        /// The SQLite database file (DATA/firewatch.sqlite).
+        #[arg(long)]
+        from: PathBuf,
+        /// The target, postgres://USER@HOST/DB: empty (its migrations are applied here).
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -307,10 +316,41 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::backup::run(&s, &dest).await
         }
         Command::Stats { command } => crate::stats_cmd::run(command),
+        Command::MigrateData { from, to } => migrate_data(&from, &to).await,
         Command::Import { command } => {
             crate::import_cmd::run(command, |install| settings(config, install, None, None)).await
         }
     }
+}
+
+async fn migrate_data(from: &std::path::Path, to: &str) -> anyhow::Result<()> {
+    if !(to.starts_with("postgres://") || to.starts_with("postgresql://")) {
+        bail!("--to must be a postgres:// URL");
+    }
+    let summary = firewatch_store::postgres::migrate_data::sqlite_to_postgres(from, to)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot migrate {} to {}",
+                from.display(),
+                config::redact(to)
+            )
+        })?;
+    for (table, rows) in &summary.tables {
+        println!("{table}: {rows} rows");
+    }
+    let target = PgStore::open(to).await?;
+    match firewatch_store::Store::verify_audit(&target).await? {
+        AuditVerdict::Ok { events } => println!(
+            "copied into {}: {events} audit events, chain intact. Copy the attachments directory (DATA/blobs) to the nodes' blob_dir.",
+            config::redact(to)
+        ),
+        AuditVerdict::Broken(b) => bail!(
+            "the copied audit log is BROKEN at event {}: {b}",
+            b.first_bad_seq()
+        ),
+    }
+    Ok(())
 }
 
 fn validate_user_name(name: &str) -> anyhow::Result<()> {

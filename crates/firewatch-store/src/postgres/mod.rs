@@ -27,6 +27,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+pub mod migrate_data;
 mod playbooks;
 pub(crate) mod signals;
 mod social;

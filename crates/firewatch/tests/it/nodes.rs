@@ -212,3 +212,150 @@ async fn connectors_run_on_one_leader_and_another_node_takes_over_after_a_sigkil
     assert_eq!(hits_a.load(Ordering::SeqCst), a_after, "A is dead");
     drop(node_b);
 }
+
+/// Runs `firewatch migrate-data` (it takes no --data).
+fn migrate_data(from: &Path, to: &str) -> std::process::Output {
+    std::process::Command::new(BIN)
+        .args(["migrate-data", "--from"])
+        .arg(from)
+        .args(["--to", to])
+        .env("FIREWATCH_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_data_moves_a_sqlite_installation_with_its_chain_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = (dir.path().join("sqlite"), dir.path().join("pg"));
+    if !use_backend(Backend::Postgres, &new).await {
+        return;
+    }
+    let url = database_url(&new).unwrap();
+    // A SQLite installation with cases, reports, a photo, a note, a transition, a catalog.
+    std::fs::create_dir_all(&old).unwrap();
+    std::fs::write(
+        old.join("catalog.csv"),
+        "brand,model,aliases,category,price,currency\nVoltra,PowerCell 20K,PowerCell,power_bank,49,EUR\n",
+    )
+    .unwrap();
+    let agent = user_with_token(&old, "alice", "agent");
+    let mut server = Server::start(&old, &[]);
+    let http = client();
+    let mut cases = Vec::new();
+    for i in 0..3 {
+        let v: Value = http
+            .post(server.url("/api/v1/reports"))
+            .bearer_auth(&agent)
+            .json(&json!({"narrative": format!("My Voltra PowerCell 20K swelled and smoked ({i})."), "country": "FR"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        cases.push(v["case_id"].as_str().unwrap().to_string());
+    }
+    let form = Form::new()
+        .part(
+            "report",
+            Part::text(json!({"narrative": "The charger melted."}).to_string())
+                .mime_str("application/json")
+                .unwrap(),
+        )
+        .part(
+            "photos",
+            Part::bytes(png(20, 10))
+                .file_name("m.png")
+                .mime_str("image/png")
+                .unwrap(),
+        );
+    let v: Value = http
+        .post(server.url("/api/v1/reports"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let att = v["attachment_ids"][0].as_str().unwrap().to_string();
+    let resp = http
+        .post(server.url(&format!("/api/v1/cases/{}/notes", cases[0])))
+        .bearer_auth(&agent)
+        .json(&json!({"body": "called the customer"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+    server.stop();
+
+    let out = migrate_data(&old.join("firewatch.sqlite"), &url);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(printed.contains("chain intact"), "{printed}");
+    for sql in [
+        "SELECT COUNT(*) FROM cases",
+        "SELECT COUNT(*) FROM reports",
+        "SELECT COUNT(*) FROM attachments",
+        "SELECT COUNT(*) FROM notes",
+        "SELECT COUNT(*) FROM users",
+        "SELECT COUNT(*) FROM tokens",
+        "SELECT COUNT(*) FROM products",
+        "SELECT COUNT(*) FROM signal_reports",
+        "SELECT COUNT(*) FROM clocks",
+        "SELECT COUNT(*) FROM events",
+        "SELECT MAX(seq) FROM events",
+    ] {
+        let (a, b) = (sql_count(&old, sql).await, sql_count(&new, sql).await);
+        assert_eq!(a, b, "{sql}");
+        assert!(b > 0, "{sql}: nothing to compare");
+    }
+    let verify = cli(&new, &["audit", "verify"], None);
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    let events = sql_count(&old, "SELECT COUNT(*) FROM events").await;
+    assert!(String::from_utf8_lossy(&verify.stdout).contains(&format!("OK: {events} events")));
+
+    // The moved installation serves: the old token works, the photo is there (same blob
+    // directory), and new cases continue the numbering and the chain.
+    let blobs = old.join("blobs");
+    let server = Server::start(&new, &[("FIREWATCH_BLOB_DIR", blobs.to_str().unwrap())]);
+    let resp = http
+        .get(server.url(&format!("/api/v1/attachments/{att}")))
+        .bearer_auth(&agent)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let v: Value = http
+        .post(server.url("/api/v1/reports"))
+        .bearer_auth(&agent)
+        .json(&json!({"narrative": "It overheated."}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["reference"], "FW-000005", "{v}");
+    let verify = cli(&new, &["audit", "verify"], None);
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+
+    // A second run refuses: the target is not empty.
+    let again = migrate_data(&old.join("firewatch.sqlite"), &url);
+    assert!(!again.status.success());
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(err.contains("not empty"), "{err}");
+}
