@@ -184,6 +184,52 @@ async fn concurrent_intakes_get_distinct_case_numbers_and_one_chain(kind: Kind) 
     );
 }
 
+both!(two_stores_on_one_database_keep_one_chain_and_distinct_case_numbers);
+async fn two_stores_on_one_database_keep_one_chain_and_distinct_case_numbers(kind: Kind) {
+    // Two stores on one database are two nodes (PostgreSQL) or two processes (SQLite).
+    let (a, db) = open!(kind);
+    let b = db.reopen().await;
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let s = if i % 2 == 0 { a.clone() } else { b.clone() };
+        // The last two share a key: one case, the same receipt on both.
+        let key = if i >= 38 {
+            "shared".to_string()
+        } else {
+            format!("k{i}")
+        };
+        let narrative = if i >= 38 {
+            "same".to_string()
+        } else {
+            format!("report {i}")
+        };
+        tasks.push(tokio::spawn(async move {
+            s.intake(command(Some(&key), &narrative)).await
+        }));
+    }
+    let mut numbers = Vec::new();
+    let mut shared = Vec::new();
+    for (i, t) in tasks.into_iter().enumerate() {
+        let receipt = match t.await.unwrap().unwrap() {
+            IntakeOutcome::Created(r) | IntakeOutcome::Replayed(r) => r,
+            other => panic!("{other:?}"),
+        };
+        if i >= 38 {
+            shared.push(receipt.case_number);
+        }
+        numbers.push(receipt.case_number);
+    }
+    assert_eq!(shared[0], shared[1]);
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(numbers, (1..=39).collect::<Vec<_>>());
+    // case.opened and case.policy_evaluated per case, one chain whichever store wrote.
+    assert_eq!(
+        b.verify_audit().await.unwrap(),
+        AuditVerdict::Ok { events: 78 }
+    );
+}
+
 both!(transitions_follow_the_table_and_are_audited);
 async fn transitions_follow_the_table_and_are_audited(kind: Kind) {
     let (store, _dir) = open!(kind);
