@@ -1,18 +1,102 @@
-//! The store conformance suite. Every backend must pass the same assertions; today that is
-//! SQLite (a fresh file per test). PostgreSQL joins when its store lands (issue 8).
+//! The store conformance suite. Every backend must pass the same assertions: each case
+//! runs against SQLite (a fresh file) and PostgreSQL (a fresh database in the throwaway
+//! cluster of `firewatch_store::pgtest`; see that module for how PostgreSQL is found and
+//! what happens when it is not installed).
 
 use firewatch_domain::audit::ChainBreak;
 use firewatch_domain::intake::{Channel, NewReport, ProductDetails, Reporter};
 use firewatch_domain::{CaseStatus, InjuryLevel, Role, Severity};
+use firewatch_store::postgres::PgStore;
 use firewatch_store::sqlite::SqliteStore;
 use firewatch_store::*;
+use std::sync::Arc;
 
-async fn sqlite() -> (SqliteStore, tempfile::TempDir) {
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+type Dyn = Arc<dyn FullStore>;
+
+/// One test's database: a SQLite file or a PostgreSQL database.
+struct Db {
+    dir: tempfile::TempDir,
+    pg_url: Option<String>,
+}
+
+impl Db {
+    /// Another store on the same database (another node or process).
+    async fn reopen(&self) -> Dyn {
+        match &self.pg_url {
+            Some(url) => Arc::new(PgStore::open(url).await.unwrap()),
+            None => Arc::new(
+                SqliteStore::open(&self.dir.path().join("fw.sqlite"))
+                    .await
+                    .unwrap(),
+            ),
+        }
+    }
+
+    /// Runs raw SQL behind the store's back.
+    async fn tamper(&self, sql: &str) {
+        use sqlx::Connection;
+        match &self.pg_url {
+            Some(url) => {
+                let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+                    .execute(&mut c)
+                    .await
+                    .unwrap();
+            }
+            None => {
+                let url = format!("sqlite://{}", self.dir.path().join("fw.sqlite").display());
+                let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+                    .execute(&mut c)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
+/// A fresh store of `kind`; `None` when PostgreSQL is not installed (announced loudly by
+/// `pgtest::cluster`, and an error under FIREWATCH_REQUIRE_PG=1).
+async fn open(kind: Kind) -> Option<(Dyn, Db)> {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("fw.sqlite"))
-        .await
-        .unwrap();
-    (store, dir)
+    let pg_url = match kind {
+        Kind::Sqlite => None,
+        Kind::Postgres => Some(pgtest::cluster()?.fresh_database().await),
+    };
+    let db = Db { dir, pg_url };
+    Some((db.reopen().await, db))
+}
+
+/// Runs a conformance case against both backends.
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name(super::Kind::Sqlite).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                super::$name(super::Kind::Postgres).await
+            }
+        }
+    };
+}
+
+/// Opens the case's store, or returns (PostgreSQL not installed).
+macro_rules! open {
+    ($kind:expr) => {
+        match open($kind).await {
+            Some(v) => v,
+            None => return,
+        }
+    };
 }
 
 fn command(key: Option<&str>, narrative: &str) -> IntakeCommand {
@@ -50,9 +134,9 @@ fn created(o: IntakeOutcome) -> IntakeReceipt {
     }
 }
 
-#[tokio::test]
-async fn intake_opens_a_case_and_the_same_key_replays_the_first_answer() {
-    let (store, _dir) = sqlite().await;
+both!(intake_opens_a_case_and_the_same_key_replays_the_first_answer);
+async fn intake_opens_a_case_and_the_same_key_replays_the_first_answer(kind: Kind) {
+    let (store, _dir) = open!(kind);
     let first = created(
         store
             .intake(command(Some("k1"), "it smoked"))
@@ -76,9 +160,9 @@ async fn intake_opens_a_case_and_the_same_key_replays_the_first_answer() {
     assert_eq!(store.case_reports(&first.case_id).await.unwrap().len(), 1);
 }
 
-#[tokio::test]
-async fn concurrent_intakes_get_distinct_case_numbers_and_one_chain() {
-    let (store, _dir) = sqlite().await;
+both!(concurrent_intakes_get_distinct_case_numbers_and_one_chain);
+async fn concurrent_intakes_get_distinct_case_numbers_and_one_chain(kind: Kind) {
+    let (store, _dir) = open!(kind);
     let mut tasks = Vec::new();
     for i in 0..50 {
         let s = store.clone();
@@ -100,9 +184,55 @@ async fn concurrent_intakes_get_distinct_case_numbers_and_one_chain() {
     );
 }
 
-#[tokio::test]
-async fn transitions_follow_the_table_and_are_audited() {
-    let (store, _dir) = sqlite().await;
+both!(two_stores_on_one_database_keep_one_chain_and_distinct_case_numbers);
+async fn two_stores_on_one_database_keep_one_chain_and_distinct_case_numbers(kind: Kind) {
+    // Two stores on one database are two nodes (PostgreSQL) or two processes (SQLite).
+    let (a, db) = open!(kind);
+    let b = db.reopen().await;
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let s = if i % 2 == 0 { a.clone() } else { b.clone() };
+        // The last two share a key: one case, the same receipt on both.
+        let key = if i >= 38 {
+            "shared".to_string()
+        } else {
+            format!("k{i}")
+        };
+        let narrative = if i >= 38 {
+            "same".to_string()
+        } else {
+            format!("report {i}")
+        };
+        tasks.push(tokio::spawn(async move {
+            s.intake(command(Some(&key), &narrative)).await
+        }));
+    }
+    let mut numbers = Vec::new();
+    let mut shared = Vec::new();
+    for (i, t) in tasks.into_iter().enumerate() {
+        let receipt = match t.await.unwrap().unwrap() {
+            IntakeOutcome::Created(r) | IntakeOutcome::Replayed(r) => r,
+            other => panic!("{other:?}"),
+        };
+        if i >= 38 {
+            shared.push(receipt.case_number);
+        }
+        numbers.push(receipt.case_number);
+    }
+    assert_eq!(shared[0], shared[1]);
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(numbers, (1..=39).collect::<Vec<_>>());
+    // case.opened and case.policy_evaluated per case, one chain whichever store wrote.
+    assert_eq!(
+        b.verify_audit().await.unwrap(),
+        AuditVerdict::Ok { events: 78 }
+    );
+}
+
+both!(transitions_follow_the_table_and_are_audited);
+async fn transitions_follow_the_table_and_are_audited(kind: Kind) {
+    let (store, _dir) = open!(kind);
     let r = created(store.intake(command(None, "smoke")).await.unwrap());
     let agent = Actor("alice".into());
     let err = store
@@ -137,9 +267,9 @@ async fn transitions_follow_the_table_and_are_audited() {
     assert!(matches!(missing, StoreError::NotFound(_)));
 }
 
-#[tokio::test]
-async fn a_failed_write_in_a_batch_leaves_the_others_and_the_chain_intact() {
-    let (store, _dir) = sqlite().await;
+both!(a_failed_write_in_a_batch_leaves_the_others_and_the_chain_intact);
+async fn a_failed_write_in_a_batch_leaves_the_others_and_the_chain_intact(kind: Kind) {
+    let (store, _dir) = open!(kind);
     let r = created(store.intake(command(None, "smoke")).await.unwrap());
     let a = Actor("a".into());
     store
@@ -166,9 +296,9 @@ async fn a_failed_write_in_a_batch_leaves_the_others_and_the_chain_intact() {
     );
 }
 
-#[tokio::test]
-async fn users_tokens_and_revocation() {
-    let (store, _dir) = sqlite().await;
+both!(users_tokens_and_revocation);
+async fn users_tokens_and_revocation(kind: Kind) {
+    let (store, _dir) = open!(kind);
     store
         .create_user("ana", Role::Agent, Some("phc".into()), &Actor::cli())
         .await
@@ -197,38 +327,33 @@ async fn users_tokens_and_revocation() {
     );
 }
 
-async fn tamper(dir: &tempfile::TempDir, sql: &str) {
-    use sqlx::Connection;
-    let url = format!("sqlite://{}", dir.path().join("fw.sqlite").display());
-    let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
-        .execute(&mut c)
-        .await
-        .unwrap();
-}
-
-async fn store_with_events(n: usize) -> (SqliteStore, tempfile::TempDir) {
-    let (store, dir) = sqlite().await;
+async fn store_with_events(kind: Kind, n: usize) -> Option<(Dyn, Db)> {
+    let (store, dir) = open(kind).await?;
     for i in 0..n {
         store.intake(command(None, &format!("r{i}"))).await.unwrap();
     }
-    (store, dir)
+    Some((store, dir))
 }
 
-#[tokio::test]
-async fn audit_verify_names_an_edited_event() {
-    let (store, dir) = store_with_events(5).await;
-    tamper(&dir, "UPDATE events SET actor = 'mallory' WHERE seq = 3").await;
+both!(audit_verify_names_an_edited_event);
+async fn audit_verify_names_an_edited_event(kind: Kind) {
+    let Some((store, dir)) = store_with_events(kind, 5).await else {
+        return;
+    };
+    dir.tamper("UPDATE events SET actor = 'mallory' WHERE seq = 3")
+        .await;
     assert_eq!(
         store.verify_audit().await.unwrap(),
         AuditVerdict::Broken(ChainBreak::Edited { seq: 3 })
     );
 }
 
-#[tokio::test]
-async fn audit_verify_names_a_deleted_event() {
-    let (store, dir) = store_with_events(5).await;
-    tamper(&dir, "DELETE FROM events WHERE seq = 2").await;
+both!(audit_verify_names_a_deleted_event);
+async fn audit_verify_names_a_deleted_event(kind: Kind) {
+    let Some((store, dir)) = store_with_events(kind, 5).await else {
+        return;
+    };
+    dir.tamper("DELETE FROM events WHERE seq = 2").await;
     assert_eq!(
         store.verify_audit().await.unwrap(),
         AuditVerdict::Broken(ChainBreak::Gap {
@@ -238,13 +363,13 @@ async fn audit_verify_names_a_deleted_event() {
     );
 }
 
-#[tokio::test]
-async fn audit_verify_catches_reordered_events() {
-    let (store, dir) = store_with_events(5).await;
+both!(audit_verify_catches_reordered_events);
+async fn audit_verify_catches_reordered_events(kind: Kind) {
+    let Some((store, dir)) = store_with_events(kind, 5).await else {
+        return;
+    };
     // Swap the contents of events 2 and 4, keeping sequence numbers.
-    tamper(
-        &dir,
-        "UPDATE events SET seq = -2 WHERE seq = 2; UPDATE events SET seq = 2 WHERE seq = 4; UPDATE events SET seq = 4 WHERE seq = -2;",
+    dir.tamper("UPDATE events SET seq = -2 WHERE seq = 2; UPDATE events SET seq = 2 WHERE seq = 4; UPDATE events SET seq = 4 WHERE seq = -2;",
     )
     .await;
     let v = store.verify_audit().await.unwrap();
@@ -254,11 +379,13 @@ async fn audit_verify_catches_reordered_events() {
     );
 }
 
-#[tokio::test]
-async fn audit_verify_catches_a_removed_tail() {
-    let (store, dir) = store_with_events(5).await;
+both!(audit_verify_catches_a_removed_tail);
+async fn audit_verify_catches_a_removed_tail(kind: Kind) {
+    let Some((store, dir)) = store_with_events(kind, 5).await else {
+        return;
+    };
     // Five intakes write ten events (case.opened, case.policy_evaluated).
-    tamper(&dir, "DELETE FROM events WHERE seq = 10").await;
+    dir.tamper("DELETE FROM events WHERE seq = 10").await;
     assert_eq!(
         store.verify_audit().await.unwrap(),
         AuditVerdict::Broken(ChainBreak::HeadMismatch {
@@ -277,9 +404,9 @@ fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
-#[tokio::test]
-async fn a_breach_fires_exactly_once_with_two_workers_on_one_database() {
-    let (a, dir) = sqlite().await;
+both!(a_breach_fires_exactly_once_with_two_workers_on_one_database);
+async fn a_breach_fires_exactly_once_with_two_workers_on_one_database(kind: Kind) {
+    let (a, dir) = open!(kind);
     // Received in 2023: every clock of these S2 cases is long overdue.
     let mut cases = Vec::new();
     for i in 0..8 {
@@ -294,9 +421,7 @@ async fn a_breach_fires_exactly_once_with_two_workers_on_one_database() {
     }
     assert!(total >= 8 * 4, "{total} clocks");
     // A second store on the same file is a second process's worker.
-    let b = SqliteStore::open(&dir.path().join("fw.sqlite"))
-        .await
-        .unwrap();
+    let b = dir.reopen().await;
     let mut fired = Vec::new();
     loop {
         let (x, y) = tokio::join!(
@@ -339,9 +464,11 @@ async fn a_breach_fires_exactly_once_with_two_workers_on_one_database() {
     ));
 }
 
-#[tokio::test]
-async fn courtesy_clocks_pause_while_waiting_on_the_customer_and_regulator_clocks_do_not() {
-    let (store, _dir) = sqlite().await;
+both!(courtesy_clocks_pause_while_waiting_on_the_customer_and_regulator_clocks_do_not);
+async fn courtesy_clocks_pause_while_waiting_on_the_customer_and_regulator_clocks_do_not(
+    kind: Kind,
+) {
+    let (store, _dir) = open!(kind);
     let mut cmd = command(None, "smoke from the charger");
     cmd.received_at_ms = now_ms();
     let case = created(store.intake(cmd).await.unwrap()).case_id;
@@ -405,9 +532,11 @@ async fn courtesy_clocks_pause_while_waiting_on_the_customer_and_regulator_clock
     );
 }
 
-#[tokio::test]
-async fn a_reloaded_playbook_reschedules_running_clocks_and_an_invalid_one_changes_nothing() {
-    let (store, dir) = sqlite().await;
+both!(a_reloaded_playbook_reschedules_running_clocks_and_an_invalid_one_changes_nothing);
+async fn a_reloaded_playbook_reschedules_running_clocks_and_an_invalid_one_changes_nothing(
+    kind: Kind,
+) {
+    let (store, dir) = open!(kind);
     let mut cmd = command(None, "smoke from the charger");
     cmd.received_at_ms = now_ms();
     let case = created(store.intake(cmd).await.unwrap()).case_id;
@@ -462,9 +591,7 @@ async fn a_reloaded_playbook_reschedules_running_clocks_and_an_invalid_one_chang
     );
     assert_eq!(view.policy.unwrap().playbook_version, 1);
     // A second store on the file (another node) picks the new version up.
-    let other = SqliteStore::open(&dir.path().join("fw.sqlite"))
-        .await
-        .unwrap();
+    let other = dir.reopen().await;
     assert_eq!(other.playbooks().active_playbook().version, 1);
     assert!(!other.playbooks().refresh_playbook().await.unwrap());
 }
@@ -473,7 +600,7 @@ async fn a_reloaded_playbook_reschedules_running_clocks_and_an_invalid_one_chang
 
 use firewatch_domain::SignalStatus;
 use firewatch_store::signals::{
-    CountRow, NewExposure, NewProduct, NewSignal, SignalFilter, SignalStore, day_of_ms,
+    CountRow, NewExposure, NewProduct, NewSignal, SignalFilter, day_of_ms,
 };
 
 fn new_product(brand: &str, model: &str, category: &str, price: Option<f64>) -> NewProduct {
@@ -526,9 +653,9 @@ fn signal_report(
     cmd
 }
 
-#[tokio::test]
-async fn signal_counters_kept_by_intake_equal_a_full_recount() {
-    let (store, _dir) = sqlite().await;
+both!(signal_counters_kept_by_intake_equal_a_full_recount);
+async fn signal_counters_kept_by_intake_equal_a_full_recount(kind: Kind) {
+    let (store, _dir) = open!(kind);
     store
         .upsert_products(
             vec![
@@ -657,9 +784,9 @@ async fn signal_counters_kept_by_intake_equal_a_full_recount() {
     );
 }
 
-#[tokio::test]
-async fn products_and_exposure_are_idempotent_upserts_and_audited() {
-    let (store, _dir) = sqlite().await;
+both!(products_and_exposure_are_idempotent_upserts_and_audited);
+async fn products_and_exposure_are_idempotent_upserts_and_audited(kind: Kind) {
+    let (store, _dir) = open!(kind);
     let a = new_product("Voltra", "Note7", "phone", Some(399.0));
     let b = new_product("Voltra", "PowerCell 20K", "power_bank", Some(49.0));
     let s = store
@@ -757,9 +884,9 @@ async fn products_and_exposure_are_idempotent_upserts_and_audited() {
     ));
 }
 
-#[tokio::test]
-async fn a_signal_opens_once_per_pair_moves_through_its_table_and_links_its_cases() {
-    let (store, _dir) = sqlite().await;
+both!(a_signal_opens_once_per_pair_moves_through_its_table_and_links_its_cases);
+async fn a_signal_opens_once_per_pair_moves_through_its_table_and_links_its_cases(kind: Kind) {
+    let (store, _dir) = open!(kind);
     store
         .upsert_products(
             vec![new_product("Voltra", "Note7", "phone", None)],

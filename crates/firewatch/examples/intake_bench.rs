@@ -4,6 +4,10 @@
 //!
 //!     cargo build --release -p firewatch
 //!     cargo run --release -p firewatch --example intake_bench -- [--clients 16] [--seconds 10]
+//!         [--database-url postgres://USER@HOST:PORT/EMPTY_DB]
+//!
+//! With `--database-url` the server runs on that (empty) PostgreSQL database, and the raw
+//! comparison is single-row inserts committed one at a time on the same server.
 //!
 //! Uses target/release/firewatch (or FIREWATCH_BIN). Prints a Markdown table for BENCHMARKS.md.
 
@@ -58,12 +62,22 @@ async fn main() -> anyhow::Result<()> {
     let bin = std::env::var("FIREWATCH_BIN").unwrap_or_else(|_| "target/release/firewatch".into());
     let dir = tempfile::tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| ".".into()))?;
     let data = dir.path();
+    let args: Vec<String> = std::env::args().collect();
+    let pg_url: Option<String> = args
+        .iter()
+        .position(|a| a == "--database-url")
+        .and_then(|i| args.get(i + 1).cloned());
+    let db_args: Vec<String> = match &pg_url {
+        Some(u) => vec!["--database-url".into(), u.clone()],
+        None => vec![],
+    };
 
     let run = |args: &[&str]| -> anyhow::Result<String> {
         let out = Command::new(&bin)
             .args(args)
             .arg("--data")
             .arg(data)
+            .args(&db_args)
             .output()?;
         anyhow::ensure!(
             out.status.success(),
@@ -80,6 +94,7 @@ async fn main() -> anyhow::Result<()> {
     let mut child = Command::new(&bin)
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
+        .args(&db_args)
         .env("FIREWATCH_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()?;
@@ -149,7 +164,30 @@ async fn main() -> anyhow::Result<()> {
     let rate = all.len() as f64 / elapsed;
 
     // Raw durable single-row inserts on the same disk, same settings as the store's writer.
-    let raw_rate = {
+    let raw_rate = if let Some(url) = &pg_url {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(url).await?;
+        sqlx::query("CREATE TABLE bench_raw (id BIGSERIAL PRIMARY KEY, body TEXT NOT NULL)")
+            .execute(&mut conn)
+            .await?;
+        let body = "x".repeat(300);
+        let end = Instant::now() + Duration::from_secs(seconds.min(5));
+        let t0 = Instant::now();
+        let mut n = 0u64;
+        while Instant::now() < end {
+            let mut tx = conn.begin().await?;
+            sqlx::query("INSERT INTO bench_raw (body) VALUES ($1)")
+                .bind(&body)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            n += 1;
+        }
+        sqlx::query("DROP TABLE bench_raw")
+            .execute(&mut conn)
+            .await?;
+        n as f64 / t0.elapsed().as_secs_f64()
+    } else {
         use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
         use sqlx::{ConnectOptions, Connection};
         let opts = SqliteConnectOptions::new()
@@ -177,6 +215,14 @@ async fn main() -> anyhow::Result<()> {
         n as f64 / t0.elapsed().as_secs_f64()
     };
 
+    println!(
+        "backend: {}",
+        if pg_url.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
+    );
     println!(
         "| clients | seconds | acknowledged | errors | reports/s | p50 ms | p99 ms | max ms | raw durable inserts/s | ratio |"
     );

@@ -7,6 +7,7 @@ mod comms;
 mod durability;
 mod harness;
 mod import_reports;
+mod nodes;
 mod photos;
 mod playbook;
 mod signals;
