@@ -1019,3 +1019,755 @@ async fn a_signal_opens_once_per_pair_moves_through_its_table_and_links_its_case
     assert_eq!(timeline[1].actor, "sam");
     assert!(timeline[1].after.as_deref().unwrap().contains("looking"));
 }
+
+// ------------------------------------------------------------------------------ comms
+// The comms store (issue 11) on both backends: the cases of `sqlite::comms::tests`, plus
+// the concurrency PostgreSQL adds (several writers at once).
+
+use firewatch_comms::{FindingSeverity, Lang, TemplateKind};
+use firewatch_store::comms::{
+    CommsFacts, CommsProfile, FactsProduct, NewNotification, StatementStatus, SubjectRef,
+    export_input,
+};
+
+/// An S1 fire case of an Acme X1 reported in `lang` from FR (a safety case: it gets a
+/// regulator clock).
+async fn comms_case(store: &Dyn, lang: &str, n: u32) -> String {
+    let mut cmd = command(
+        None,
+        &format!("report {n}: the battery exploded and caught fire"),
+    );
+    cmd.request_hash = format!("comms-{n}");
+    cmd.report.language = Some(lang.into());
+    cmd.report.product = ProductDetails {
+        brand: Some("Acme".into()),
+        model: Some("X1".into()),
+        ..ProductDetails::default()
+    };
+    cmd.hazards = vec!["thermal.explosion".into(), "thermal.fire".into()];
+    cmd.reported_hazards = vec![ReceiptHazard {
+        code: "thermal.fire".into(),
+        modality: "occurred".into(),
+    }];
+    cmd.case_product = (Some("Acme".into()), Some("X1".into()));
+    cmd.triage_json = r#"{"hazards":[{"code":"thermal.explosion","modality":"occurred","evidence":[]},{"code":"thermal.fire","modality":"occurred","evidence":[]}]}"#.into();
+    cmd.severity = Severity::S1;
+    cmd.received_at_ms = 1_770_000_000_000 + i64::from(n);
+    created(store.intake(cmd).await.unwrap()).case_id
+}
+
+async fn event_kinds(store: &Dyn, entity: &str) -> Vec<String> {
+    store
+        .list_events(&EventFilter {
+            entity: Some(entity.into()),
+            after_seq: 0,
+            limit: 1000,
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect()
+}
+
+fn refusal_slug(e: StoreError) -> &'static str {
+    match e {
+        StoreError::Refused(r) => r.slug,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+fn clean_facts() -> CommsFacts {
+    CommsFacts {
+        hazard_description: "La batterie peut prendre feu et exploser.".into(),
+        what_to_do: "Cessez d'utiliser le téléphone et débranchez-le.".into(),
+        product: FactsProduct {
+            batches: vec!["B7".into()],
+            gtin: Some("3760000000017".into()),
+            picture_url: Some("https://acme.example/x1.jpg".into()),
+            ..FactsProduct::default()
+        },
+        remedy: Some(firewatch_comms::Remedy {
+            kinds: vec![firewatch_comms::RemedyKind::Replacement],
+            details: None,
+        }),
+        ..CommsFacts::default()
+    }
+}
+
+fn comms_profile() -> CommsProfile {
+    CommsProfile {
+        contact: firewatch_comms::Contact {
+            organisation: "Acme".into(),
+            phone: Some("0800 123 456".into()),
+            email: Some("recall@acme.example".into()),
+            url: Some("https://acme.example/recall".into()),
+            hours: None,
+        },
+        ..CommsProfile::default()
+    }
+}
+
+both!(comms_an_invalid_template_stores_nothing_and_versions_keep_history);
+async fn comms_an_invalid_template_stores_nothing_and_versions_keep_history(kind: Kind) {
+    let (s, _db) = open!(kind);
+    let admin = Actor("root".into());
+    let c = s.comms();
+    let e = c
+        .put_template(
+            TemplateKind::RecallNotice,
+            Lang::Fr,
+            "Rappel\n{% for %}".into(),
+            &admin,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refusal_slug(e), "invalid-template");
+    assert!(c.stored_templates().await.unwrap().is_empty());
+    assert!(
+        event_kinds(&s, "template:recall_notice.fr")
+            .await
+            .is_empty()
+    );
+
+    let base = firewatch_comms::builtin_template(TemplateKind::RecallNotice, Lang::Fr)
+        .unwrap()
+        .to_string();
+    let v1 = c
+        .put_template(TemplateKind::RecallNotice, Lang::Fr, base.clone(), &admin)
+        .await
+        .unwrap();
+    let edited = format!("{base}\n-- {{{{ firm }}}}\n");
+    let v2 = c
+        .put_template(TemplateKind::RecallNotice, Lang::Fr, edited.clone(), &admin)
+        .await
+        .unwrap();
+    assert!(v2.id > v1.id);
+    let history = c
+        .template_history(TemplateKind::RecallNotice, Lang::Fr)
+        .await
+        .unwrap();
+    assert_eq!(history, vec![v1.clone(), v2.clone()]);
+    let stored = c.stored_templates().await.unwrap();
+    assert_eq!(stored, vec![v2.clone()]);
+    let t = c.templates().await.unwrap();
+    assert_eq!(
+        t.get(TemplateKind::RecallNotice, Lang::Fr),
+        Some(edited.as_str())
+    );
+    assert_eq!(
+        event_kinds(&s, "template:recall_notice.fr").await,
+        vec!["template.updated", "template.updated"]
+    );
+    // The second event names the version it replaced.
+    let events = s
+        .list_events(&EventFilter {
+            entity: Some("template:recall_notice.fr".into()),
+            after_seq: 0,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    let before: serde_json::Value =
+        serde_json::from_str(events[1].before.as_deref().unwrap()).unwrap();
+    assert_eq!(before["version"], v1.id);
+    // The profile round-trips and is audited.
+    assert_eq!(c.profile().await.unwrap(), CommsProfile::default());
+    c.put_profile(comms_profile(), &admin).await.unwrap();
+    assert_eq!(c.profile().await.unwrap(), comms_profile());
+    assert_eq!(
+        event_kinds(&s, "comms:profile").await,
+        vec!["comms.profile_updated"]
+    );
+    assert!(matches!(
+        s.verify_audit().await.unwrap(),
+        AuditVerdict::Ok { .. }
+    ));
+}
+
+both!(comms_a_recall_notice_is_approved_by_pr_and_hq_and_gated_by_the_checker);
+async fn comms_a_recall_notice_is_approved_by_pr_and_hq_and_gated_by_the_checker(kind: Kind) {
+    let (s, _db) = open!(kind);
+    let case = comms_case(&s, "fr-BE", 1).await;
+    let subject = SubjectRef::case(&case);
+    let (pr, hq, agent) = (
+        Actor("pat".into()),
+        Actor("hana".into()),
+        Actor("alice".into()),
+    );
+    let c = s.comms();
+    c.put_profile(comms_profile(), &Actor("root".into()))
+        .await
+        .unwrap();
+    c.put_facts(&subject, clean_facts(), &Actor("sid".into()))
+        .await
+        .unwrap();
+    assert_eq!(c.facts(&subject).await.unwrap(), clean_facts());
+    assert!(matches!(
+        c.facts(&SubjectRef::case("nope")).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let st = c
+        .draft_statement(&subject, TemplateKind::RecallNotice, None, &pr)
+        .await
+        .unwrap();
+    assert_eq!((st.lang, st.fell_back), (Lang::Fr, false));
+    assert_eq!(st.requested_lang.as_deref(), Some("fr-BE"));
+    assert_eq!(st.template_id, None, "no stored template: the built-in one");
+    assert_eq!((st.version, st.status), (1, StatementStatus::Draft));
+    assert_eq!(st.facts.batches, vec!["B7"]);
+    let findings = firewatch_comms::check_recall_notice(&st.body, "fr", &st.facts);
+    assert!(
+        findings
+            .iter()
+            .all(|f| f.severity != FindingSeverity::Error),
+        "{findings:?}\n{}",
+        st.body
+    );
+    // A language without a template falls back to English and says so.
+    let fell = c
+        .draft_statement(
+            &subject,
+            TemplateKind::PublicStatement,
+            Some("ja".into()),
+            &pr,
+        )
+        .await
+        .unwrap();
+    assert_eq!((fell.lang, fell.fell_back), (Lang::En, true));
+
+    // Customer replies are for cases only.
+    let e = c
+        .draft_statement(
+            &SubjectRef::signal("nope"),
+            TemplateKind::CustomerReply,
+            None,
+            &pr,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refusal_slug(e), "customer-reply-needs-case");
+
+    // Approvals: agents may not; publication needs both pr and hq.
+    let e = c
+        .decide_statement(&st.id, Role::Agent, true, None, &agent)
+        .await
+        .unwrap_err();
+    assert_eq!(refusal_slug(e), "approval-role");
+    c.decide_statement(&st.id, Role::Pr, true, None, &pr)
+        .await
+        .unwrap();
+    assert!(matches!(
+        c.decide_statement(&st.id, Role::Pr, true, None, &pr).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let e = c
+        .publish_statement(&st.id, Role::Pr, None, &pr)
+        .await
+        .unwrap_err();
+    assert_eq!(refusal_slug(e), "approvals-missing");
+
+    // An edit with a minimising word: a new version, approvals again, then refused.
+    let bad = format!("{}\nRappel précautionnaire et volontaire.", st.body);
+    assert!(matches!(
+        c.edit_statement(&st.id, bad.clone(), Some(7), &pr).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let st2 = c.edit_statement(&st.id, bad, Some(1), &pr).await.unwrap();
+    assert_eq!(st2.version, 2);
+    assert_eq!(st2.approvals_missing(), vec!["pr", "hq"]);
+    c.decide_statement(&st.id, Role::Pr, true, None, &pr)
+        .await
+        .unwrap();
+    c.decide_statement(&st.id, Role::Hq, true, None, &hq)
+        .await
+        .unwrap();
+    match c
+        .publish_statement(&st.id, Role::Pr, None, &pr)
+        .await
+        .unwrap_err()
+    {
+        StoreError::Refused(r) => {
+            assert_eq!(r.slug, "notice-check-failed");
+            assert_eq!(r.data["blocking"], 2, "{:?}", r.data);
+            assert!(r.detail.contains("précautionnaire"), "{}", r.detail);
+        }
+        other => panic!("{other:?}"),
+    }
+    // pr may not override; hq may, with a reason.
+    let e = c
+        .publish_statement(&st.id, Role::Pr, Some("urgent".into()), &pr)
+        .await
+        .unwrap_err();
+    assert_eq!(refusal_slug(e), "notice-check-failed");
+    assert_eq!(
+        c.get_statement(&st.id).await.unwrap().unwrap().status,
+        StatementStatus::Draft
+    );
+    let p = c
+        .publish_statement(&st.id, Role::Hq, Some("wording imposed".into()), &hq)
+        .await
+        .unwrap();
+    assert_eq!(p.status, StatementStatus::Published);
+    assert_eq!(p.override_reason.as_deref(), Some("wording imposed"));
+    assert_eq!(p.published_by.as_deref(), Some("hana"));
+    assert_eq!(p.approvals.len(), 3);
+    assert!(matches!(
+        c.edit_statement(&st.id, "x".into(), None, &pr).await,
+        Err(StoreError::Conflict(_))
+    ));
+    // What a reader gets back is what the writer returned.
+    assert_eq!(c.get_statement(&st.id).await.unwrap(), Some(p.clone()));
+    let listed = c.list_statements(&subject).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        vec![st.id.as_str(), fell.id.as_str()]
+    );
+    assert_eq!(listed[0], p);
+
+    let statement_events: Vec<String> = event_kinds(&s, &subject.entity())
+        .await
+        .into_iter()
+        .filter(|k| k.starts_with("statement.") || k.starts_with("comms."))
+        .collect();
+    assert_eq!(
+        statement_events,
+        vec![
+            "comms.facts_updated",
+            "statement.drafted",
+            "statement.drafted",
+            "statement.approved",
+            "statement.edited",
+            "statement.approved",
+            "statement.approved",
+            "statement.published"
+        ]
+    );
+    assert!(matches!(
+        s.verify_audit().await.unwrap(),
+        AuditVerdict::Ok { .. }
+    ));
+}
+
+both!(comms_concurrent_decisions_of_one_role_on_one_version_record_one);
+async fn comms_concurrent_decisions_of_one_role_on_one_version_record_one(kind: Kind) {
+    let (s, db) = open!(kind);
+    let case = comms_case(&s, "en", 1).await;
+    let st = s
+        .comms()
+        .draft_statement(
+            &SubjectRef::case(&case),
+            TemplateKind::PublicStatement,
+            None,
+            &Actor("pat".into()),
+        )
+        .await
+        .unwrap();
+    // Two nodes (two stores on one database), several writers each.
+    let other = db.reopen().await;
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = if i % 2 == 0 { s.clone() } else { other.clone() };
+        let id = st.id.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .comms()
+                .decide_statement(&id, Role::Pr, true, None, &Actor(format!("pr{i}")))
+                .await
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(StoreError::Conflict(_)) => {}
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!(ok, 1);
+    let after = s.comms().get_statement(&st.id).await.unwrap().unwrap();
+    assert_eq!(after.approvals.len(), 1);
+    let approved = event_kinds(&s, &format!("case:{case}"))
+        .await
+        .into_iter()
+        .filter(|k| k == "statement.approved")
+        .count();
+    assert_eq!(approved, 1);
+    assert!(matches!(
+        s.verify_audit().await.unwrap(),
+        AuditVerdict::Ok { .. }
+    ));
+}
+
+async fn regulator_clock(s: &Dyn, case: &str) -> firewatch_store::playbooks::ClockRecord {
+    s.playbooks()
+        .case_policy(case)
+        .await
+        .unwrap()
+        .unwrap()
+        .clocks
+        .into_iter()
+        .find(|c| c.kind == "regulator")
+        .expect("a regulator clock")
+}
+
+both!(comms_a_submitted_notification_stops_the_regulator_clock_before_any_breach);
+async fn comms_a_submitted_notification_stops_the_regulator_clock_before_any_breach(kind: Kind) {
+    let (s, db) = open!(kind);
+    let submitted = comms_case(&s, "fr", 1).await;
+    let control = comms_case(&s, "fr", 2).await;
+    assert_eq!(regulator_clock(&s, &submitted).await.state, "running");
+    // Time passes: both deadlines are due (written behind the store's back).
+    db.tamper("UPDATE clocks SET deadline = 1 WHERE kind = 'regulator'")
+        .await;
+
+    let c = s.comms();
+    let sid = Actor("sid".into());
+    let bad = c
+        .mark_submitted(
+            &SubjectRef::case(&submitted),
+            NewNotification {
+                regulator: "rapex".into(),
+                reference: "x".into(),
+                submitted_at_ms: None,
+            },
+            &sid,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refusal_slug(bad), "validation");
+    // A French case's clock is the EU one: a CPSC submission is recorded, stops nothing.
+    let other = c
+        .mark_submitted(
+            &SubjectRef::case(&submitted),
+            NewNotification {
+                regulator: "cpsc".into(),
+                reference: "15B-9".into(),
+                submitted_at_ms: None,
+            },
+            &sid,
+        )
+        .await
+        .unwrap();
+    assert!(other.clocks_stopped.is_empty());
+    assert_eq!(regulator_clock(&s, &submitted).await.state, "running");
+    let n = c
+        .mark_submitted(
+            &SubjectRef::case(&submitted),
+            NewNotification {
+                regulator: "eu_sbg".into(),
+                reference: "SBG-1".into(),
+                submitted_at_ms: Some(1_770_000_100_000),
+            },
+            &sid,
+        )
+        .await
+        .unwrap();
+    assert_eq!(n.clocks_stopped, vec!["regulator_report"]);
+    assert_eq!(n.submitted_at_ms, 1_770_000_100_000);
+
+    // (The cases were received months ago, so their other clocks breach too.)
+    let breaches = s.playbooks().fire_breaches(100).await.unwrap();
+    let regulator: Vec<&str> = breaches
+        .iter()
+        .filter(|b| b.clock == "regulator_report")
+        .map(|b| b.case_id.as_str())
+        .collect();
+    assert_eq!(regulator, vec![control.as_str()], "{breaches:?}");
+    assert_eq!(regulator_clock(&s, &submitted).await.state, "stopped");
+    assert_eq!(regulator_clock(&s, &control).await.state, "breached");
+    // Re-evaluating the case does not restart it.
+    s.playbooks().evaluate_case(&submitted, &sid).await.unwrap();
+    assert!(
+        s.playbooks()
+            .fire_breaches(100)
+            .await
+            .unwrap()
+            .iter()
+            .all(|b| b.clock != "regulator_report")
+    );
+    assert_eq!(regulator_clock(&s, &submitted).await.state, "stopped");
+
+    let listed = c
+        .list_notifications(&SubjectRef::case(&submitted))
+        .await
+        .unwrap();
+    assert_eq!(listed, vec![other, n]);
+    let ev = event_kinds(&s, &format!("case:{submitted}")).await;
+    assert_eq!(
+        ev.iter()
+            .filter(|k| *k == "regulator.notification_submitted")
+            .count(),
+        2
+    );
+    assert_eq!(ev.iter().filter(|k| *k == "clocks.stopped").count(), 1);
+    let regulator_breaches = s
+        .list_events(&EventFilter {
+            entity: Some(format!("case:{submitted}")),
+            after_seq: 0,
+            limit: 1000,
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| {
+            e.kind == "clock.breached"
+                && e.after
+                    .as_deref()
+                    .is_some_and(|a| a.contains("regulator_report"))
+        })
+        .count();
+    assert_eq!(regulator_breaches, 0, "{ev:?}");
+    assert!(matches!(
+        s.verify_audit().await.unwrap(),
+        AuditVerdict::Ok { .. }
+    ));
+}
+
+both!(comms_a_signal_gets_statements_exports_and_notifications_from_its_reports);
+async fn comms_a_signal_gets_statements_exports_and_notifications_from_its_reports(kind: Kind) {
+    let (s, _db) = open!(kind);
+    let admin = Actor("root".into());
+    s.upsert_products(
+        vec![new_product("Acme", "X1", "phone", Some(799.0))],
+        &admin,
+    )
+    .await
+    .unwrap();
+    s.upsert_exposure(
+        vec![
+            NewExposure {
+                line: 1,
+                brand: "Acme".into(),
+                model: "X1".into(),
+                market: "FR".into(),
+                month: "2026-01".into(),
+                units: 500,
+            },
+            NewExposure {
+                line: 2,
+                brand: "Acme".into(),
+                model: "X1".into(),
+                market: "FR".into(),
+                month: "2026-02".into(),
+                units: 250,
+            },
+        ],
+        &admin,
+    )
+    .await
+    .unwrap();
+    // Two counted fire reports of the product.
+    let mut cases = Vec::new();
+    for n in 1..=2 {
+        cases.push(comms_case(&s, "en", n).await);
+    }
+    let product_id = s.list_products().await.unwrap()[0].id;
+    let signal = s
+        .open_signal(
+            NewSignal {
+                product_id,
+                hazard: "thermal.fire".into(),
+                trigger: serde_json::json!({}),
+                quiet_after_dismissal_ms: 0,
+            },
+            &Actor("system:signals".into()),
+        )
+        .await
+        .unwrap()
+        .expect("opened");
+    let subject = SubjectRef::signal(&signal.id);
+    let c = s.comms();
+    let data = c.subject_data(&subject).await.unwrap();
+    assert_eq!(data.reference, "SIG-000001");
+    assert_eq!(data.reports.len(), 2, "both reports are linked");
+    assert_eq!(data.units_by_market, vec![("FR".to_string(), 750)]);
+    assert_eq!(data.category.as_deref(), Some("phone"));
+    assert_eq!(data.price, Some((799.0, "EUR".to_string())));
+
+    let st = c
+        .draft_statement(
+            &subject,
+            TemplateKind::PublicStatement,
+            None,
+            &Actor("pat".into()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(st.lang, Lang::En);
+    assert!(st.body.contains("Acme X1"), "{}", st.body);
+    assert_eq!(c.list_statements(&subject).await.unwrap(), vec![st.clone()]);
+    assert_eq!(
+        event_kinds(&s, &subject.entity())
+            .await
+            .last()
+            .map(String::as_str),
+        Some("statement.drafted")
+    );
+    let input = export_input(&data, "2026-03-01".parse().unwrap());
+    assert_eq!(input.incidents.len(), 2);
+    assert_eq!(
+        input.aware_on,
+        firewatch_store::comms::date_of_ms(signal.opened_at_ms)
+    );
+    c.record_export(&subject, "cpsc", "pdf", "abc123", &Actor("sid".into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        event_kinds(&s, &subject.entity())
+            .await
+            .last()
+            .map(String::as_str),
+        Some("export.generated")
+    );
+    assert!(matches!(
+        c.record_export(
+            &SubjectRef::signal("nope"),
+            "cpsc",
+            "pdf",
+            "abc",
+            &Actor("sid".into())
+        )
+        .await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // A signal has no clocks: the notification is recorded and stops nothing.
+    let n = c
+        .mark_submitted(
+            &subject,
+            NewNotification {
+                regulator: "cpsc".into(),
+                reference: "15B-1".into(),
+                submitted_at_ms: None,
+            },
+            &Actor("sid".into()),
+        )
+        .await
+        .unwrap();
+    assert!(n.clocks_stopped.is_empty());
+    assert_eq!(c.list_notifications(&subject).await.unwrap(), vec![n]);
+    for case in &cases {
+        let clocks = s
+            .playbooks()
+            .case_policy(case)
+            .await
+            .unwrap()
+            .unwrap()
+            .clocks;
+        assert!(
+            clocks
+                .iter()
+                .any(|c| c.kind == "regulator" && c.state == "running")
+        );
+    }
+    assert!(matches!(
+        s.verify_audit().await.unwrap(),
+        AuditVerdict::Ok { .. }
+    ));
+}
+
+/// `migrate-data` copies the comms tables (foreign-key order: approvals after statements),
+/// and the copied rows read back the same from PostgreSQL, identities continuing after
+/// the copied ids.
+#[tokio::test]
+async fn comms_migrate_data_copies_the_comms_tables() {
+    let Some((sqlite, db)) = open(Kind::Sqlite).await else {
+        return;
+    };
+    let Some(cluster) = pgtest::cluster() else {
+        return;
+    };
+    let url = cluster.fresh_database().await;
+    let case = comms_case(&sqlite, "fr", 1).await;
+    let subject = SubjectRef::case(&case);
+    let (admin, pr) = (Actor("root".into()), Actor("pat".into()));
+    let c = sqlite.comms();
+    let base = firewatch_comms::builtin_template(TemplateKind::RecallNotice, Lang::Fr)
+        .unwrap()
+        .to_string();
+    let t1 = c
+        .put_template(TemplateKind::RecallNotice, Lang::Fr, base.clone(), &admin)
+        .await
+        .unwrap();
+    c.put_profile(comms_profile(), &admin).await.unwrap();
+    c.put_facts(&subject, clean_facts(), &pr).await.unwrap();
+    let st = c
+        .draft_statement(&subject, TemplateKind::RecallNotice, None, &pr)
+        .await
+        .unwrap();
+    assert_eq!(st.template_id, Some(t1.id));
+    c.decide_statement(&st.id, Role::Pr, true, None, &pr)
+        .await
+        .unwrap();
+    let n = c
+        .mark_submitted(
+            &subject,
+            NewNotification {
+                regulator: "eu_sbg".into(),
+                reference: "SBG-7".into(),
+                submitted_at_ms: None,
+            },
+            &Actor("sid".into()),
+        )
+        .await
+        .unwrap();
+
+    let summary = firewatch_store::postgres::migrate_data::sqlite_to_postgres(
+        &db.dir.path().join("fw.sqlite"),
+        &url,
+    )
+    .await
+    .unwrap();
+    let position = |t: &str| {
+        summary
+            .tables
+            .iter()
+            .position(|(name, _)| name == t)
+            .unwrap_or_else(|| panic!("{t} not copied: {summary:?}"))
+    };
+    let rows = |t: &str| summary.tables[position(t)].1;
+    assert!(position("statement_approvals") > position("statements"));
+    assert_eq!(
+        [
+            "comms_templates",
+            "comms_settings",
+            "comms_facts",
+            "statements",
+            "statement_approvals",
+            "regulator_notifications"
+        ]
+        .map(rows),
+        [1, 1, 1, 1, 1, 1]
+    );
+
+    let pg: Dyn = Arc::new(PgStore::open(&url).await.unwrap());
+    let p = pg.comms();
+    assert_eq!(
+        p.get_statement(&st.id).await.unwrap(),
+        c.get_statement(&st.id).await.unwrap()
+    );
+    assert_eq!(
+        p.stored_templates().await.unwrap(),
+        c.stored_templates().await.unwrap()
+    );
+    assert_eq!(p.profile().await.unwrap(), comms_profile());
+    assert_eq!(p.facts(&subject).await.unwrap(), clean_facts());
+    assert_eq!(p.list_notifications(&subject).await.unwrap(), vec![n]);
+    assert!(matches!(
+        pg.verify_audit().await.unwrap(),
+        AuditVerdict::Ok { .. }
+    ));
+    // New rows continue after the copied ids.
+    let t2 = p
+        .put_template(TemplateKind::RecallNotice, Lang::Fr, base, &admin)
+        .await
+        .unwrap();
+    assert!(t2.id > t1.id);
+    let approved = p
+        .decide_statement(&st.id, Role::Hq, true, None, &Actor("hana".into()))
+        .await
+        .unwrap();
+    assert_eq!(approved.approvals.len(), 2);
+    assert!(approved.approvals[1].id > approved.approvals[0].id);
+}

@@ -27,6 +27,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+mod comms;
 pub mod migrate_data;
 mod playbooks;
 pub(crate) mod signals;
@@ -874,6 +875,10 @@ impl Store for PgStore {
     }
 
     fn playbooks(&self) -> &dyn crate::playbooks::PlaybookStore {
+        self
+    }
+
+    fn comms(&self) -> &dyn crate::comms::CommsStore {
         self
     }
 
