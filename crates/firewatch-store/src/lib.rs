@@ -5,7 +5,10 @@
 
 pub mod blob;
 pub mod comms;
+pub mod leader;
+pub mod pgtest;
 pub mod playbooks;
+pub mod postgres;
 pub mod records;
 pub mod signals;
 pub mod social;
@@ -19,6 +22,11 @@ use firewatch_domain::{CaseStatus, IllegalTransition, Role};
 pub use blob::{BlobError, BlobStore, FsBlobStore};
 pub use records::*;
 pub use signals::SignalStore;
+
+/// Everything the binary needs from a backend: [`Store`] and [`SignalStore`] (issue 8: the
+/// binary holds `Arc<dyn FullStore>` for SQLite or PostgreSQL and upcasts it).
+pub trait FullStore: Store + SignalStore {}
+impl<T: Store + SignalStore> FullStore for T {}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -176,7 +184,12 @@ pub trait Store: Send + Sync + 'static {
     /// Templates, statements and their approvals, regulator notifications (issue 11).
     fn comms(&self) -> &dyn comms::CommsStore;
     /// Web UI storage (issue 7): sessions, login attempts, the queue order.
-    fn ui(&self) -> &dyn ui::UiStore {
-        &ui::Unsupported
+    fn ui(&self) -> &dyn ui::UiStore;
+
+    /// Tries to lead `name` (work that runs on one node only, issue 8): `None` when another
+    /// node leads. SQLite serves one node and always leads; PostgreSQL overrides this.
+    async fn try_lead(&self, name: &str) -> Result<Option<leader::Leadership>> {
+        let _ = name;
+        Ok(Some(leader::Leadership::always()))
     }
 }

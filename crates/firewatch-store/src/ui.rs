@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 
 use crate::records::{CaseFilter, CaseRecord, UserRecord};
-use crate::{Actor, Result, StoreError};
+use crate::{Actor, Result};
 
 /// A browser session as stored: only the SHA-256 of the cookie value is kept.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,47 +68,4 @@ pub trait UiStore: Send + Sync {
     async fn list_users(&self) -> Result<Vec<UserRecord>>;
     /// Sets a user's password hash (audited) and ends all their sessions.
     async fn set_password(&self, user: &str, password_hash: String, actor: &Actor) -> Result<()>;
-}
-
-/// For stores that have no UI tables yet.
-pub struct Unsupported;
-
-fn unsupported<T>() -> Result<T> {
-    Err(StoreError::Unavailable(
-        "this store does not support the web UI yet".into(),
-    ))
-}
-
-#[async_trait]
-impl UiStore for Unsupported {
-    async fn create_session(&self, _: NewSession) -> Result<()> {
-        unsupported()
-    }
-    async fn session(&self, _: &str) -> Result<Option<SessionRecord>> {
-        unsupported()
-    }
-    async fn touch_session(&self, _: &str, _: Option<String>) -> Result<()> {
-        unsupported()
-    }
-    async fn end_session(&self, _: &str, _: &str, _: &Actor) -> Result<()> {
-        unsupported()
-    }
-    async fn record_login(&self, _: &str, _: &str, _: bool) -> Result<()> {
-        unsupported()
-    }
-    async fn login_failures(&self, _: &str, _: &str, _: i64) -> Result<LoginFailures> {
-        unsupported()
-    }
-    async fn audit_lockout(&self, _: &str, _: &str, _: &str) -> Result<()> {
-        unsupported()
-    }
-    async fn queue(&self, _: &CaseFilter) -> Result<Vec<QueueRow>> {
-        unsupported()
-    }
-    async fn list_users(&self) -> Result<Vec<UserRecord>> {
-        unsupported()
-    }
-    async fn set_password(&self, _: &str, _: String, _: &Actor) -> Result<()> {
-        unsupported()
-    }
 }

@@ -1,18 +1,102 @@
-//! The store conformance suite. Every backend must pass the same assertions; today that is
-//! SQLite (a fresh file per test). PostgreSQL joins when its store lands (issue 8).
+//! The store conformance suite. Every backend must pass the same assertions: each case
+//! runs against SQLite (a fresh file) and PostgreSQL (a fresh database in the throwaway
+//! cluster of `firewatch_store::pgtest`; see that module for how PostgreSQL is found and
+//! what happens when it is not installed).
 
 use firewatch_domain::audit::ChainBreak;
 use firewatch_domain::intake::{Channel, NewReport, ProductDetails, Reporter};
 use firewatch_domain::{CaseStatus, InjuryLevel, Role, Severity};
+use firewatch_store::postgres::PgStore;
 use firewatch_store::sqlite::SqliteStore;
 use firewatch_store::*;
+use std::sync::Arc;
 
-async fn sqlite() -> (SqliteStore, tempfile::TempDir) {
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+type Dyn = Arc<dyn FullStore>;
+
+/// One test's database: a SQLite file or a PostgreSQL database.
+struct Db {
+    dir: tempfile::TempDir,
+    pg_url: Option<String>,
+}
+
+impl Db {
+    /// Another store on the same database (another node or process).
+    async fn reopen(&self) -> Dyn {
+        match &self.pg_url {
+            Some(url) => Arc::new(PgStore::open(url).await.unwrap()),
+            None => Arc::new(
+                SqliteStore::open(&self.dir.path().join("fw.sqlite"))
+                    .await
+                    .unwrap(),
+            ),
+        }
+    }
+
+    /// Runs raw SQL behind the store's back.
+    async fn tamper(&self, sql: &str) {
+        use sqlx::Connection;
+        match &self.pg_url {
+            Some(url) => {
+                let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+                    .execute(&mut c)
+                    .await
+                    .unwrap();
+            }
+            None => {
+                let url = format!("sqlite://{}", self.dir.path().join("fw.sqlite").display());
+                let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+                    .execute(&mut c)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
+/// A fresh store of `kind`; `None` when PostgreSQL is not installed (announced loudly by
+/// `pgtest::cluster`, and an error under FIREWATCH_REQUIRE_PG=1).
+async fn open(kind: Kind) -> Option<(Dyn, Db)> {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("fw.sqlite"))
-        .await
-        .unwrap();
-    (store, dir)
+    let pg_url = match kind {
+        Kind::Sqlite => None,
+        Kind::Postgres => Some(pgtest::cluster()?.fresh_database().await),
+    };
+    let db = Db { dir, pg_url };
+    Some((db.reopen().await, db))
+}
+
+/// Runs a conformance case against both backends.
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name(super::Kind::Sqlite).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                super::$name(super::Kind::Postgres).await
+            }
+        }
+    };
+}
+
+/// Opens the case's store, or returns (PostgreSQL not installed).
+macro_rules! open {
+    ($kind:expr) => {
+        match open($kind).await {
+            Some(v) => v,
+            None => return,
+        }
+    };
 }
 
 fn command(key: Option<&str>, narrative: &str) -> IntakeCommand {
@@ -50,9 +134,9 @@ fn created(o: IntakeOutcome) -> IntakeReceipt {
     }
 }
 
-#[tokio::test]
-async fn intake_opens_a_case_and_the_same_key_replays_the_first_answer() {
-    let (store, _dir) = sqlite().await;
+both!(intake_opens_a_case_and_the_same_key_replays_the_first_answer);
+async fn intake_opens_a_case_and_the_same_key_replays_the_first_answer(kind: Kind) {
+    let (store, _dir) = open!(kind);
     let first = created(
         store
             .intake(command(Some("k1"), "it smoked"))
@@ -76,9 +160,9 @@ async fn intake_opens_a_case_and_the_same_key_replays_the_first_answer() {
     assert_eq!(store.case_reports(&first.case_id).await.unwrap().len(), 1);
 }
 
-#[tokio::test]
-async fn concurrent_intakes_get_distinct_case_numbers_and_one_chain() {
-    let (store, _dir) = sqlite().await;
+both!(concurrent_intakes_get_distinct_case_numbers_and_one_chain);
+async fn concurrent_intakes_get_distinct_case_numbers_and_one_chain(kind: Kind) {
+    let (store, _dir) = open!(kind);
     let mut tasks = Vec::new();
     for i in 0..50 {
         let s = store.clone();
@@ -100,9 +184,55 @@ async fn concurrent_intakes_get_distinct_case_numbers_and_one_chain() {
     );
 }
 
-#[tokio::test]
-async fn transitions_follow_the_table_and_are_audited() {
-    let (store, _dir) = sqlite().await;
+both!(two_stores_on_one_database_keep_one_chain_and_distinct_case_numbers);
+async fn two_stores_on_one_database_keep_one_chain_and_distinct_case_numbers(kind: Kind) {
+    // Two stores on one database are two nodes (PostgreSQL) or two processes (SQLite).
+    let (a, db) = open!(kind);
+    let b = db.reopen().await;
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let s = if i % 2 == 0 { a.clone() } else { b.clone() };
+        // The last two share a key: one case, the same receipt on both.
+        let key = if i >= 38 {
+            "shared".to_string()
+        } else {
+            format!("k{i}")
+        };
+        let narrative = if i >= 38 {
+            "same".to_string()
+        } else {
+            format!("report {i}")
+        };
+        tasks.push(tokio::spawn(async move {
+            s.intake(command(Some(&key), &narrative)).await
+        }));
+    }
+    let mut numbers = Vec::new();
+    let mut shared = Vec::new();
+    for (i, t) in tasks.into_iter().enumerate() {
+        let receipt = match t.await.unwrap().unwrap() {
+            IntakeOutcome::Created(r) | IntakeOutcome::Replayed(r) => r,
+            other => panic!("{other:?}"),
+        };
+        if i >= 38 {
+            shared.push(receipt.case_number);
+        }
+        numbers.push(receipt.case_number);
+    }
+    assert_eq!(shared[0], shared[1]);
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(numbers, (1..=39).collect::<Vec<_>>());
+    // case.opened and case.policy_evaluated per case, one chain whichever store wrote.
+    assert_eq!(
+        b.verify_audit().await.unwrap(),
+        AuditVerdict::Ok { events: 78 }
+    );
+}
+
+both!(transitions_follow_the_table_and_are_audited);
+async fn transitions_follow_the_table_and_are_audited(kind: Kind) {
+    let (store, _dir) = open!(kind);
     let r = created(store.intake(command(None, "smoke")).await.unwrap());
     let agent = Actor("alice".into());
     let err = store
@@ -137,9 +267,9 @@ async fn transitions_follow_the_table_and_are_audited() {
     assert!(matches!(missing, StoreError::NotFound(_)));
 }
 
-#[tokio::test]
-async fn a_failed_write_in_a_batch_leaves_the_others_and_the_chain_intact() {
-    let (store, _dir) = sqlite().await;
+both!(a_failed_write_in_a_batch_leaves_the_others_and_the_chain_intact);
+async fn a_failed_write_in_a_batch_leaves_the_others_and_the_chain_intact(kind: Kind) {
+    let (store, _dir) = open!(kind);
     let r = created(store.intake(command(None, "smoke")).await.unwrap());
     let a = Actor("a".into());
     store
@@ -166,9 +296,9 @@ async fn a_failed_write_in_a_batch_leaves_the_others_and_the_chain_intact() {
     );
 }
 
-#[tokio::test]
-async fn users_tokens_and_revocation() {
-    let (store, _dir) = sqlite().await;
+both!(users_tokens_and_revocation);
+async fn users_tokens_and_revocation(kind: Kind) {
+    let (store, _dir) = open!(kind);
     store
         .create_user("ana", Role::Agent, Some("phc".into()), &Actor::cli())
         .await
@@ -197,38 +327,33 @@ async fn users_tokens_and_revocation() {
     );
 }
 
-async fn tamper(dir: &tempfile::TempDir, sql: &str) {
-    use sqlx::Connection;
-    let url = format!("sqlite://{}", dir.path().join("fw.sqlite").display());
-    let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
-        .execute(&mut c)
-        .await
-        .unwrap();
-}
-
-async fn store_with_events(n: usize) -> (SqliteStore, tempfile::TempDir) {
-    let (store, dir) = sqlite().await;
+async fn store_with_events(kind: Kind, n: usize) -> Option<(Dyn, Db)> {
+    let (store, dir) = open(kind).await?;
     for i in 0..n {
         store.intake(command(None, &format!("r{i}"))).await.unwrap();
     }
-    (store, dir)
+    Some((store, dir))
 }
 
-#[tokio::test]
-async fn audit_verify_names_an_edited_event() {
-    let (store, dir) = store_with_events(5).await;
-    tamper(&dir, "UPDATE events SET actor = 'mallory' WHERE seq = 3").await;
+both!(audit_verify_names_an_edited_event);
+async fn audit_verify_names_an_edited_event(kind: Kind) {
+    let Some((store, dir)) = store_with_events(kind, 5).await else {
+        return;
+    };
+    dir.tamper("UPDATE events SET actor = 'mallory' WHERE seq = 3")
+        .await;
     assert_eq!(
         store.verify_audit().await.unwrap(),
         AuditVerdict::Broken(ChainBreak::Edited { seq: 3 })
     );
 }
 
-#[tokio::test]
-async fn audit_verify_names_a_deleted_event() {
-    let (store, dir) = store_with_events(5).await;
-    tamper(&dir, "DELETE FROM events WHERE seq = 2").await;
+both!(audit_verify_names_a_deleted_event);
+async fn audit_verify_names_a_deleted_event(kind: Kind) {
+    let Some((store, dir)) = store_with_events(kind, 5).await else {
+        return;
+    };
+    dir.tamper("DELETE FROM events WHERE seq = 2").await;
     assert_eq!(
         store.verify_audit().await.unwrap(),
         AuditVerdict::Broken(ChainBreak::Gap {
@@ -238,13 +363,13 @@ async fn audit_verify_names_a_deleted_event() {
     );
 }
 
-#[tokio::test]
-async fn audit_verify_catches_reordered_events() {
-    let (store, dir) = store_with_events(5).await;
+both!(audit_verify_catches_reordered_events);
+async fn audit_verify_catches_reordered_events(kind: Kind) {
+    let Some((store, dir)) = store_with_events(kind, 5).await else {
+        return;
+    };
     // Swap the contents of events 2 and 4, keeping sequence numbers.
-    tamper(
-        &dir,
-        "UPDATE events SET seq = -2 WHERE seq = 2; UPDATE events SET seq = 2 WHERE seq = 4; UPDATE events SET seq = 4 WHERE seq = -2;",
+    dir.tamper("UPDATE events SET seq = -2 WHERE seq = 2; UPDATE events SET seq = 2 WHERE seq = 4; UPDATE events SET seq = 4 WHERE seq = -2;",
     )
     .await;
     let v = store.verify_audit().await.unwrap();
@@ -254,11 +379,13 @@ async fn audit_verify_catches_reordered_events() {
     );
 }
 
-#[tokio::test]
-async fn audit_verify_catches_a_removed_tail() {
-    let (store, dir) = store_with_events(5).await;
+both!(audit_verify_catches_a_removed_tail);
+async fn audit_verify_catches_a_removed_tail(kind: Kind) {
+    let Some((store, dir)) = store_with_events(kind, 5).await else {
+        return;
+    };
     // Five intakes write ten events (case.opened, case.policy_evaluated).
-    tamper(&dir, "DELETE FROM events WHERE seq = 10").await;
+    dir.tamper("DELETE FROM events WHERE seq = 10").await;
     assert_eq!(
         store.verify_audit().await.unwrap(),
         AuditVerdict::Broken(ChainBreak::HeadMismatch {
@@ -277,9 +404,9 @@ fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
-#[tokio::test]
-async fn a_breach_fires_exactly_once_with_two_workers_on_one_database() {
-    let (a, dir) = sqlite().await;
+both!(a_breach_fires_exactly_once_with_two_workers_on_one_database);
+async fn a_breach_fires_exactly_once_with_two_workers_on_one_database(kind: Kind) {
+    let (a, dir) = open!(kind);
     // Received in 2023: every clock of these S2 cases is long overdue.
     let mut cases = Vec::new();
     for i in 0..8 {
@@ -294,9 +421,7 @@ async fn a_breach_fires_exactly_once_with_two_workers_on_one_database() {
     }
     assert!(total >= 8 * 4, "{total} clocks");
     // A second store on the same file is a second process's worker.
-    let b = SqliteStore::open(&dir.path().join("fw.sqlite"))
-        .await
-        .unwrap();
+    let b = dir.reopen().await;
     let mut fired = Vec::new();
     loop {
         let (x, y) = tokio::join!(
@@ -339,9 +464,11 @@ async fn a_breach_fires_exactly_once_with_two_workers_on_one_database() {
     ));
 }
 
-#[tokio::test]
-async fn courtesy_clocks_pause_while_waiting_on_the_customer_and_regulator_clocks_do_not() {
-    let (store, _dir) = sqlite().await;
+both!(courtesy_clocks_pause_while_waiting_on_the_customer_and_regulator_clocks_do_not);
+async fn courtesy_clocks_pause_while_waiting_on_the_customer_and_regulator_clocks_do_not(
+    kind: Kind,
+) {
+    let (store, _dir) = open!(kind);
     let mut cmd = command(None, "smoke from the charger");
     cmd.received_at_ms = now_ms();
     let case = created(store.intake(cmd).await.unwrap()).case_id;
@@ -405,9 +532,11 @@ async fn courtesy_clocks_pause_while_waiting_on_the_customer_and_regulator_clock
     );
 }
 
-#[tokio::test]
-async fn a_reloaded_playbook_reschedules_running_clocks_and_an_invalid_one_changes_nothing() {
-    let (store, dir) = sqlite().await;
+both!(a_reloaded_playbook_reschedules_running_clocks_and_an_invalid_one_changes_nothing);
+async fn a_reloaded_playbook_reschedules_running_clocks_and_an_invalid_one_changes_nothing(
+    kind: Kind,
+) {
+    let (store, dir) = open!(kind);
     let mut cmd = command(None, "smoke from the charger");
     cmd.received_at_ms = now_ms();
     let case = created(store.intake(cmd).await.unwrap()).case_id;
@@ -462,9 +591,7 @@ async fn a_reloaded_playbook_reschedules_running_clocks_and_an_invalid_one_chang
     );
     assert_eq!(view.policy.unwrap().playbook_version, 1);
     // A second store on the file (another node) picks the new version up.
-    let other = SqliteStore::open(&dir.path().join("fw.sqlite"))
-        .await
-        .unwrap();
+    let other = dir.reopen().await;
     assert_eq!(other.playbooks().active_playbook().version, 1);
     assert!(!other.playbooks().refresh_playbook().await.unwrap());
 }
@@ -473,7 +600,7 @@ async fn a_reloaded_playbook_reschedules_running_clocks_and_an_invalid_one_chang
 
 use firewatch_domain::SignalStatus;
 use firewatch_store::signals::{
-    CountRow, NewExposure, NewProduct, NewSignal, SignalFilter, SignalStore, day_of_ms,
+    CountRow, NewExposure, NewProduct, NewSignal, SignalFilter, day_of_ms,
 };
 
 fn new_product(brand: &str, model: &str, category: &str, price: Option<f64>) -> NewProduct {
@@ -526,9 +653,9 @@ fn signal_report(
     cmd
 }
 
-#[tokio::test]
-async fn signal_counters_kept_by_intake_equal_a_full_recount() {
-    let (store, _dir) = sqlite().await;
+both!(signal_counters_kept_by_intake_equal_a_full_recount);
+async fn signal_counters_kept_by_intake_equal_a_full_recount(kind: Kind) {
+    let (store, _dir) = open!(kind);
     store
         .upsert_products(
             vec![
@@ -657,9 +784,9 @@ async fn signal_counters_kept_by_intake_equal_a_full_recount() {
     );
 }
 
-#[tokio::test]
-async fn products_and_exposure_are_idempotent_upserts_and_audited() {
-    let (store, _dir) = sqlite().await;
+both!(products_and_exposure_are_idempotent_upserts_and_audited);
+async fn products_and_exposure_are_idempotent_upserts_and_audited(kind: Kind) {
+    let (store, _dir) = open!(kind);
     let a = new_product("Voltra", "Note7", "phone", Some(399.0));
     let b = new_product("Voltra", "PowerCell 20K", "power_bank", Some(49.0));
     let s = store
@@ -757,9 +884,9 @@ async fn products_and_exposure_are_idempotent_upserts_and_audited() {
     ));
 }
 
-#[tokio::test]
-async fn a_signal_opens_once_per_pair_moves_through_its_table_and_links_its_cases() {
-    let (store, _dir) = sqlite().await;
+both!(a_signal_opens_once_per_pair_moves_through_its_table_and_links_its_cases);
+async fn a_signal_opens_once_per_pair_moves_through_its_table_and_links_its_cases(kind: Kind) {
+    let (store, _dir) = open!(kind);
     store
         .upsert_products(
             vec![new_product("Voltra", "Note7", "phone", None)],
@@ -893,11 +1020,763 @@ async fn a_signal_opens_once_per_pair_moves_through_its_table_and_links_its_case
     assert!(timeline[1].after.as_deref().unwrap().contains("looking"));
 }
 
+// ------------------------------------------------------------------------------ comms
+// The comms store (issue 11) on both backends: the cases of `sqlite::comms::tests`, plus
+// the concurrency PostgreSQL adds (several writers at once).
+
+use firewatch_comms::{FindingSeverity, Lang, TemplateKind};
+use firewatch_store::comms::{
+    CommsFacts, CommsProfile, FactsProduct, NewNotification, StatementStatus, SubjectRef,
+    export_input,
+};
+
+/// An S1 fire case of an Acme X1 reported in `lang` from FR (a safety case: it gets a
+/// regulator clock).
+async fn comms_case(store: &Dyn, lang: &str, n: u32) -> String {
+    let mut cmd = command(
+        None,
+        &format!("report {n}: the battery exploded and caught fire"),
+    );
+    cmd.request_hash = format!("comms-{n}");
+    cmd.report.language = Some(lang.into());
+    cmd.report.product = ProductDetails {
+        brand: Some("Acme".into()),
+        model: Some("X1".into()),
+        ..ProductDetails::default()
+    };
+    cmd.hazards = vec!["thermal.explosion".into(), "thermal.fire".into()];
+    cmd.reported_hazards = vec![ReceiptHazard {
+        code: "thermal.fire".into(),
+        modality: "occurred".into(),
+    }];
+    cmd.case_product = (Some("Acme".into()), Some("X1".into()));
+    cmd.triage_json = r#"{"hazards":[{"code":"thermal.explosion","modality":"occurred","evidence":[]},{"code":"thermal.fire","modality":"occurred","evidence":[]}]}"#.into();
+    cmd.severity = Severity::S1;
+    cmd.received_at_ms = 1_770_000_000_000 + i64::from(n);
+    created(store.intake(cmd).await.unwrap()).case_id
+}
+
+async fn event_kinds(store: &Dyn, entity: &str) -> Vec<String> {
+    store
+        .list_events(&EventFilter {
+            entity: Some(entity.into()),
+            after_seq: 0,
+            limit: 1000,
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect()
+}
+
+fn refusal_slug(e: StoreError) -> &'static str {
+    match e {
+        StoreError::Refused(r) => r.slug,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+fn clean_facts() -> CommsFacts {
+    CommsFacts {
+        hazard_description: "La batterie peut prendre feu et exploser.".into(),
+        what_to_do: "Cessez d'utiliser le téléphone et débranchez-le.".into(),
+        product: FactsProduct {
+            batches: vec!["B7".into()],
+            gtin: Some("3760000000017".into()),
+            picture_url: Some("https://acme.example/x1.jpg".into()),
+            ..FactsProduct::default()
+        },
+        remedy: Some(firewatch_comms::Remedy {
+            kinds: vec![firewatch_comms::RemedyKind::Replacement],
+            details: None,
+        }),
+        ..CommsFacts::default()
+    }
+}
+
+fn comms_profile() -> CommsProfile {
+    CommsProfile {
+        contact: firewatch_comms::Contact {
+            organisation: "Acme".into(),
+            phone: Some("0800 123 456".into()),
+            email: Some("recall@acme.example".into()),
+            url: Some("https://acme.example/recall".into()),
+            hours: None,
+        },
+        ..CommsProfile::default()
+    }
+}
+
+both!(comms_an_invalid_template_stores_nothing_and_versions_keep_history);
+async fn comms_an_invalid_template_stores_nothing_and_versions_keep_history(kind: Kind) {
+    let (s, _db) = open!(kind);
+    let admin = Actor("root".into());
+    let c = s.comms();
+    let e = c
+        .put_template(
+            TemplateKind::RecallNotice,
+            Lang::Fr,
+            "Rappel\n{% for %}".into(),
+            &admin,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refusal_slug(e), "invalid-template");
+    assert!(c.stored_templates().await.unwrap().is_empty());
+    assert!(
+        event_kinds(&s, "template:recall_notice.fr")
+            .await
+            .is_empty()
+    );
+
+    let base = firewatch_comms::builtin_template(TemplateKind::RecallNotice, Lang::Fr)
+        .unwrap()
+        .to_string();
+    let v1 = c
+        .put_template(TemplateKind::RecallNotice, Lang::Fr, base.clone(), &admin)
+        .await
+        .unwrap();
+    let edited = format!("{base}\n-- {{{{ firm }}}}\n");
+    let v2 = c
+        .put_template(TemplateKind::RecallNotice, Lang::Fr, edited.clone(), &admin)
+        .await
+        .unwrap();
+    assert!(v2.id > v1.id);
+    let history = c
+        .template_history(TemplateKind::RecallNotice, Lang::Fr)
+        .await
+        .unwrap();
+    assert_eq!(history, vec![v1.clone(), v2.clone()]);
+    let stored = c.stored_templates().await.unwrap();
+    assert_eq!(stored, vec![v2.clone()]);
+    let t = c.templates().await.unwrap();
+    assert_eq!(
+        t.get(TemplateKind::RecallNotice, Lang::Fr),
+        Some(edited.as_str())
+    );
+    assert_eq!(
+        event_kinds(&s, "template:recall_notice.fr").await,
+        vec!["template.updated", "template.updated"]
+    );
+    // The second event names the version it replaced.
+    let events = s
+        .list_events(&EventFilter {
+            entity: Some("template:recall_notice.fr".into()),
+            after_seq: 0,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    let before: serde_json::Value =
+        serde_json::from_str(events[1].before.as_deref().unwrap()).unwrap();
+    assert_eq!(before["version"], v1.id);
+    // The profile round-trips and is audited.
+    assert_eq!(c.profile().await.unwrap(), CommsProfile::default());
+    c.put_profile(comms_profile(), &admin).await.unwrap();
+    assert_eq!(c.profile().await.unwrap(), comms_profile());
+    assert_eq!(
+        event_kinds(&s, "comms:profile").await,
+        vec!["comms.profile_updated"]
+    );
+    assert!(matches!(
+        s.verify_audit().await.unwrap(),
+        AuditVerdict::Ok { .. }
+    ));
+}
+
+both!(comms_a_recall_notice_is_approved_by_pr_and_hq_and_gated_by_the_checker);
+async fn comms_a_recall_notice_is_approved_by_pr_and_hq_and_gated_by_the_checker(kind: Kind) {
+    let (s, _db) = open!(kind);
+    let case = comms_case(&s, "fr-BE", 1).await;
+    let subject = SubjectRef::case(&case);
+    let (pr, hq, agent) = (
+        Actor("pat".into()),
+        Actor("hana".into()),
+        Actor("alice".into()),
+    );
+    let c = s.comms();
+    c.put_profile(comms_profile(), &Actor("root".into()))
+        .await
+        .unwrap();
+    c.put_facts(&subject, clean_facts(), &Actor("sid".into()))
+        .await
+        .unwrap();
+    assert_eq!(c.facts(&subject).await.unwrap(), clean_facts());
+    assert!(matches!(
+        c.facts(&SubjectRef::case("nope")).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let st = c
+        .draft_statement(&subject, TemplateKind::RecallNotice, None, &pr)
+        .await
+        .unwrap();
+    assert_eq!((st.lang, st.fell_back), (Lang::Fr, false));
+    assert_eq!(st.requested_lang.as_deref(), Some("fr-BE"));
+    assert_eq!(st.template_id, None, "no stored template: the built-in one");
+    assert_eq!((st.version, st.status), (1, StatementStatus::Draft));
+    assert_eq!(st.facts.batches, vec!["B7"]);
+    let findings = firewatch_comms::check_recall_notice(&st.body, "fr", &st.facts);
+    assert!(
+        findings
+            .iter()
+            .all(|f| f.severity != FindingSeverity::Error),
+        "{findings:?}\n{}",
+        st.body
+    );
+    // A language without a template falls back to English and says so.
+    let fell = c
+        .draft_statement(
+            &subject,
+            TemplateKind::PublicStatement,
+            Some("ja".into()),
+            &pr,
+        )
+        .await
+        .unwrap();
+    assert_eq!((fell.lang, fell.fell_back), (Lang::En, true));
+
+    // Customer replies are for cases only.
+    let e = c
+        .draft_statement(
+            &SubjectRef::signal("nope"),
+            TemplateKind::CustomerReply,
+            None,
+            &pr,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refusal_slug(e), "customer-reply-needs-case");
+
+    // Approvals: agents may not; publication needs both pr and hq.
+    let e = c
+        .decide_statement(&st.id, Role::Agent, true, None, &agent)
+        .await
+        .unwrap_err();
+    assert_eq!(refusal_slug(e), "approval-role");
+    c.decide_statement(&st.id, Role::Pr, true, None, &pr)
+        .await
+        .unwrap();
+    assert!(matches!(
+        c.decide_statement(&st.id, Role::Pr, true, None, &pr).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let e = c
+        .publish_statement(&st.id, Role::Pr, None, &pr)
+        .await
+        .unwrap_err();
+    assert_eq!(refusal_slug(e), "approvals-missing");
+
+    // An edit with a minimising word: a new version, approvals again, then refused.
+    let bad = format!("{}\nRappel précautionnaire et volontaire.", st.body);
+    assert!(matches!(
+        c.edit_statement(&st.id, bad.clone(), Some(7), &pr).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let st2 = c.edit_statement(&st.id, bad, Some(1), &pr).await.unwrap();
+    assert_eq!(st2.version, 2);
+    assert_eq!(st2.approvals_missing(), vec!["pr", "hq"]);
+    c.decide_statement(&st.id, Role::Pr, true, None, &pr)
+        .await
+        .unwrap();
+    c.decide_statement(&st.id, Role::Hq, true, None, &hq)
+        .await
+        .unwrap();
+    match c
+        .publish_statement(&st.id, Role::Pr, None, &pr)
+        .await
+        .unwrap_err()
+    {
+        StoreError::Refused(r) => {
+            assert_eq!(r.slug, "notice-check-failed");
+            assert_eq!(r.data["blocking"], 2, "{:?}", r.data);
+            assert!(r.detail.contains("précautionnaire"), "{}", r.detail);
+        }
+        other => panic!("{other:?}"),
+    }
+    // pr may not override; hq may, with a reason.
+    let e = c
+        .publish_statement(&st.id, Role::Pr, Some("urgent".into()), &pr)
+        .await
+        .unwrap_err();
+    assert_eq!(refusal_slug(e), "notice-check-failed");
+    assert_eq!(
+        c.get_statement(&st.id).await.unwrap().unwrap().status,
+        StatementStatus::Draft
+    );
+    let p = c
+        .publish_statement(&st.id, Role::Hq, Some("wording imposed".into()), &hq)
+        .await
+        .unwrap();
+    assert_eq!(p.status, StatementStatus::Published);
+    assert_eq!(p.override_reason.as_deref(), Some("wording imposed"));
+    assert_eq!(p.published_by.as_deref(), Some("hana"));
+    assert_eq!(p.approvals.len(), 3);
+    assert!(matches!(
+        c.edit_statement(&st.id, "x".into(), None, &pr).await,
+        Err(StoreError::Conflict(_))
+    ));
+    // What a reader gets back is what the writer returned.
+    assert_eq!(c.get_statement(&st.id).await.unwrap(), Some(p.clone()));
+    let listed = c.list_statements(&subject).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        vec![st.id.as_str(), fell.id.as_str()]
+    );
+    assert_eq!(listed[0], p);
+
+    let statement_events: Vec<String> = event_kinds(&s, &subject.entity())
+        .await
+        .into_iter()
+        .filter(|k| k.starts_with("statement.") || k.starts_with("comms."))
+        .collect();
+    assert_eq!(
+        statement_events,
+        vec![
+            "comms.facts_updated",
+            "statement.drafted",
+            "statement.drafted",
+            "statement.approved",
+            "statement.edited",
+            "statement.approved",
+            "statement.approved",
+            "statement.published"
+        ]
+    );
+    assert!(matches!(
+        s.verify_audit().await.unwrap(),
+        AuditVerdict::Ok { .. }
+    ));
+}
+
+both!(comms_concurrent_decisions_of_one_role_on_one_version_record_one);
+async fn comms_concurrent_decisions_of_one_role_on_one_version_record_one(kind: Kind) {
+    let (s, db) = open!(kind);
+    let case = comms_case(&s, "en", 1).await;
+    let st = s
+        .comms()
+        .draft_statement(
+            &SubjectRef::case(&case),
+            TemplateKind::PublicStatement,
+            None,
+            &Actor("pat".into()),
+        )
+        .await
+        .unwrap();
+    // Two nodes (two stores on one database), several writers each.
+    let other = db.reopen().await;
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = if i % 2 == 0 { s.clone() } else { other.clone() };
+        let id = st.id.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .comms()
+                .decide_statement(&id, Role::Pr, true, None, &Actor(format!("pr{i}")))
+                .await
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(StoreError::Conflict(_)) => {}
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!(ok, 1);
+    let after = s.comms().get_statement(&st.id).await.unwrap().unwrap();
+    assert_eq!(after.approvals.len(), 1);
+    let approved = event_kinds(&s, &format!("case:{case}"))
+        .await
+        .into_iter()
+        .filter(|k| k == "statement.approved")
+        .count();
+    assert_eq!(approved, 1);
+    assert!(matches!(
+        s.verify_audit().await.unwrap(),
+        AuditVerdict::Ok { .. }
+    ));
+}
+
+async fn regulator_clock(s: &Dyn, case: &str) -> firewatch_store::playbooks::ClockRecord {
+    s.playbooks()
+        .case_policy(case)
+        .await
+        .unwrap()
+        .unwrap()
+        .clocks
+        .into_iter()
+        .find(|c| c.kind == "regulator")
+        .expect("a regulator clock")
+}
+
+both!(comms_a_submitted_notification_stops_the_regulator_clock_before_any_breach);
+async fn comms_a_submitted_notification_stops_the_regulator_clock_before_any_breach(kind: Kind) {
+    let (s, db) = open!(kind);
+    let submitted = comms_case(&s, "fr", 1).await;
+    let control = comms_case(&s, "fr", 2).await;
+    assert_eq!(regulator_clock(&s, &submitted).await.state, "running");
+    // Time passes: both deadlines are due (written behind the store's back).
+    db.tamper("UPDATE clocks SET deadline = 1 WHERE kind = 'regulator'")
+        .await;
+
+    let c = s.comms();
+    let sid = Actor("sid".into());
+    let bad = c
+        .mark_submitted(
+            &SubjectRef::case(&submitted),
+            NewNotification {
+                regulator: "rapex".into(),
+                reference: "x".into(),
+                submitted_at_ms: None,
+            },
+            &sid,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refusal_slug(bad), "validation");
+    // A French case's clock is the EU one: a CPSC submission is recorded, stops nothing.
+    let other = c
+        .mark_submitted(
+            &SubjectRef::case(&submitted),
+            NewNotification {
+                regulator: "cpsc".into(),
+                reference: "15B-9".into(),
+                submitted_at_ms: None,
+            },
+            &sid,
+        )
+        .await
+        .unwrap();
+    assert!(other.clocks_stopped.is_empty());
+    assert_eq!(regulator_clock(&s, &submitted).await.state, "running");
+    let n = c
+        .mark_submitted(
+            &SubjectRef::case(&submitted),
+            NewNotification {
+                regulator: "eu_sbg".into(),
+                reference: "SBG-1".into(),
+                submitted_at_ms: Some(1_770_000_100_000),
+            },
+            &sid,
+        )
+        .await
+        .unwrap();
+    assert_eq!(n.clocks_stopped, vec!["regulator_report"]);
+    assert_eq!(n.submitted_at_ms, 1_770_000_100_000);
+
+    // (The cases were received months ago, so their other clocks breach too.)
+    let breaches = s.playbooks().fire_breaches(100).await.unwrap();
+    let regulator: Vec<&str> = breaches
+        .iter()
+        .filter(|b| b.clock == "regulator_report")
+        .map(|b| b.case_id.as_str())
+        .collect();
+    assert_eq!(regulator, vec![control.as_str()], "{breaches:?}");
+    assert_eq!(regulator_clock(&s, &submitted).await.state, "stopped");
+    assert_eq!(regulator_clock(&s, &control).await.state, "breached");
+    // Re-evaluating the case does not restart it.
+    s.playbooks().evaluate_case(&submitted, &sid).await.unwrap();
+    assert!(
+        s.playbooks()
+            .fire_breaches(100)
+            .await
+            .unwrap()
+            .iter()
+            .all(|b| b.clock != "regulator_report")
+    );
+    assert_eq!(regulator_clock(&s, &submitted).await.state, "stopped");
+
+    let listed = c
+        .list_notifications(&SubjectRef::case(&submitted))
+        .await
+        .unwrap();
+    assert_eq!(listed, vec![other, n]);
+    let ev = event_kinds(&s, &format!("case:{submitted}")).await;
+    assert_eq!(
+        ev.iter()
+            .filter(|k| *k == "regulator.notification_submitted")
+            .count(),
+        2
+    );
+    assert_eq!(ev.iter().filter(|k| *k == "clocks.stopped").count(), 1);
+    let regulator_breaches = s
+        .list_events(&EventFilter {
+            entity: Some(format!("case:{submitted}")),
+            after_seq: 0,
+            limit: 1000,
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| {
+            e.kind == "clock.breached"
+                && e.after
+                    .as_deref()
+                    .is_some_and(|a| a.contains("regulator_report"))
+        })
+        .count();
+    assert_eq!(regulator_breaches, 0, "{ev:?}");
+    assert!(matches!(
+        s.verify_audit().await.unwrap(),
+        AuditVerdict::Ok { .. }
+    ));
+}
+
+both!(comms_a_signal_gets_statements_exports_and_notifications_from_its_reports);
+async fn comms_a_signal_gets_statements_exports_and_notifications_from_its_reports(kind: Kind) {
+    let (s, _db) = open!(kind);
+    let admin = Actor("root".into());
+    s.upsert_products(
+        vec![new_product("Acme", "X1", "phone", Some(799.0))],
+        &admin,
+    )
+    .await
+    .unwrap();
+    s.upsert_exposure(
+        vec![
+            NewExposure {
+                line: 1,
+                brand: "Acme".into(),
+                model: "X1".into(),
+                market: "FR".into(),
+                month: "2026-01".into(),
+                units: 500,
+            },
+            NewExposure {
+                line: 2,
+                brand: "Acme".into(),
+                model: "X1".into(),
+                market: "FR".into(),
+                month: "2026-02".into(),
+                units: 250,
+            },
+        ],
+        &admin,
+    )
+    .await
+    .unwrap();
+    // Two counted fire reports of the product.
+    let mut cases = Vec::new();
+    for n in 1..=2 {
+        cases.push(comms_case(&s, "en", n).await);
+    }
+    let product_id = s.list_products().await.unwrap()[0].id;
+    let signal = s
+        .open_signal(
+            NewSignal {
+                product_id,
+                hazard: "thermal.fire".into(),
+                trigger: serde_json::json!({}),
+                quiet_after_dismissal_ms: 0,
+            },
+            &Actor("system:signals".into()),
+        )
+        .await
+        .unwrap()
+        .expect("opened");
+    let subject = SubjectRef::signal(&signal.id);
+    let c = s.comms();
+    let data = c.subject_data(&subject).await.unwrap();
+    assert_eq!(data.reference, "SIG-000001");
+    assert_eq!(data.reports.len(), 2, "both reports are linked");
+    assert_eq!(data.units_by_market, vec![("FR".to_string(), 750)]);
+    assert_eq!(data.category.as_deref(), Some("phone"));
+    assert_eq!(data.price, Some((799.0, "EUR".to_string())));
+
+    let st = c
+        .draft_statement(
+            &subject,
+            TemplateKind::PublicStatement,
+            None,
+            &Actor("pat".into()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(st.lang, Lang::En);
+    assert!(st.body.contains("Acme X1"), "{}", st.body);
+    assert_eq!(c.list_statements(&subject).await.unwrap(), vec![st.clone()]);
+    assert_eq!(
+        event_kinds(&s, &subject.entity())
+            .await
+            .last()
+            .map(String::as_str),
+        Some("statement.drafted")
+    );
+    let input = export_input(&data, "2026-03-01".parse().unwrap());
+    assert_eq!(input.incidents.len(), 2);
+    assert_eq!(
+        input.aware_on,
+        firewatch_store::comms::date_of_ms(signal.opened_at_ms)
+    );
+    c.record_export(&subject, "cpsc", "pdf", "abc123", &Actor("sid".into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        event_kinds(&s, &subject.entity())
+            .await
+            .last()
+            .map(String::as_str),
+        Some("export.generated")
+    );
+    assert!(matches!(
+        c.record_export(
+            &SubjectRef::signal("nope"),
+            "cpsc",
+            "pdf",
+            "abc",
+            &Actor("sid".into())
+        )
+        .await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // A signal has no clocks: the notification is recorded and stops nothing.
+    let n = c
+        .mark_submitted(
+            &subject,
+            NewNotification {
+                regulator: "cpsc".into(),
+                reference: "15B-1".into(),
+                submitted_at_ms: None,
+            },
+            &Actor("sid".into()),
+        )
+        .await
+        .unwrap();
+    assert!(n.clocks_stopped.is_empty());
+    assert_eq!(c.list_notifications(&subject).await.unwrap(), vec![n]);
+    for case in &cases {
+        let clocks = s
+            .playbooks()
+            .case_policy(case)
+            .await
+            .unwrap()
+            .unwrap()
+            .clocks;
+        assert!(
+            clocks
+                .iter()
+                .any(|c| c.kind == "regulator" && c.state == "running")
+        );
+    }
+    assert!(matches!(
+        s.verify_audit().await.unwrap(),
+        AuditVerdict::Ok { .. }
+    ));
+}
+
+/// `migrate-data` copies the comms tables (foreign-key order: approvals after statements),
+/// and the copied rows read back the same from PostgreSQL, identities continuing after
+/// the copied ids.
+#[tokio::test]
+async fn comms_migrate_data_copies_the_comms_tables() {
+    let Some((sqlite, db)) = open(Kind::Sqlite).await else {
+        return;
+    };
+    let Some(cluster) = pgtest::cluster() else {
+        return;
+    };
+    let url = cluster.fresh_database().await;
+    let case = comms_case(&sqlite, "fr", 1).await;
+    let subject = SubjectRef::case(&case);
+    let (admin, pr) = (Actor("root".into()), Actor("pat".into()));
+    let c = sqlite.comms();
+    let base = firewatch_comms::builtin_template(TemplateKind::RecallNotice, Lang::Fr)
+        .unwrap()
+        .to_string();
+    let t1 = c
+        .put_template(TemplateKind::RecallNotice, Lang::Fr, base.clone(), &admin)
+        .await
+        .unwrap();
+    c.put_profile(comms_profile(), &admin).await.unwrap();
+    c.put_facts(&subject, clean_facts(), &pr).await.unwrap();
+    let st = c
+        .draft_statement(&subject, TemplateKind::RecallNotice, None, &pr)
+        .await
+        .unwrap();
+    assert_eq!(st.template_id, Some(t1.id));
+    c.decide_statement(&st.id, Role::Pr, true, None, &pr)
+        .await
+        .unwrap();
+    let n = c
+        .mark_submitted(
+            &subject,
+            NewNotification {
+                regulator: "eu_sbg".into(),
+                reference: "SBG-7".into(),
+                submitted_at_ms: None,
+            },
+            &Actor("sid".into()),
+        )
+        .await
+        .unwrap();
+
+    let summary = firewatch_store::postgres::migrate_data::sqlite_to_postgres(
+        &db.dir.path().join("fw.sqlite"),
+        &url,
+    )
+    .await
+    .unwrap();
+    let position = |t: &str| {
+        summary
+            .tables
+            .iter()
+            .position(|(name, _)| name == t)
+            .unwrap_or_else(|| panic!("{t} not copied: {summary:?}"))
+    };
+    let rows = |t: &str| summary.tables[position(t)].1;
+    assert!(position("statement_approvals") > position("statements"));
+    assert_eq!(
+        [
+            "comms_templates",
+            "comms_settings",
+            "comms_facts",
+            "statements",
+            "statement_approvals",
+            "regulator_notifications"
+        ]
+        .map(rows),
+        [1, 1, 1, 1, 1, 1]
+    );
+
+    let pg: Dyn = Arc::new(PgStore::open(&url).await.unwrap());
+    let p = pg.comms();
+    assert_eq!(
+        p.get_statement(&st.id).await.unwrap(),
+        c.get_statement(&st.id).await.unwrap()
+    );
+    assert_eq!(
+        p.stored_templates().await.unwrap(),
+        c.stored_templates().await.unwrap()
+    );
+    assert_eq!(p.profile().await.unwrap(), comms_profile());
+    assert_eq!(p.facts(&subject).await.unwrap(), clean_facts());
+    assert_eq!(p.list_notifications(&subject).await.unwrap(), vec![n]);
+    assert!(matches!(
+        pg.verify_audit().await.unwrap(),
+        AuditVerdict::Ok { .. }
+    ));
+    // New rows continue after the copied ids.
+    let t2 = p
+        .put_template(TemplateKind::RecallNotice, Lang::Fr, base, &admin)
+        .await
+        .unwrap();
+    assert!(t2.id > t1.id);
+    let approved = p
+        .decide_statement(&st.id, Role::Hq, true, None, &Actor("hana".into()))
+        .await
+        .unwrap();
+    assert_eq!(approved.approvals.len(), 2);
+    assert!(approved.approvals[1].id > approved.approvals[0].id);
+}
+
 // ------------------------------------------------------------------ web UI (issue 7)
 
-#[tokio::test]
-async fn the_queue_is_severity_then_nearest_clock_and_follows_clock_changes() {
-    let (store, dir) = sqlite().await;
+both!(the_queue_is_severity_then_nearest_clock_and_follows_clock_changes);
+async fn the_queue_is_severity_then_nearest_clock_and_follows_clock_changes(kind: Kind) {
+    let (store, db) = open!(kind);
     let a = created(store.intake(command(None, "first S2")).await.unwrap());
     let b = created(store.intake(command(None, "second S2")).await.unwrap());
     let mut s1 = command(None, "an S1");
@@ -918,14 +1797,11 @@ async fn the_queue_is_severity_then_nearest_clock_and_follows_clock_changes() {
         )
     };
     // The second S2 has the nearer clock: it goes first among the S2s although newer.
-    tamper(
-        &dir,
-        &format!(
-            "UPDATE clocks SET state = 'stopped'; {} ; {}",
-            running(&a.case_id, 9_000),
-            running(&b.case_id, 5_000)
-        ),
-    )
+    db.tamper(&format!(
+        "UPDATE clocks SET state = 'stopped'; {} ; {}",
+        running(&a.case_id, 9_000),
+        running(&b.case_id, 5_000)
+    ))
     .await;
     let open = CaseFilter {
         open_only: true,
@@ -946,21 +1822,15 @@ async fn the_queue_is_severity_then_nearest_clock_and_follows_clock_changes() {
         ]
     );
     // A clock change moves the case; a stopped clock no longer counts.
-    tamper(
-        &dir,
-        &format!(
-            "UPDATE clocks SET deadline = 1000 WHERE case_id = '{}'",
-            a.case_id
-        ),
-    )
+    db.tamper(&format!(
+        "UPDATE clocks SET deadline = 1000 WHERE case_id = '{}'",
+        a.case_id
+    ))
     .await;
-    tamper(
-        &dir,
-        &format!(
-            "UPDATE clocks SET state = 'stopped' WHERE case_id = '{}'",
-            b.case_id
-        ),
-    )
+    db.tamper(&format!(
+        "UPDATE clocks SET state = 'stopped' WHERE case_id = '{}'",
+        b.case_id
+    ))
     .await;
     assert_eq!(
         order(store.ui().queue(&open).await.unwrap()),
@@ -981,6 +1851,26 @@ async fn the_queue_is_severity_then_nearest_clock_and_follows_clock_changes() {
         ..open.clone()
     };
     assert_eq!(store.ui().queue(&all).await.unwrap().len(), 4);
+    let closed = CaseFilter {
+        status: Some(CaseStatus::Closed),
+        ..all.clone()
+    };
+    assert_eq!(
+        order(store.ui().queue(&closed).await.unwrap()),
+        vec![(d.case_id.clone(), None)]
+    );
+    let closed_but_open_only = CaseFilter {
+        status: Some(CaseStatus::Closed),
+        ..open.clone()
+    };
+    assert!(
+        store
+            .ui()
+            .queue(&closed_but_open_only)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     store
         .create_user("alice", Role::Agent, None, &Actor::cli())
         .await
@@ -1005,10 +1895,10 @@ async fn the_queue_is_severity_then_nearest_clock_and_follows_clock_changes() {
     );
 }
 
-#[tokio::test]
-async fn sessions_login_attempts_and_password_changes_are_stored_and_audited() {
+both!(sessions_login_attempts_and_password_changes_are_stored_and_audited);
+async fn sessions_login_attempts_and_password_changes_are_stored_and_audited(kind: Kind) {
     use firewatch_store::ui::NewSession;
-    let (store, _dir) = sqlite().await;
+    let (store, _db) = open!(kind);
     store
         .create_user("alice", Role::Agent, Some("old".into()), &Actor::cli())
         .await

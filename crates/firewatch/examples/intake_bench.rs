@@ -33,6 +33,43 @@ fn arg(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+fn string_arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+/// PostgreSQL's counterpart of [`raw_rate`]: single-row inserts, each committed on its own,
+/// on the same server the intake run uses.
+async fn pg_raw_rate(url: &str, secs: f64) -> anyhow::Result<f64> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await?;
+    sqlx::query("CREATE TABLE IF NOT EXISTS bench_raw (id BIGSERIAL PRIMARY KEY, body TEXT NOT NULL)")
+        .execute(&mut conn)
+        .await?;
+    let body = "x".repeat(300);
+    let t0 = Instant::now();
+    let mut n = 0u64;
+    while t0.elapsed().as_secs_f64() < secs {
+        let mut tx = conn.begin().await?;
+        sqlx::query("INSERT INTO bench_raw (body) VALUES ($1)")
+            .bind(&body)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        n += 1;
+    }
+    Ok(n as f64 / t0.elapsed().as_secs_f64())
+}
+
+async fn raw_sample(pg_url: Option<&str>, file: &Path, secs: f64) -> anyhow::Result<f64> {
+    match pg_url {
+        Some(url) => pg_raw_rate(url, secs).await,
+        None => raw_rate(file, secs),
+    }
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -206,10 +243,22 @@ async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| ".".into()))?;
     let data = dir.path();
     let load_before = loadavg();
+    // `--database-url postgres://…` (an empty database): the server and the raw comparison
+    // both run on that PostgreSQL server.
+    let pg_url = string_arg("--database-url");
+    let db_args: Vec<String> = match &pg_url {
+        Some(u) => vec!["--database-url".into(), u.clone()],
+        None => vec![],
+    };
+    println!(
+        "backend: {}",
+        if pg_url.is_some() { "PostgreSQL" } else { "SQLite" }
+    );
 
     let run = |args: &[&str]| -> anyhow::Result<String> {
         let out = Command::new(&bin)
             .args(args)
+            .args(&db_args)
             .arg("--data")
             .arg(data)
             .output()?;
@@ -228,12 +277,14 @@ async fn main() -> anyhow::Result<()> {
     // Raw rate, right before the run (its own file, same directory and disk).
     let raw_file = data.join("raw.sqlite");
     let mut raw = vec![
-        raw_rate(&raw_file, raw_secs)?,
-        raw_rate(&raw_file, raw_secs)?,
+        raw_sample(pg_url.as_deref(), &raw_file, raw_secs).await?,
+        raw_sample(pg_url.as_deref(), &raw_file, raw_secs).await?,
     ];
 
     let mut child = Command::new(&bin)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(&db_args)
+        .arg("--data")
         .arg(data)
         .env("FIREWATCH_LOG", "warn")
         .stdout(Stdio::piped())
@@ -307,8 +358,8 @@ async fn main() -> anyhow::Result<()> {
     let rate = all.len() as f64 / elapsed;
 
     // Raw rate, right after the run.
-    raw.push(raw_rate(&raw_file, raw_secs)?);
-    raw.push(raw_rate(&raw_file, raw_secs)?);
+    raw.push(raw_sample(pg_url.as_deref(), &raw_file, raw_secs).await?);
+    raw.push(raw_sample(pg_url.as_deref(), &raw_file, raw_secs).await?);
     let mut sorted = raw.clone();
     sorted.sort_by(f64::total_cmp);
     let raw_median = (sorted[1] + sorted[2]) / 2.0;

@@ -19,6 +19,11 @@ pub async fn run(settings: &Settings, dest: &Path) -> anyhow::Result<()> {
     {
         bail!("{} exists and is not an empty directory", dest.display());
     }
+    if let crate::config::Backend::Postgres(_) = settings.backend()? {
+        bail!(
+            "firewatch backup copies SQLite installations; for PostgreSQL use pg_dump (and copy DATA/blobs)"
+        );
+    }
     if !settings.data.join("firewatch.sqlite").exists() && settings.database_url.is_none() {
         bail!("no installation in {}", settings.data.display());
     }

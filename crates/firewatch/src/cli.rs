@@ -6,8 +6,10 @@ use crate::{demo, serve, triage_engine};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use firewatch_domain::Role;
+use firewatch_store::FullStore;
+use firewatch_store::postgres::PgStore;
 use firewatch_store::sqlite::SqliteStore;
-use firewatch_store::{Actor, AuditVerdict, Store};
+use firewatch_store::{Actor, AuditVerdict};
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -29,7 +31,7 @@ pub struct Install {
     /// Data directory (SQLite file and attachments); also FIREWATCH_DATA. Default ./firewatch-data
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// Database URL (sqlite://PATH); also FIREWATCH_DATABASE_URL.
+    /// Database URL (sqlite://PATH or postgres://USER@HOST/DB); also FIREWATCH_DATABASE_URL.
     #[arg(long)]
     pub database_url: Option<String>,
 }
@@ -101,6 +103,15 @@ pub enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Copy a whole SQLite installation into an empty PostgreSQL database (issue 8).
+    MigrateData {
+        /// The SQLite database file (DATA/firewatch.sqlite).
+        #[arg(long)]
+        from: PathBuf,
+        /// The target, postgres://USER@HOST/DB: empty (its migrations are applied here).
+        #[arg(long)]
+        to: String,
     },
 }
 
@@ -190,13 +201,19 @@ fn settings(
     )
 }
 
-pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<SqliteStore>> {
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn FullStore>> {
     settings.ensure_data_dir()?;
     match settings.backend()? {
         Backend::Sqlite(path) => {
             let store = SqliteStore::open(&path)
                 .await
                 .with_context(|| format!("cannot open the database {}", path.display()))?;
+            Ok(Arc::new(store))
+        }
+        Backend::Postgres(url) => {
+            let store = PgStore::open(&url)
+                .await
+                .with_context(|| format!("cannot open the database {}", config::redact(&url)))?;
             Ok(Arc::new(store))
         }
     }
@@ -313,10 +330,41 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::backup::run(&s, &dest).await
         }
         Command::Stats { command } => crate::stats_cmd::run(command),
+        Command::MigrateData { from, to } => migrate_data(&from, &to).await,
         Command::Import { command } => {
             crate::import_cmd::run(command, |install| settings(config, install, None, None)).await
         }
     }
+}
+
+async fn migrate_data(from: &std::path::Path, to: &str) -> anyhow::Result<()> {
+    if !(to.starts_with("postgres://") || to.starts_with("postgresql://")) {
+        bail!("--to must be a postgres:// URL");
+    }
+    let summary = firewatch_store::postgres::migrate_data::sqlite_to_postgres(from, to)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot migrate {} to {}",
+                from.display(),
+                config::redact(to)
+            )
+        })?;
+    for (table, rows) in &summary.tables {
+        println!("{table}: {rows} rows");
+    }
+    let target = PgStore::open(to).await?;
+    match firewatch_store::Store::verify_audit(&target).await? {
+        AuditVerdict::Ok { events } => println!(
+            "copied into {}: {events} audit events, chain intact. Copy the attachments directory (DATA/blobs) to the nodes' blob_dir.",
+            config::redact(to)
+        ),
+        AuditVerdict::Broken(b) => bail!(
+            "the copied audit log is BROKEN at event {}: {b}",
+            b.first_bad_seq()
+        ),
+    }
+    Ok(())
 }
 
 fn validate_user_name(name: &str) -> anyhow::Result<()> {

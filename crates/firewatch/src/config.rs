@@ -14,7 +14,9 @@ pub struct Settings {
     /// Data directory: the SQLite file and the attachments.
     pub data: PathBuf,
     pub listen: SocketAddr,
-    /// `sqlite://PATH` (default: DATA/firewatch.sqlite) or, later, `postgres://...`.
+    /// `sqlite://PATH` (default: DATA/firewatch.sqlite) or `postgres://...` (issue 8). With
+    /// PostgreSQL, `data` still holds the attachments (`DATA/blobs`): nodes sharing one
+    /// database must share that directory too (a shared mount).
     pub database_url: Option<String>,
     /// Product catalog CSV used by triage (default: DATA/catalog.csv when present).
     pub catalog: Option<PathBuf>,
@@ -33,6 +35,10 @@ pub struct Settings {
     /// `[social]`: social and news watch (connectors, forecast, escalation).
     #[serde(default)]
     pub social: crate::social::SocialSettings,
+    /// Attachment directory (default DATA/blobs); also FIREWATCH_BLOB_DIR. Nodes sharing a
+    /// PostgreSQL database must all point at the same directory (a shared mount).
+    #[serde(default)]
+    pub blob_dir: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -49,6 +55,7 @@ impl Default for Settings {
             scheduler_interval_ms: 1000,
             notifications: crate::notify::NotifySettings::default(),
             social: Default::default(),
+            blob_dir: None,
         }
     }
 }
@@ -68,7 +75,8 @@ pub struct Overrides {
 
 /// The settings that `FIREWATCH_*` variables may set (others, such as FIREWATCH_LOG, are
 /// read elsewhere and must not trip the unknown-key check).
-const SETTING_KEYS: [&str; 9] = [
+const SETTING_KEYS: [&str; 10] = [
+    "blob_dir",
     "playbook",
     "scheduler_interval_ms",
     "data",
@@ -99,6 +107,8 @@ pub fn load(config_file: Option<&Path>, overrides: Overrides) -> anyhow::Result<
 /// Where the store lives.
 pub enum Backend {
     Sqlite(PathBuf),
+    /// A PostgreSQL URL (issue 8).
+    Postgres(String),
 }
 
 impl Settings {
@@ -112,19 +122,19 @@ impl Settings {
                 Ok(Backend::Sqlite(PathBuf::from(path)))
             }
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                bail!(
-                    "PostgreSQL is not supported by this build yet; use the embedded SQLite store (omit --database-url)"
-                )
+                Ok(Backend::Postgres(url.clone()))
             }
             Some(url) => bail!(
-                "unsupported database URL `{}`: expected sqlite://PATH",
+                "unsupported database URL `{}`: expected sqlite://PATH or postgres://...",
                 redact(url)
             ),
         }
     }
 
     pub fn blob_dir(&self) -> PathBuf {
-        self.data.join("blobs")
+        self.blob_dir
+            .clone()
+            .unwrap_or_else(|| self.data.join("blobs"))
     }
 
     pub fn ensure_data_dir(&self) -> anyhow::Result<()> {
@@ -134,7 +144,7 @@ impl Settings {
 }
 
 /// Hides a password in a URL before it is printed.
-fn redact(url: &str) -> String {
+pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
         _ => url.to_string(),

@@ -192,7 +192,7 @@ pub async fn run(
 /// At start: when the products table is empty and a catalog CSV is configured (`--catalog`)
 /// or present (`DATA/catalog.csv`), imports it. Returns the stored products.
 pub async fn seed_products(
-    store: &std::sync::Arc<firewatch_store::sqlite::SqliteStore>,
+    store: &std::sync::Arc<dyn firewatch_store::FullStore>,
     settings: &Settings,
 ) -> anyhow::Result<Vec<firewatch_store::signals::ProductRecord>> {
     let products = SignalStore::list_products(&**store).await?;

@@ -120,8 +120,79 @@ pub async fn start(
     );
     let sink = PipelineSink {
         pipeline: pipeline.clone(),
-        store,
+        store: store.clone(),
     };
+    // Issue 8: nodes sharing a PostgreSQL database run the connectors on one leader only.
+    let supervisor = tokio::spawn(lead_and_run(store, social.clone(), pipeline, sink, rx));
+    tasks.push(supervisor);
+    Ok(Running {
+        shutdown: tx,
+        tasks,
+    })
+}
+
+/// How often a node that does not lead the connectors tries to take over.
+const LEADER_RETRY: Duration = Duration::from_secs(1);
+
+/// Waits to lead the connectors, runs them while leading, and starts over when the
+/// leadership is lost (its database connection failed), until shutdown.
+async fn lead_and_run(
+    store: Arc<dyn Store>,
+    social: SocialSettings,
+    pipeline: Arc<SocialPipeline>,
+    sink: PipelineSink,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let mut lead = loop {
+            match store.try_lead("social-connectors").await {
+                Ok(Some(l)) => break l,
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot try to lead the connectors"),
+            }
+            if stop_requested(LEADER_RETRY, &mut shutdown).await {
+                return;
+            }
+        };
+        tracing::info!("this node leads the social connectors");
+        let (term, term_rx) = watch::channel(false);
+        let tasks = spawn_connectors(&social, &pipeline, &sink, term_rx);
+        let stop = tokio::select! {
+            r = shutdown.changed() => r.is_err() || *shutdown.borrow(),
+            _ = lead.lost() => {
+                tracing::warn!("lost the connectors' leadership; stopping them");
+                false
+            }
+        };
+        let _ = term.send(true);
+        for t in tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+        }
+        drop(lead);
+        if stop {
+            return;
+        }
+    }
+}
+
+async fn stop_requested(d: Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
+    if *shutdown.borrow() {
+        return true;
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(d) => *shutdown.borrow(),
+        r = shutdown.changed() => r.is_err() || *shutdown.borrow(),
+    }
+}
+
+/// Starts the configured connectors; they stop when `rx` turns true.
+fn spawn_connectors(
+    social: &SocialSettings,
+    pipeline: &Arc<SocialPipeline>,
+    sink: &PipelineSink,
+    rx: watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
     if let Some(j) = &social.jetstream {
         let mut c = JetstreamConnector::new(&j.url);
         if !j.collections.is_empty() {
@@ -158,8 +229,5 @@ pub async fn start(
         tasks.push(spawn(c, sink.clone(), rx.clone()));
     }
     tracing::info!(connectors = tasks.len(), "social connectors started");
-    Ok(Running {
-        shutdown: tx,
-        tasks,
-    })
+    tasks
 }

@@ -18,7 +18,18 @@ struct Ctx {
 }
 
 fn setup(env: &[(&str, &str)]) -> Ctx {
+    setup_in(tempfile::tempdir().unwrap(), env)
+}
+
+/// `setup` on `backend`; `None` when PostgreSQL is not installed (see `use_backend`).
+async fn setup_on(backend: Backend, env: &[(&str, &str)]) -> Option<Ctx> {
     let dir = tempfile::tempdir().unwrap();
+    use_backend(backend, dir.path())
+        .await
+        .then(|| setup_in(dir, env))
+}
+
+fn setup_in(dir: tempfile::TempDir, env: &[(&str, &str)]) -> Ctx {
     let data = dir.path().to_path_buf();
     std::fs::write(data.join("catalog.csv"), CATALOG).unwrap();
     let agent = user_with_token(&data, "alice", "agent");
@@ -85,9 +96,11 @@ fn fields(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-#[tokio::test]
-async fn the_french_story_becomes_an_s1_case_with_its_hazards() {
-    let ctx = setup(&[]);
+crate::on_both!(the_french_story_becomes_an_s1_case_with_its_hazards);
+async fn the_french_story_becomes_an_s1_case_with_its_hazards(backend: Backend) {
+    let Some(ctx) = setup_on(backend, &[]).await else {
+        return;
+    };
     let body =
         json!({"narrative": STORY_FR, "country": "FR", "injuries": "none", "channel": "phone"});
     let resp = ctx.post_report(&body.to_string(), None).await;
@@ -130,9 +143,13 @@ async fn the_french_story_becomes_an_s1_case_with_its_hazards() {
     assert_eq!(case["timeline"][0]["actor"], "alice");
 }
 
-#[tokio::test]
-async fn an_idempotency_key_replays_the_first_answer_and_refuses_a_different_body() {
-    let ctx = setup(&[]);
+crate::on_both!(an_idempotency_key_replays_the_first_answer_and_refuses_a_different_body);
+async fn an_idempotency_key_replays_the_first_answer_and_refuses_a_different_body(
+    backend: Backend,
+) {
+    let Some(ctx) = setup_on(backend, &[]).await else {
+        return;
+    };
     let body = json!({"narrative": "The charger sparked.", "country": "US"}).to_string();
     let first: Value = ctx
         .post_report(&body, Some("key-1"))
@@ -337,9 +354,11 @@ async fn roles_are_checked_on_every_route() {
     problem(resp, StatusCode::UNAUTHORIZED).await;
 }
 
-#[tokio::test]
-async fn case_work_follows_the_transition_table_and_is_audited() {
-    let ctx = setup(&[]);
+crate::on_both!(case_work_follows_the_transition_table_and_is_audited);
+async fn case_work_follows_the_transition_table_and_is_audited(backend: Backend) {
+    let Some(ctx) = setup_on(backend, &[]).await else {
+        return;
+    };
     let created: Value = ctx
         .post_report(
             &json!({"narrative": "The power bank swelled."}).to_string(),
@@ -459,9 +478,11 @@ async fn case_work_follows_the_transition_table_and_is_audited() {
     );
 }
 
-#[tokio::test]
-async fn audit_verify_passes_then_names_a_tampered_event() {
-    let ctx = setup(&[]);
+crate::on_both!(audit_verify_passes_then_names_a_tampered_event);
+async fn audit_verify_passes_then_names_a_tampered_event(backend: Backend) {
+    let Some(ctx) = setup_on(backend, &[]).await else {
+        return;
+    };
     for i in 0..3 {
         ctx.post_report(
             &json!({ "narrative": format!("report {i}: it overheated") }).to_string(),
@@ -484,18 +505,11 @@ async fn audit_verify_passes_then_names_a_tampered_event() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("OK"));
 
-    {
-        use sqlx::Connection;
-        let url = format!(
-            "sqlite://{}",
-            ctx.server.data.join("firewatch.sqlite").display()
-        );
-        let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
-        sqlx::query("UPDATE events SET actor = 'mallory' WHERE seq = 5")
-            .execute(&mut c)
-            .await
-            .unwrap();
-    }
+    sql_exec(
+        &ctx.server.data,
+        "UPDATE events SET actor = 'mallory' WHERE seq = 5",
+    )
+    .await;
     let v: Value = ctx
         .http
         .get(ctx.server.url("/api/v1/audit/verify"))

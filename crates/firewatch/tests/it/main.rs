@@ -9,6 +9,7 @@ mod durability;
 mod faults;
 mod harness;
 mod import_reports;
+mod nodes;
 mod photos;
 mod playbook;
 mod security;

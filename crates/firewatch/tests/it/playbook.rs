@@ -276,11 +276,14 @@ fn short_clock_playbook(default_text: &str) -> String {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_story_of_design_section_1_end_to_end() {
+crate::on_both!(multi_thread the_story_of_design_section_1_end_to_end);
+async fn the_story_of_design_section_1_end_to_end(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
+    if !use_backend(backend, &data).await {
+        return;
+    }
     let agent = user_with_token(&data, "alice", "agent");
     let supervisor = user_with_token(&data, "sam", "supervisor");
     let hq = user_with_token(&data, "hana", "hq");

@@ -135,10 +135,13 @@ fn field_names(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_planted_excess_of_fires_opens_a_signal_with_the_expected_statistics() {
+crate::on_both!(multi_thread a_planted_excess_of_fires_opens_a_signal_with_the_expected_statistics);
+async fn a_planted_excess_of_fires_opens_a_signal_with_the_expected_statistics(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_path_buf();
+    if !use_backend(backend, &data).await {
+        return;
+    }
     let admin = user_with_token(&data, "root", "admin");
     let agent = user_with_token(&data, "alice", "agent");
     let safety = user_with_token(&data, "sam", "safety");

@@ -79,10 +79,15 @@ fn import(data: &std::path::Path, config: &std::path::Path, jsonl: &str) -> Stri
     String::from_utf8(out.stdout).unwrap()
 }
 
-#[tokio::test]
-async fn an_imported_cascade_joins_the_reporters_case_forecasts_and_escalates_once() {
+crate::on_both!(an_imported_cascade_joins_the_reporters_case_forecasts_and_escalates_once);
+async fn an_imported_cascade_joins_the_reporters_case_forecasts_and_escalates_once(
+    backend: Backend,
+) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_path_buf();
+    if !use_backend(backend, &data).await {
+        return;
+    }
     std::fs::write(data.join("catalog.csv"), CATALOG).unwrap();
     let config = data.join("fw.toml");
     std::fs::write(
