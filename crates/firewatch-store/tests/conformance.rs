@@ -2003,3 +2003,38 @@ async fn sessions_login_attempts_and_password_changes_are_stored_and_audited(kin
     }
     assert!(store.verify_audit().await.is_ok());
 }
+
+/// PostgreSQL only: events a node committed but did not chain (it died in between) are
+/// chained by another node's periodic pass.
+#[tokio::test]
+async fn postgres_chains_events_a_dead_node_left_queued() {
+    let (store, db) = open!(Kind::Postgres);
+    store.intake(command(None, "r0")).await.unwrap();
+    db.tamper(
+        "INSERT INTO event_queue (at, actor, kind, entity, before, after) VALUES (1, 'node-b', 'case.note_added', 'case:x', NULL, '{}')",
+    )
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let events = store
+            .list_events(&EventFilter {
+                limit: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        if events.len() == 3 {
+            assert_eq!(events[2].actor, "node-b");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not chained within 5 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        store.verify_audit().await.unwrap(),
+        AuditVerdict::Ok { events: 3 }
+    );
+}

@@ -45,9 +45,11 @@ fn string_arg(name: &str) -> Option<String> {
 async fn pg_raw_rate(url: &str, secs: f64) -> anyhow::Result<f64> {
     use sqlx::Connection;
     let mut conn = sqlx::PgConnection::connect(url).await?;
-    sqlx::query("CREATE TABLE IF NOT EXISTS bench_raw (id BIGSERIAL PRIMARY KEY, body TEXT NOT NULL)")
-        .execute(&mut conn)
-        .await?;
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS bench_raw (id BIGSERIAL PRIMARY KEY, body TEXT NOT NULL)",
+    )
+    .execute(&mut conn)
+    .await?;
     let body = "x".repeat(300);
     let t0 = Instant::now();
     let mut n = 0u64;
@@ -252,7 +254,11 @@ async fn main() -> anyhow::Result<()> {
     };
     println!(
         "backend: {}",
-        if pg_url.is_some() { "PostgreSQL" } else { "SQLite" }
+        if pg_url.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
     );
 
     let run = |args: &[&str]| -> anyhow::Result<String> {

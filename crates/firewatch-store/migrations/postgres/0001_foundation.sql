@@ -114,3 +114,17 @@ CREATE TABLE chain_head (
     hash TEXT NOT NULL
 );
 INSERT INTO chain_head (id, seq, hash) VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
+
+-- PostgreSQL only: audit events committed with their change, waiting to be chained. Each
+-- node's sequencer moves them to `events` in batches while holding the chain_head row lock,
+-- so concurrent transactions still commit together (group commit) and the chain stays linear
+-- across nodes. Empty except for the moment between a COMMIT and its chaining.
+CREATE TABLE event_queue (
+    id     BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at     BIGINT NOT NULL,
+    actor  TEXT NOT NULL,
+    kind   TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    before TEXT,
+    after  TEXT
+);

@@ -5,9 +5,9 @@
 //! * every write is one ordinary transaction on a pooled connection (PostgreSQL does its own
 //!   group commit); the operation runs in a spawned task, so a caller that goes away does
 //!   not cut a transaction in half;
-//! * audit events are buffered during the transaction and appended at its end while holding
-//!   the row lock on `chain_head` (`SELECT ... FOR UPDATE`), so writers on any node extend
-//!   one linear chain;
+//! * audit events are written to `event_queue` in the transaction of their change, then
+//!   chained after COMMIT in group-committed batches under the `chain_head` row lock
+//!   (`SELECT ... FOR UPDATE`), so writers on any node extend one linear chain (`chain.rs`);
 //! * case and signal numbers come from sequences (unique across nodes; a rolled-back intake
 //!   leaves a gap);
 //! * scheduled work is claimed with `FOR UPDATE SKIP LOCKED` plus a conditional UPDATE, so a
@@ -27,6 +27,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+mod chain;
 mod comms;
 pub mod migrate_data;
 mod playbooks;
@@ -71,43 +72,13 @@ impl WriteCtx {
             .try_get(0)?)
     }
 
-    /// Chains this transaction's events onto the head, holding the head's row lock until
-    /// COMMIT: concurrent transactions (on any node) append one after the other.
+    /// Queues this transaction's events (chained after COMMIT by [`chain::Sequencer`]).
     async fn flush_events(&mut self) -> Result<()> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let row = sqlx::query("SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE")
-            .fetch_one(&mut *self.conn)
-            .await?;
-        let mut head = ChainHead {
-            seq: row.try_get(0)?,
-            hash: row.try_get(1)?,
-        };
-        let chained: Vec<ChainedEvent> = self.pending.drain(..).map(|d| head.append(d)).collect();
-        // 9 values a row; PostgreSQL allows 65,535 parameters a statement.
-        for chunk in chained.chunks(1000) {
-            let mut qb = sqlx::QueryBuilder::<Postgres>::new(
-                "INSERT INTO events (seq, at, actor, kind, entity, before, after, prev_hash, hash) ",
-            );
-            qb.push_values(chunk, |mut b, e| {
-                b.push_bind(e.seq)
-                    .push_bind(e.at_ms)
-                    .push_bind(&e.actor)
-                    .push_bind(&e.kind)
-                    .push_bind(&e.entity)
-                    .push_bind(&e.before)
-                    .push_bind(&e.after)
-                    .push_bind(&e.prev_hash)
-                    .push_bind(&e.hash);
-            });
-            qb.build().execute(&mut *self.conn).await?;
-        }
-        sqlx::query("UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1")
-            .bind(head.seq)
-            .bind(&head.hash)
-            .execute(&mut *self.conn)
-            .await?;
+        chain::enqueue(&mut self.conn, &self.pending).await?;
+        self.pending.clear();
         Ok(())
     }
 }
@@ -117,6 +88,8 @@ pub struct PgStore {
     pub(crate) readers: PgPool,
     /// The active playbook (issue 5), applied inside write transactions.
     pub(crate) playbook: std::sync::Arc<crate::playbooks::PlaybookCell>,
+    /// Chains committed events (group-committed, see `chain.rs`).
+    chain: chain::Sequencer,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -169,6 +142,7 @@ impl PgStore {
             .await?;
         let playbook = playbooks::load_active(&readers).await?;
         Ok(PgStore {
+            chain: chain::Sequencer::start(readers.clone()),
             readers,
             playbook: std::sync::Arc::new(crate::playbooks::PlaybookCell::new(playbook)),
         })
@@ -187,6 +161,7 @@ impl PgStore {
         op: impl for<'c> FnOnce(&'c mut WriteCtx) -> BoxFuture<'c, Result<T>> + Send + 'static,
     ) -> Result<T> {
         let pool = self.readers.clone();
+        let chain = self.chain.clone();
         let task = tokio::spawn(async move {
             let conn = pool.begin().await.map_err(StoreError::from)?;
             let mut ctx = WriteCtx {
@@ -197,8 +172,12 @@ impl PgStore {
             let outcome = op(&mut ctx).await;
             match outcome {
                 Ok(v) => {
+                    let has_events = !ctx.pending.is_empty();
                     ctx.flush_events().await?;
                     ctx.conn.commit().await?;
+                    if has_events {
+                        chain.sync().await;
+                    }
                     Ok(v)
                 }
                 Err(e) => {
@@ -888,6 +867,8 @@ impl Store for PgStore {
     }
 
     async fn verify_audit(&self) -> Result<AuditVerdict> {
+        // Events committed before this call are chained first.
+        self.chain.sync().await;
         // One REPEATABLE READ transaction, so the head and the events are one snapshot.
         let mut conn = self.readers.begin().await?;
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
