@@ -176,6 +176,17 @@ async fn load_facts(conn: &mut PgConnection, case_id: &str) -> Result<Loaded> {
             facts.product.currency = v["price"]["currency"].as_str().unwrap_or("").to_string();
         }
     }
+    // The case's public mentions and their forecasts (rules such as viral-risk). 1e308 in
+    // forecast_final stands for an unbounded forecast.
+    let m = sqlx::query(
+        "SELECT COUNT(*), MAX(forecast_final), MAX(p_exceed) FROM mentions WHERE case_id = $1",
+    )
+    .bind(case_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    facts.mentions.count = m.try_get(0)?;
+    facts.mentions.max_predicted_reach = m.try_get::<Option<f64>, _>(1)?.unwrap_or(0.0);
+    facts.mentions.max_p_exceed = m.try_get::<Option<f64>, _>(2)?.unwrap_or(0.0);
     Ok(Loaded {
         case,
         facts,

@@ -340,6 +340,7 @@ impl PgStore {
         actor: &Actor,
     ) -> Result<Option<EscalationRecord>> {
         let (post_id, actor) = (post_id.to_string(), actor.clone());
+        let pb = self.playbook.current();
         self.write(move |ctx| {
             Box::pin(async move {
                 let row = sqlx::query("SELECT case_id, escalated_at FROM mentions WHERE post_id = $1")
@@ -383,6 +384,9 @@ impl PgStore {
                     Some(json!({"escalation_id": id, "to": roles, "mention": post_id, "because": reason})),
                 )
                 .await?;
+                // The playbook sees the mention's forecast (case.mentions.*): a rule such as
+                // viral-risk escalates the case's level and notifies as any rule match does.
+                super::playbooks::apply_evaluation(ctx, &pb, &case_id, &actor).await?;
                 Ok(Some(EscalationRecord { id, case_id, post_id, roles, reason: reason_text, created_at_ms: ctx.now_ms }))
             })
         })
