@@ -143,9 +143,10 @@ pub async fn signal_page(
     Path(id): Path<String>,
 ) -> Response {
     if state.signals.is_none() {
+        // The same status as the API's signals-unavailable problem.
         return message(
             &ctx,
-            StatusCode::OK,
+            StatusCode::SERVICE_UNAVAILABLE,
             "safety.title",
             "safety.unavailable",
             None,

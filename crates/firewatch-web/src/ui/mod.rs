@@ -38,7 +38,7 @@ pub const SESSION_COOKIE: &str = "fw_session";
 pub const CSRF_COOKIE: &str = "fw_csrf";
 pub const LANG_COOKIE: &str = "fw_lang";
 /// The CSP of every page: no inline script or style, nothing from outside.
-pub const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'";
+pub const PAGE_CSP: &str = crate::security::HTML_CSP;
 
 /// Whether a route of the table is a page (HTML) rather than the JSON API or operations.
 pub fn is_page(path: &str) -> bool {
@@ -328,13 +328,10 @@ pub async fn gate(
     None
 }
 
+/// A refused browser post (cross-site, missing or wrong form token): problem+json like every
+/// other refusal, so scripts and people get the same answer.
 fn forbidden_text(msg: &'static str) -> Response {
-    let mut r = (StatusCode::FORBIDDEN, msg).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    r
+    ApiError::new(StatusCode::FORBIDDEN, "csrf", "Request refused", msg).into_response()
 }
 
 /// A browser POST must come from this site: `Sec-Fetch-Site` same-origin (or none, typed by
@@ -375,7 +372,7 @@ async fn check_form_token(req: &mut Request) -> Option<Response> {
     }
     let body = std::mem::take(req.body_mut());
     let Ok(bytes) = axum::body::to_bytes(body, 2 << 20).await else {
-        return Some((StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response());
+        return Some(ApiError::too_large("form too large").into_response());
     };
     let token = form_value(bytes.clone(), "csrf").await;
     *req.body_mut() = Body::from(bytes);

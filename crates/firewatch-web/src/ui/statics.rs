@@ -2,7 +2,7 @@
 //! caching (a new build changes the name). No outside resource is ever referenced.
 
 use axum::extract::Path;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
@@ -47,6 +47,6 @@ pub async fn serve(Path(file): Path<String>) -> Response {
             );
             r
         }
-        None => (StatusCode::NOT_FOUND, "no such file").into_response(),
+        None => crate::error::ApiError::not_found("static file").into_response(),
     }
 }
