@@ -258,8 +258,8 @@ pub async fn problem_for_plain_rejections(resp: Response) -> Response {
         Ok(b) => String::from_utf8_lossy(&b).into_owned(),
         Err(_) => String::new(),
     };
-    let mut problem = ApiError::new(status, "bad-request", "The request was refused", detail)
-        .into_response();
+    let mut problem =
+        ApiError::new(status, "bad-request", "The request was refused", detail).into_response();
     for name in [header::RETRY_AFTER, header::ALLOW] {
         if let Some(v) = parts.headers.get(&name) {
             problem.headers_mut().insert(name, v.clone());

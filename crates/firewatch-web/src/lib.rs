@@ -168,7 +168,9 @@ pub fn app(state: AppState) -> Router {
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             state.config.request_timeout,
         ))
-        .layer(middleware::map_response(error::problem_for_plain_rejections))
+        .layer(middleware::map_response(
+            error::problem_for_plain_rejections,
+        ))
         // nosniff, Referrer-Policy, X-Frame-Options and a CSP by content type (security.rs).
         .layer(middleware::map_response(security::headers))
         .with_state(state)
