@@ -152,6 +152,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_non_ascii_character_before_an_author_email_is_a_parse_error_not_a_panic() {
+        // feed-rs 3.0.0 slices inside the multi-byte character before the address; found by
+        // `fuzz/` target `feed` (seed regression-feed-rs-email-char-boundary).
+        let doc = "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>t</title><managingEditor>\u{a7}ditor@example.com</managingEditor><item><title>a</title></item></channel></rss>";
+        let outcome = std::panic::catch_unwind(|| parse_feed(doc.as_bytes()));
+        assert!(outcome.is_ok(), "parse_feed let a panic escape");
+    }
+
+    #[test]
     fn entries_without_links_get_the_same_id_on_every_parse() {
         let rss = br#"<rss version="2.0"><channel><title>T</title><item><title>Battery fire</title><description>&lt;b&gt;smoke&lt;/b&gt;</description></item></channel></rss>"#;
         let a = parse_feed(rss).unwrap();
