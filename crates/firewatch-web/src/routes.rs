@@ -216,6 +216,8 @@ pub fn table() -> &'static [RouteSpec] {
             route!(GET "/admin", Access::Roles(ADMIN), "Page: administration", req: None, resp: 200 None, get(ui::admin::page)),
             route!(POST "/admin/users", Access::Roles(ADMIN), "Page: add a user", req: None, resp: 303 None, post(ui::admin::add_user)),
             route!(POST "/admin/users/{name}/password", Access::Roles(ADMIN), "Page: set a user's password (ends their sessions)", req: None, resp: 303 None, post(ui::admin::set_password)),
+            route!(POST "/admin/tokens", Access::Roles(ADMIN), "Page: create an API token for a user (shown once; only its SHA-256 is stored)", req: None, resp: 200 None, post(ui::admin::create_token)),
+            route!(POST "/admin/tokens/{id}/revoke", Access::Roles(ADMIN), "Page: revoke an API token", req: None, resp: 303 None, post(ui::admin::revoke_token)),
             route!(POST "/admin/playbook", Access::Roles(ADMIN), "Page: validate or apply a playbook", req: None, resp: 200 None, post(ui::admin::playbook)),
             route!(POST "/admin/exposure", Access::Roles(ADMIN), "Page: upload exposure CSV", req: None, resp: 200 None, post(ui::admin::exposure)),
             route!(POST "/admin/notifications/{id}/retry", Access::Roles(ADMIN), "Page: retry a dead notification", req: None, resp: 303 None, post(ui::admin::retry)),

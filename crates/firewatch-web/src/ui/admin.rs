@@ -1,12 +1,12 @@
 //! Admin pages: users (add with the password rules, set a password: ends their sessions),
-//! tokens, products, the exposure upload, the playbook (view, validate, apply), connector
+//! API tokens (list per user, create: shown once, only its SHA-256 is stored; revoke), products, the exposure upload, the playbook (view, validate, apply), connector
 //! state, and the webhook/e-mail outbox with its dead letters. Every action calls the same
 //! store method or API handler as the JSON API.
 
 use super::{Ctx, UiSession, csrf_ok, error_page, html, see_other};
 use crate::AppState;
 use crate::api;
-use crate::auth::{Principal, check_password_rules, hash_password};
+use crate::auth::{Principal, check_password_rules, hash_password, new_token};
 use crate::error::ApiError;
 use askama::Template;
 use axum::body::{Body, Bytes};
@@ -26,12 +26,30 @@ pub struct UserRow {
     pub tokens: usize,
 }
 
+/// One API token of a user, as the admin page lists it (never the token itself).
+pub struct TokenRow {
+    pub id: i64,
+    pub user: String,
+    pub label: String,
+    pub created: String,
+    pub revoked: Option<String>,
+}
+
+/// A token just created: shown on the resulting page only, never stored in clear.
+pub struct NewToken {
+    pub id: i64,
+    pub user: String,
+    pub token: String,
+}
+
 #[derive(Template)]
 #[template(path = "admin.html")]
 struct AdminPage<'a> {
     ctx: &'a Ctx,
     notice: Option<(bool, String)>,
     users: Vec<UserRow>,
+    token_rows: Vec<TokenRow>,
+    new_token: Option<NewToken>,
     roles: &'static [Role],
     products: Vec<(String, String, String, String)>,
     playbook_version: i64,
@@ -52,17 +70,36 @@ async fn render(
     notice: Option<(bool, String)>,
     status: StatusCode,
 ) -> Response {
+    render_with(state, ctx, notice, None, status).await
+}
+
+async fn render_with(
+    state: &AppState,
+    ctx: &Ctx,
+    notice: Option<(bool, String)>,
+    new_token: Option<NewToken>,
+    status: StatusCode,
+) -> Response {
     let ui = state.store.ui();
     let users = match ui.list_users().await {
         Ok(u) => u,
         Err(e) => return error_page(ctx, e.into()).await,
     };
     let mut rows = Vec::new();
+    let mut token_rows = Vec::new();
     for u in users {
-        let tokens = match state.store.list_tokens(&u.name).await {
-            Ok(t) => t.iter().filter(|t| t.revoked_at_ms.is_none()).count(),
+        let list = match state.store.list_tokens(&u.name).await {
+            Ok(t) => t,
             Err(e) => return error_page(ctx, e.into()).await,
         };
+        let tokens = list.iter().filter(|t| t.revoked_at_ms.is_none()).count();
+        token_rows.extend(list.into_iter().map(|t| TokenRow {
+            id: t.id,
+            user: t.user,
+            label: t.label.unwrap_or_default(),
+            created: super::when(t.created_at_ms),
+            revoked: t.revoked_at_ms.map(super::when),
+        }));
         rows.push(UserRow {
             password: u.password_hash.is_some(),
             role: u.role.as_str().to_string(),
@@ -136,6 +173,8 @@ async fn render(
         ctx,
         notice,
         users: rows,
+        token_rows,
+        new_token,
         roles: &Role::ALL,
         products,
         playbook_version: active.version,
@@ -236,6 +275,80 @@ pub async fn set_password(
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TokenForm {
+    user: String,
+    #[serde(default)]
+    label: String,
+}
+
+/// Creates an API token for a user: the same generation and store call as
+/// `firewatch token create` ([`new_token`], only the SHA-256 reaches the store, which writes
+/// the audit event). The token is on the resulting page only (no redirect: it is not kept).
+pub async fn create_token(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Extension(p): Extension<Principal>,
+    Form(f): Form<TokenForm>,
+) -> Response {
+    let user = f.user.trim().to_string();
+    let label = f.label.trim();
+    if label.chars().count() > 100 || label.chars().any(char::is_control) {
+        let m = ctx.t("admin.token_label_invalid").to_string();
+        return render(
+            &state,
+            &ctx,
+            Some((false, m)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    let label = (!label.is_empty()).then(|| label.to_string());
+    let (token, hash) = new_token();
+    match state
+        .store
+        .create_token(&user, hash, label, &Actor(p.name))
+        .await
+    {
+        Ok(rec) => {
+            let m = ctx.t("admin.token_created").to_string();
+            let new = NewToken {
+                id: rec.id,
+                user: rec.user,
+                token,
+            };
+            render_with(&state, &ctx, Some((true, m)), Some(new), StatusCode::OK).await
+        }
+        Err(e) => {
+            let e: ApiError = e.into();
+            let status = e.status();
+            render(&state, &ctx, Some((false, e.detail())), status).await
+        }
+    }
+}
+
+/// Revokes an API token (the store's `revoke_token`, audited there); a revoked token stays
+/// listed with its revocation time.
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Response {
+    let Ok(id) = id.parse::<i64>() else {
+        let e = ApiError::not_found(format!("token {id}"));
+        return render(&state, &ctx, Some((false, e.detail())), e.status()).await;
+    };
+    match state.store.revoke_token(id, &Actor(p.name)).await {
+        Ok(()) => see_other("/admin?done=token#tokens"),
+        Err(e) => {
+            let e: ApiError = e.into();
+            let status = e.status();
+            render(&state, &ctx, Some((false, e.detail())), status).await
         }
     }
 }

@@ -974,3 +974,195 @@ async fn sessions_are_httponly_csrf_is_checked_and_logins_lock_out() {
         "the password change ended alice's session"
     );
 }
+
+/// The session cookie (`fw_session=...`) a form login answered with.
+fn session_cookie(resp: &reqwest::Response) -> String {
+    set_cookies(resp)
+        .into_iter()
+        .find(|c| c.starts_with("fw_session="))
+        .expect("a session cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn admin_creates_and_revokes_api_tokens_on_the_admin_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    add_user(&data, "ada", "admin", "copper-meadow-5150");
+    add_user(&data, "alice", "agent", AGENT_PW);
+    let server = Server::start(&data, &[]);
+    let _ = client(); // installs the rustls provider reqwest needs
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let (resp, _) = form_login(&http, &server, "ada", "copper-meadow-5150").await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let ada = session_cookie(&resp);
+    let (resp, _) = form_login(&http, &server, "alice", AGENT_PW).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let alice = session_cookie(&resp);
+
+    let get_admin = || async {
+        let resp = http
+            .get(server.url("/admin"))
+            .header("cookie", &ada)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        resp.text().await.unwrap()
+    };
+    let html = get_admin().await;
+    let csrf = page_csrf(&html);
+    assert!(html.contains("action=\"/admin/tokens\""), "the create form");
+    let post = |cookie: &str, path: &str, fields: &[(&str, &str)]| {
+        http.post(server.url(path))
+            .header("cookie", cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(fields))
+            .send()
+    };
+
+    // Without the CSRF field the create form is refused and nothing is created.
+    let resp = post(&ada, "/admin/tokens", &[("user", "alice"), ("label", "ci")])
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert_eq!(sql_count(&data, "SELECT COUNT(*) FROM tokens").await, 0);
+
+    // Created: the page shows the token once; only its SHA-256 is stored.
+    let resp = post(
+        &ada,
+        "/admin/tokens",
+        &[("csrf", &csrf), ("user", "alice"), ("label", "ci <runner>")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    let page = resp.text().await.unwrap();
+    let at = page.find("id=\"new-token\">").expect("the new token") + "id=\"new-token\">".len();
+    let token = page[at..page[at..].find('<').unwrap() + at].to_string();
+    assert!(token.starts_with("fw_") && token.len() == 67, "{token}");
+    assert!(
+        page.contains("runner") && !page.contains("<runner>"),
+        "the label, escaped"
+    );
+    assert_eq!(
+        sql_count(
+            &data,
+            format!(
+                "SELECT COUNT(*) FROM tokens WHERE token_hash = '{}' AND label = 'ci <runner>'",
+                firewatch_web::auth::token_hash(&token)
+            )
+            .leak()
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        sql_count(
+            &data,
+            format!("SELECT COUNT(*) FROM tokens WHERE token_hash = '{token}'").leak()
+        )
+        .await,
+        0,
+        "never stored in clear"
+    );
+    let html = get_admin().await;
+    assert!(!html.contains(&token), "shown only once");
+    assert!(
+        html.contains("runner") && !html.contains("<runner>"),
+        "listed with its label, escaped"
+    );
+
+    // The token authenticates against the JSON API as alice.
+    let api = |t: String| http.get(server.url("/api/v1/cases")).bearer_auth(t).send();
+    assert_eq!(api(token.clone()).await.unwrap().status(), StatusCode::OK);
+    let me: Value = http
+        .get(server.url("/api/v1/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["name"], "alice");
+
+    // A non-admin session may neither create nor revoke (403), even with its own CSRF token.
+    let alice_html = http
+        .get(server.url("/queue"))
+        .header("cookie", &alice)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let alice_csrf = page_csrf(&alice_html);
+    let id = sql_count(&data, "SELECT MAX(id) FROM tokens").await;
+    let revoke = format!("/admin/tokens/{id}/revoke");
+    for path in ["/admin/tokens", revoke.as_str()] {
+        let resp = post(
+            &alice,
+            path,
+            &[("csrf", &alice_csrf), ("user", "alice"), ("label", "mine")],
+        )
+        .await
+        .unwrap();
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    assert_eq!(sql_count(&data, "SELECT COUNT(*) FROM tokens").await, 1);
+    assert_eq!(api(token.clone()).await.unwrap().status(), StatusCode::OK);
+
+    // Revoke without the CSRF field: refused, the token still works.
+    let resp = post(&ada, &revoke, &[]).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert_eq!(api(token.clone()).await.unwrap().status(), StatusCode::OK);
+
+    // Revoked by the page: the API answers 401, the list shows the revocation.
+    assert!(
+        html.contains(&format!("action=\"{revoke}\"")),
+        "a revoke button"
+    );
+    let resp = post(&ada, &revoke, &[("csrf", &csrf)]).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        api(token.clone()).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let html = get_admin().await;
+    assert!(
+        !html.contains(&format!("action=\"{revoke}\"")),
+        "no button once revoked"
+    );
+    assert!(html.contains(&format!("id=\"token-{id}\"")), "still listed");
+    // An unknown user or token: an error on the page, nothing changes.
+    let resp = post(
+        &ada,
+        "/admin/tokens",
+        &[("csrf", &csrf), ("user", "nobody")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let resp = post(&ada, "/admin/tokens/424242/revoke", &[("csrf", &csrf)])
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(sql_count(&data, "SELECT COUNT(*) FROM tokens").await, 1);
+
+    // Both changes are audited, by the admin.
+    let events = sql_count(
+        &data,
+        "SELECT COUNT(*) FROM events WHERE actor = 'ada' AND kind IN ('token.created', 'token.revoked')",
+    )
+    .await;
+    assert_eq!(events, 2);
+}
