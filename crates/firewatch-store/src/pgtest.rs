@@ -39,6 +39,8 @@ struct Owned {
     bin: PathBuf,
     as_postgres: bool,
     port: u16,
+    /// The server options `pg_ctl start` passes with `-o` (kept for [`PgCluster::restart`]).
+    opts: String,
 }
 
 static SHARED: OnceLock<Option<PgCluster>> = OnceLock::new();
@@ -119,6 +121,22 @@ impl Owned {
         }
     }
 
+    /// `pg_ctl start`, waiting until the server accepts connections.
+    fn start_server(&self) -> Result<(), String> {
+        let mut start = self.command("pg_ctl");
+        start
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-o", &self.opts, "-l"])
+            .arg(self.dir.join("log"))
+            .args(["-w", "-t", "60", "start"])
+            .stdout(Stdio::null());
+        run(start, "pg_ctl start").map_err(|e| {
+            let log = std::fs::read_to_string(self.dir.join("log")).unwrap_or_default();
+            format!("{e}\n{log}")
+        })
+    }
+
     fn stop(&self) {
         let _ = self
             .command("pg_ctl")
@@ -157,11 +175,16 @@ impl PgCluster {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let port = free_port()?;
+        let opts = format!(
+            "-c listen_addresses=127.0.0.1 -p {port} -k {} -c max_connections=300 -c shared_buffers=64MB",
+            dir.display()
+        );
         let owned = Owned {
             dir: dir.clone(),
             bin,
             as_postgres,
             port,
+            opts,
         };
         if as_postgres {
             run(
@@ -187,22 +210,9 @@ impl PgCluster {
             owned.stop();
             return Err(e);
         }
-        let opts = format!(
-            "-c listen_addresses=127.0.0.1 -p {port} -k {} -c max_connections=300 -c shared_buffers=64MB",
-            dir.display()
-        );
-        let mut start = owned.command("pg_ctl");
-        start
-            .arg("-D")
-            .arg(&data)
-            .args(["-o", &opts, "-l"])
-            .arg(dir.join("log"))
-            .args(["-w", "-t", "60", "start"])
-            .stdout(Stdio::null());
-        if let Err(e) = run(start, "pg_ctl start") {
-            let log = std::fs::read_to_string(dir.join("log")).unwrap_or_default();
+        if let Err(e) = owned.start_server() {
             owned.stop();
-            return Err(format!("{e}\n{log}"));
+            return Err(e);
         }
         Ok(PgCluster {
             base: format!("postgres://postgres@127.0.0.1:{port}"),
@@ -246,6 +256,27 @@ impl PgCluster {
                 .map_err(|e| format!("cannot start the cluster watchdog: {e}"))?;
         }
         Ok(c)
+    }
+
+    /// Restarts the server the way an operator would (fault tests): `pg_ctl stop -m fast`
+    /// (open sessions are terminated, the server shuts down cleanly), `down` with no
+    /// server listening, then `pg_ctl start` with the same options, waiting until it
+    /// accepts connections again. Data, port and socket directory are kept. Only for a
+    /// cluster started with [`PgCluster::start`]: never restart the shared [`cluster`],
+    /// other tests use it at the same time.
+    pub fn restart(&self, down: std::time::Duration) -> Result<(), String> {
+        let o = self
+            .owned
+            .as_ref()
+            .ok_or("an external server (FIREWATCH_TEST_DATABASE_URL) cannot be restarted")?;
+        let mut stop = o.command("pg_ctl");
+        stop.arg("-D")
+            .arg(o.dir.join("data"))
+            .args(["stop", "-m", "fast", "-w", "-t", "60"])
+            .stdout(Stdio::null());
+        run(stop, "pg_ctl stop")?;
+        std::thread::sleep(down);
+        o.start_server()
     }
 
     /// The superuser URL of database `db`.

@@ -1,9 +1,9 @@
 //! Fault injection against the real binary: SIGKILL during a playbook reload and during a
-//! webhook delivery, the data directory's disk filling up under intake load, and the
-//! SQLite file locked by another process. SIGKILL during connector ingestion is covered by
+//! webhook delivery, the data directory's disk filling up under intake load, the
+//! SQLite file locked by another process, and PostgreSQL restarted (twice) under 8-client
+//! intake load on a cluster of the test's own. SIGKILL during connector ingestion is covered by
 //! `social::the_servers_jetstream_connector_survives_a_drop_and_a_kill_with_no_gap_and_no_duplicate`,
 //! and SIGKILL during intake by `durability::every_acknowledged_report_survives_a_sigkill_exactly_once`.
-//! PostgreSQL restart under load: not yet (the PostgreSQL store is being built).
 
 use crate::harness::*;
 use axum::http::HeaderMap;
@@ -527,6 +527,138 @@ async fn a_database_locked_by_another_process_gives_503s_and_recovers() {
     eprintln!(
         "faults/locked: {before} acked before the lock, {} x 503 while locked, {} acked in all, 0 lost",
         other.get(&503).copied().unwrap_or(0),
+        acked.len()
+    );
+}
+
+// ---------------------------------------------------------------- PostgreSQL restarted
+
+/// Acknowledged reports each client `c` (keys `c{c}-{i}`) has.
+fn acked_per_client(load: &Load, clients: usize) -> Vec<usize> {
+    let acked = load.acked.lock().unwrap();
+    (0..clients)
+        .map(|c| {
+            let prefix = format!("c{c}-");
+            acked.keys().filter(|k| k.starts_with(&prefix)).count()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_postgresql_restart_under_load_gives_503s_loses_nothing_and_recovers() {
+    use sqlx::{Connection, Row};
+    const CLIENTS: usize = 8;
+    const PER_CLIENT: usize = 40;
+    const RESTARTS: usize = 2;
+    // Our own cluster: restarting the process-wide one would disturb the other tests.
+    let cluster = match firewatch_store::pgtest::PgCluster::start() {
+        Ok(c) => c,
+        Err(why) => {
+            eprintln!(
+                "\n!!!!! faults/postgresql-restart NOT RUN: cannot start a PostgreSQL cluster ({why}); install postgresql or set FIREWATCH_PG_BIN !!!!!\n"
+            );
+            assert!(
+                std::env::var("FIREWATCH_REQUIRE_PG").as_deref() != Ok("1"),
+                "FIREWATCH_REQUIRE_PG=1 but the PostgreSQL restart test cannot run: {why}"
+            );
+            return;
+        }
+    };
+    let cluster = Arc::new(cluster);
+    let url = cluster.fresh_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_path_buf();
+    set_database_url(&data, &url);
+    let token = user_with_token(&data, "loader", "agent");
+    let mut server = Server::start(&data, &[]);
+    let load = Arc::new(Load::default());
+    let clients = start_load(&server.base, &token, CLIENTS, &load);
+
+    let mut acked_before = Vec::new();
+    for _ in 0..RESTARTS {
+        let from = load.acked.lock().unwrap().len();
+        wait_until("intake to run before the restart", 60, async || {
+            (load.acked.lock().unwrap().len() >= from + 40).then_some(())
+        })
+        .await;
+        acked_before.push(load.acked.lock().unwrap().len());
+        // Down for 1.5 s, then up again; the server is left alone.
+        tokio::task::spawn_blocking({
+            let cluster = cluster.clone();
+            move || cluster.restart(Duration::from_millis(1500))
+        })
+        .await
+        .unwrap()
+        .unwrap_or_else(|e| panic!("restarting PostgreSQL: {e}"));
+    }
+    // The same server process recovers by itself: every client reaches its count.
+    wait_until(
+        "every client to have its reports acknowledged",
+        120,
+        async || {
+            acked_per_client(&load, CLIENTS)
+                .iter()
+                .all(|&n| n >= PER_CLIENT)
+                .then_some(())
+        },
+    )
+    .await;
+    let acked_after_restarts = load.acked.lock().unwrap().len();
+    load.stop.store(true, Ordering::Relaxed);
+    for c in clients {
+        tokio::time::timeout(Duration::from_secs(60), c)
+            .await
+            .expect("client finished")
+            .unwrap();
+    }
+    let health = client()
+        .get(server.url("/healthz"))
+        .send()
+        .await
+        .map(|r| r.status());
+    server.stop();
+
+    let acked = load.acked.lock().unwrap().clone();
+    let other = load.other.lock().unwrap().clone();
+    let n503 = other.get(&503).copied().unwrap_or(0);
+    assert!(
+        acked_after_restarts > acked_before[RESTARTS - 1],
+        "intake went on after the last restart"
+    );
+    assert_eq!(
+        other.keys().filter(|&&s| s != 503).count(),
+        0,
+        "only 503 while PostgreSQL was down, never 500: {other:?}"
+    );
+    assert!(n503 > 0, "the restarts were noticed: {other:?}");
+    assert_eq!(
+        load.bad_503.load(Ordering::Relaxed),
+        0,
+        "every 503 is a storage-unavailable problem with Retry-After"
+    );
+    // Every acknowledged report is stored once, under the acknowledged id.
+    let mut db = sqlx::PgConnection::connect(&url).await.unwrap();
+    let rows = sqlx::query("SELECT idempotency_key, id FROM reports")
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
+    let mut stored: HashMap<String, String> = HashMap::new();
+    for r in &rows {
+        let key: Option<String> = r.get(0);
+        let key = key.expect("every report here was sent with a key");
+        assert!(
+            stored.insert(key.clone(), r.get(1)).is_none(),
+            "key {key} stored twice"
+        );
+    }
+    for (key, id) in &acked {
+        assert_eq!(stored.get(key), Some(id), "acknowledged report {key} lost");
+    }
+    assert_eq!(rows.len(), acked.len(), "stored = acknowledged");
+    db.close().await.unwrap();
+    audit_verify_ok(&data);
+    eprintln!(
+        "faults/postgresql-restart: {RESTARTS} restarts (1.5 s down each) with {CLIENTS} clients; acked before each: {acked_before:?}; {n503} x 503 storage-unavailable, no 500; {} acked in all, all stored once, 0 lost; health after: {health:?}; answers other than 201: {other:?}",
         acked.len()
     );
 }
