@@ -210,6 +210,12 @@ pub fn table() -> &'static [RouteSpec] {
             route!(POST "/cases/{id}/transition", Access::Roles(CASEWORK), "Page: change a case's status", req: None, resp: 303 None, post(ui::case::transition)),
             route!(POST "/remedies/{id}/approve", Access::Roles(APPROVERS), "Page: approve a remedy or an exception", req: None, resp: 303 None, post(ui::case::approve)),
             route!(POST "/remedies/{id}/reject", Access::Roles(APPROVERS), "Page: reject a remedy", req: None, resp: 303 None, post(ui::case::reject)),
+            // Statements in the UI (issue 11): the same roles as the API's statement routes.
+            route!(POST "/cases/{id}/statements", Access::Roles(STATEMENT_WORKERS), "Page: draft a statement of the case", req: None, resp: 303 None, post(ui::statements::draft)),
+            route!(GET "/statements/{id}", Access::Roles(STATEMENT_WORKERS), "Page: one statement with the checker's findings highlighted in place", req: None, resp: 200 None, get(ui::statements::page)),
+            route!(POST "/statements/{id}/approve", Access::Roles(STATEMENT_WORKERS), "Page: approve a statement's current version", req: None, resp: 303 None, post(ui::statements::approve)),
+            route!(POST "/statements/{id}/reject", Access::Roles(STATEMENT_WORKERS), "Page: reject a statement's current version", req: None, resp: 303 None, post(ui::statements::reject)),
+            route!(POST "/statements/{id}/publish", Access::Roles(STATEMENT_WORKERS), "Page: publish an approved statement (recall notices: the checker gate)", req: None, resp: 303 None, post(ui::statements::publish)),
             route!(GET "/safety", Access::Roles(SIGNAL_READERS), "Page: the safety dashboard", req: None, resp: 200 None, get(ui::dashboard::page)),
             route!(GET "/safety/signals/{id}", Access::Roles(SIGNAL_READERS), "Page: one signal and its chart", req: None, resp: 200 None, get(ui::dashboard::signal_page)),
             route!(GET "/social", Access::Roles(MENTION_READERS), "Page: the social monitor", req: None, resp: 200 None, get(ui::social::page)),

@@ -146,6 +146,10 @@ struct CasePage<'a> {
     can_move: bool,
     team: String,
     level: String,
+    statements: Vec<super::statements::StatementRow>,
+    statement_kinds: &'static [&'static str],
+    can_draft: bool,
+    can_open_statement: bool,
 }
 
 fn s(v: &Value) -> String {
@@ -408,6 +412,7 @@ pub async fn render(
         .map(|e| (short_time(&e.at), e.actor.clone(), e.kind.clone()))
         .collect();
     let policy = p.get("policy").cloned().unwrap_or_default();
+    let statements = super::statements::case_rows(state, id).await;
     let page = CasePage {
         ctx,
         reports: d.reports.iter().map(report_view).collect(),
@@ -425,6 +430,10 @@ pub async fn render(
         can_move: ctx.may("POST", "/cases/{id}/transition"),
         team: s(&policy["team"]),
         level: s(&policy["escalation_level"]),
+        statements,
+        statement_kinds: &super::statements::STATEMENT_KINDS,
+        can_draft: ctx.may("POST", "/cases/{id}/statements"),
+        can_open_statement: ctx.may("GET", "/statements/{id}"),
         d: &d,
     };
     html(ctx, status, page.render())

@@ -19,6 +19,7 @@ pub mod i18n;
 pub mod public;
 pub mod queue;
 pub mod social;
+pub mod statements;
 pub mod statics;
 pub mod svg;
 

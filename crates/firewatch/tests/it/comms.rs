@@ -154,7 +154,7 @@ fn world(config: Option<&str>) -> World {
     }
 }
 
-fn profile() -> Value {
+pub(crate) fn profile() -> Value {
     json!({
         "firm": {
             "name": "Acme Devices SAS", "role": "manufacturer",
@@ -166,7 +166,7 @@ fn profile() -> Value {
     })
 }
 
-fn facts(lang: &str) -> Value {
+pub(crate) fn facts(lang: &str) -> Value {
     let (desc, todo) = match lang {
         "fr" => (
             "La batterie peut surchauffer, prendre feu et exploser.",

@@ -1166,3 +1166,160 @@ async fn admin_creates_and_revokes_api_tokens_on_the_admin_page() {
     .await;
     assert_eq!(events, 2);
 }
+
+/// Issue 11: a recall notice drafted from the case page's form shows the checker's findings
+/// in place on its page — a `<mark>` around "voluntary" — with a hostile body escaped, and
+/// a refused publication shows the store's reason.
+#[tokio::test]
+async fn a_recall_notice_page_marks_each_finding_in_place() {
+    const PR_PW: &str = "copper-meadow-63";
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    add_user(&data, "pat", "pr", PR_PW);
+    let admin = user_with_token(&data, "root", "admin");
+    let pr = user_with_token(&data, "pia", "pr");
+    let server = Server::start(&data, &[]);
+    let _ = client(); // installs the rustls provider reqwest needs
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = http
+        .put(server.url("/api/v1/comms/profile"))
+        .bearer_auth(&admin)
+        .json(&crate::comms::profile())
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+    let receipt: Value = http
+        .post(server.url("/api/v1/reports"))
+        .json(&json!({"narrative": "My phone battery exploded and caught fire on the desk."}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let case = receipt["case_id"].as_str().unwrap().to_string();
+    let resp = http
+        .put(server.url(&format!("/api/v1/cases/{case}/comms-facts")))
+        .bearer_auth(&pr)
+        .json(&crate::comms::facts("en"))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+
+    let (resp, _) = form_login(&http, &server, "pat", PR_PW).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let cookie = set_cookies(&resp)
+        .into_iter()
+        .find(|c| c.starts_with("fw_session="))
+        .expect("a session cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let get_page = |path: String| http.get(server.url(&path)).header("cookie", &cookie).send();
+
+    // The case page's form drafts the notice and goes to its page.
+    let html = get_page(format!("/cases/{case}"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("id=\"draft-statement\""), "the draft form");
+    let csrf = page_csrf(&html);
+    let resp = http
+        .post(server.url(&format!("/cases/{case}/statements")))
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("kind", "recall_notice"), ("csrf", csrf.as_str())]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let location = resp.headers()["location"].to_str().unwrap().to_string();
+    let id = location
+        .strip_prefix("/statements/")
+        .and_then(|r| r.split('?').next())
+        .unwrap_or_else(|| panic!("{location}"))
+        .to_string();
+    let html = get_page(format!("/cases/{case}"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(&format!("href=\"/statements/{id}\"")),
+        "the case page lists the statement"
+    );
+
+    // A minimising word (and hostile markup) in the text.
+    let st: Value = http
+        .get(server.url(&format!("/api/v1/statements/{id}")))
+        .bearer_auth(&pr)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let body = format!(
+        "{}\nThis is a voluntary recall. <script>alert(1)</script>",
+        st["body"].as_str().unwrap()
+    );
+    let resp = http
+        .patch(server.url(&format!("/api/v1/statements/{id}")))
+        .bearer_auth(&pr)
+        .json(&json!({ "body": body }))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+
+    let resp = get_page(format!("/statements/{id}")).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let html = resp.text().await.unwrap();
+    let word = html
+        .find(">voluntary</mark>")
+        .unwrap_or_else(|| panic!("no mark around the word: {html}"));
+    let open = html[..word].rfind("<mark").unwrap();
+    assert!(
+        html[open..word].starts_with("<mark class=\"finding finding-")
+            && html[open..word].contains("notice.minimising"),
+        "{}",
+        &html[open..word + 20]
+    );
+    assert!(!html.contains("<script>alert(1)"), "the body is escaped");
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(html.contains("id=\"findings\""), "the findings are listed");
+
+    // Publishing without the approvals (and with a blocking finding) is refused, with the
+    // store's reason on the page.
+    let resp = http
+        .post(server.url(&format!("/statements/{id}/publish")))
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("csrf", page_csrf(&html).as_str())]))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_client_error(), "{}", resp.status());
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("id=\"refusal\""), "{html}");
+    let st: Value = http
+        .get(server.url(&format!("/api/v1/statements/{id}")))
+        .bearer_auth(&pr)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(st["status"], "draft", "nothing was published");
+}
