@@ -69,7 +69,24 @@ impl From<sqlx::Error> for StoreError {
                 _ => {}
             }
         }
-        if matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed) {
+        if let sqlx::Error::Database(db) = &e {
+            // PostgreSQL: connection exceptions (08), operator intervention such as a server
+            // shutting down or restarting (57P), insufficient resources (53): retry later.
+            let code = db.code().unwrap_or_default();
+            if code.starts_with("08") || code.starts_with("57P") || code.starts_with("53") {
+                return StoreError::Unavailable(db.message().to_string());
+            }
+        }
+        // The database server went away under a read (a restart, a dropped connection).
+        if matches!(
+            e,
+            sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::Protocol(_)
+                | sqlx::Error::WorkerCrashed
+        ) {
             return StoreError::Unavailable(e.to_string());
         }
         StoreError::Database(e)

@@ -430,7 +430,7 @@ async fn a_full_disk_gives_clear_503s_loses_nothing_and_recovers() {
     let acked_while_full = load.acked.lock().unwrap().len();
     // Space returns.
     std::fs::remove_file(&filler).unwrap();
-    let recovered = wait_until("intake to recover", 30, async || {
+    let recovered = wait_until("intake to recover", 90, async || {
         (load.acked.lock().unwrap().len() > acked_while_full + 20).then_some(())
     })
     .await;
