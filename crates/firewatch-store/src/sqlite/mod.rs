@@ -156,7 +156,7 @@ impl SqliteStore {
             .await?;
         let conn = SqliteConnection::connect_with(&options(path)).await?;
         let (tx, rx) = mpsc::channel::<Job>(4096);
-        tokio::spawn(writer_loop(conn, rx));
+        tokio::spawn(writer_loop(conn, path.to_path_buf(), rx));
         let playbook = playbooks::load_active(&readers).await?;
         Ok(SqliteStore {
             readers,
@@ -223,7 +223,11 @@ async fn exec(conn: &mut SqliteConnection, sql: &'static str) -> Result<()> {
     Ok(())
 }
 
-async fn writer_loop(conn: SqliteConnection, mut rx: mpsc::Receiver<Job>) {
+async fn writer_loop(
+    conn: SqliteConnection,
+    path: std::path::PathBuf,
+    mut rx: mpsc::Receiver<Job>,
+) {
     let mut ctx = WriteCtx {
         conn,
         head: ChainHead::default(),
@@ -239,11 +243,25 @@ async fn writer_loop(conn: SqliteConnection, mut rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        run_batch(&mut ctx, batch).await;
+        if !run_batch(&mut ctx, batch).await {
+            // A transaction that could not start or commit (disk full, I/O error, lock) can
+            // leave SQLite's pager in its error state for as long as this connection lives;
+            // a fresh connection starts clean once the cause is gone. If it cannot open yet,
+            // the old one stays and the next failure tries again.
+            match SqliteConnection::connect_with(&options(&path)).await {
+                Ok(fresh) => {
+                    let stale = std::mem::replace(&mut ctx.conn, fresh);
+                    let _ = stale.close().await;
+                    tracing::info!("writer connection reopened after a failed transaction");
+                }
+                Err(e) => tracing::warn!(error = %e, "writer connection could not be reopened yet"),
+            }
+        }
     }
 }
 
-async fn run_batch(ctx: &mut WriteCtx, batch: Vec<Job>) {
+/// Runs one group in one transaction; false when the transaction could not start or commit.
+async fn run_batch(ctx: &mut WriteCtx, batch: Vec<Job>) -> bool {
     // BEGIN IMMEDIATE takes the write lock up front (honouring busy_timeout), and the chain
     // head is read inside it, so another process writing the same file (the CLI while a
     // server runs) cannot fork the chain.
@@ -263,7 +281,7 @@ async fn run_batch(ctx: &mut WriteCtx, batch: Vec<Job>) {
         for job in batch {
             (job.fail)(StoreError::Unavailable(msg.clone()));
         }
-        return;
+        return false;
     }
     ctx.now_ms = now_ms();
     ctx.pending.clear();
@@ -305,7 +323,10 @@ async fn run_batch(ctx: &mut WriteCtx, batch: Vec<Job>) {
     }
     .await;
     match commit {
-        Ok(()) => deliveries.into_iter().for_each(|d| d(None)),
+        Ok(()) => {
+            deliveries.into_iter().for_each(|d| d(None));
+            true
+        }
         Err(e) => {
             let _ = exec(&mut ctx.conn, "ROLLBACK").await;
             tracing::error!(error = %e, "write transaction failed; nothing from it was stored");
@@ -313,6 +334,7 @@ async fn run_batch(ctx: &mut WriteCtx, batch: Vec<Job>) {
             for d in deliveries {
                 d(Some(StoreError::Unavailable(msg.clone())));
             }
+            false
         }
     }
 }
