@@ -398,7 +398,9 @@ fn fill(path: &Path) -> u64 {
 async fn a_full_disk_gives_clear_503s_loses_nothing_and_recovers() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let _mount = match Tmpfs::mount(&data, "8m") {
+    // Big enough that the database's own growth (WAL, checkpoints) still fits once the
+    // filler is gone: with 8 MB a slow run had filled the disk with acknowledged data itself.
+    let _mount = match Tmpfs::mount(&data, "64m") {
         Ok(m) => m,
         Err(why) => {
             eprintln!(
