@@ -1,0 +1,4 @@
+//! Integration tests of the web crate: one test binary (each extra one is another link).
+
+mod authz;
+mod hostile;
