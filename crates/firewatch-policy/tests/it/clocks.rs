@@ -96,7 +96,17 @@ fn expected_budget(
                 .datetime()
                 .checked_add(jiff::Span::new().days(d.days()))
                 .unwrap();
-            let end = cal.time_zone().to_timestamp(dt).unwrap();
+            // A wall time that occurs twice (the night clocks go back) keeps the start's
+            // offset when it is one of the two, so "0 days" is the start itself and "1 day"
+            // from 02:30 CET is 02:30 CET, not 02:30 CEST an hour earlier.
+            let end = match cal.time_zone().to_ambiguous_timestamp(dt).offset() {
+                jiff::tz::AmbiguousOffset::Fold { before, after }
+                    if before == z.offset() || after == z.offset() =>
+                {
+                    z.offset().to_timestamp(dt).unwrap()
+                }
+                _ => cal.time_zone().to_timestamp(dt).unwrap(),
+            };
             start.duration_until(end) + SignedDuration::from_secs(d.seconds())
         }
     }
@@ -272,4 +282,27 @@ fn a_business_clock_over_christmas_in_new_york_skips_the_holiday() {
         &[],
     );
     assert_eq!(d, Some("2026-12-28T15:00:00Z".parse().unwrap()));
+}
+
+/// Found by the property test above: a calendar clock started inside the repeated hour of the
+/// night Paris falls back (02:34:55 CET, the second 02:34:55 that night) runs exactly its
+/// seconds; the model once resolved the wall time to the first occurrence and was an hour out.
+#[test]
+fn a_calendar_clock_started_in_the_repeated_hour_runs_its_exact_length() {
+    let start: Timestamp = "2026-10-25T01:34:55Z".parse().unwrap();
+    let d = ClockDuration::new(0, 4_281).unwrap();
+    let dl = deadline(start, d, ClockBasis::Calendar, &paris(), &[]).unwrap();
+    assert_eq!(start.duration_until(dl), SignedDuration::from_secs(4_281));
+    assert_eq!(
+        expected_budget(start, d, ClockBasis::Calendar, &paris()),
+        SignedDuration::from_secs(4_281)
+    );
+    // One calendar day from the repeated hour is the same wall time the next day: 25 hours.
+    let one_day = ClockDuration::new(1, 0).unwrap();
+    let dl = deadline(start, one_day, ClockBasis::Calendar, &paris(), &[]).unwrap();
+    assert_eq!(dl, "2026-10-26T01:34:55Z".parse::<Timestamp>().unwrap());
+    assert_eq!(
+        expected_budget(start, one_day, ClockBasis::Calendar, &paris()),
+        SignedDuration::from_hours(24)
+    );
 }
