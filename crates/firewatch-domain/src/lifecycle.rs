@@ -39,3 +39,36 @@ pub fn list<S: Lifecycle>(allowed: &[S]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// `Display` (the stored name), `FromStr` (by [`parse_status`]) and [`Lifecycle`] for a
+/// status enum with inherent `ALL`, `as_str` and `allowed_next`: `lifecycle!(CaseStatus, "case")`.
+macro_rules! lifecycle {
+    ($status:ident, $subject:literal) => {
+        impl std::fmt::Display for $status {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $status {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                $crate::lifecycle::parse_status(s)
+            }
+        }
+
+        impl $crate::lifecycle::Lifecycle for $status {
+            const SUBJECT: &'static str = $subject;
+            fn all() -> &'static [Self] {
+                &$status::ALL
+            }
+            fn as_str(self) -> &'static str {
+                $status::as_str(self)
+            }
+            fn allowed_next(self) -> &'static [Self] {
+                $status::allowed_next(self)
+            }
+        }
+    };
+}
+pub(crate) use lifecycle;
