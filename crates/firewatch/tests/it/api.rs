@@ -47,6 +47,11 @@ fn setup_in(dir: tempfile::TempDir, env: &[(&str, &str)]) -> Ctx {
 }
 
 impl Ctx {
+    /// GETs `path` as the holder of `token`; its JSON.
+    async fn get(&self, token: &str, path: &str) -> Value {
+        get_json(&self.http, &self.server.url(path), token).await
+    }
+
     /// Reports `narrative` as the agent; the case id.
     async fn open_case(&self, narrative: &str) -> String {
         let body = json!({ "narrative": narrative }).to_string();
@@ -73,12 +78,7 @@ impl Ctx {
     }
 
     async fn case_count(&self) -> usize {
-        let v: Value = get_json(
-            &self.http,
-            &self.server.url("/api/v1/cases?limit=500"),
-            &self.agent,
-        )
-        .await;
+        let v = self.get(&self.agent, "/api/v1/cases?limit=500").await;
         v["cases"].as_array().unwrap().len()
     }
 }
@@ -125,13 +125,8 @@ async fn the_french_story_becomes_an_s1_case_with_its_hazards(backend: Backend) 
         assert!(codes.contains(&want), "{want} not in {codes:?}");
     }
     assert!(v["reference"].as_str().unwrap().starts_with("FW-"));
-    let case: Value = get_json(
-        &ctx.http,
-        &ctx.server
-            .url(&format!("/api/v1/cases/{}", v["case_id"].as_str().unwrap())),
-        &ctx.agent,
-    )
-    .await;
+    let case_url = format!("/api/v1/cases/{}", v["case_id"].as_str().unwrap());
+    let case = ctx.get(&ctx.agent, &case_url).await;
     assert_eq!(case["severity"], "S1");
     assert_eq!(case["status"], "new");
     // The reporter named no product: the case takes the one triage resolved from the text
@@ -319,7 +314,7 @@ async fn roles_are_checked_on_every_route() {
         assert_eq!(resp.status(), StatusCode::OK, "{path}");
     }
     // A revoked token stops working at once.
-    let me: Value = get_json(&ctx.http, &ctx.server.url("/api/v1/me"), &ctx.agent).await;
+    let me: Value = ctx.get(&ctx.agent, "/api/v1/me").await;
     assert_eq!(me["role"], "agent");
     let out = cli(&ctx.server.data, &["token", "revoke", "1"], None);
     assert!(
@@ -387,12 +382,7 @@ async fn case_work_follows_the_transition_table_and_is_audited(backend: Backend)
         .await;
     problem(resp, StatusCode::FORBIDDEN).await;
 
-    let detail: Value = get_json(
-        &ctx.http,
-        &ctx.server.url(&format!("/api/v1/cases/{case}")),
-        &ctx.agent,
-    )
-    .await;
+    let detail: Value = ctx.get(&ctx.agent, &format!("/api/v1/cases/{case}")).await;
     assert_eq!(detail["status"], "in_progress");
     assert_eq!(detail["assignee"], "alice");
     assert_eq!(detail["notes"][0]["body"], "Called the customer");
@@ -433,12 +423,7 @@ async fn audit_verify_passes_then_names_a_tampered_event(backend: Backend) {
         )
         .await;
     }
-    let v: Value = get_json(
-        &ctx.http,
-        &ctx.server.url("/api/v1/audit/verify"),
-        &ctx.admin,
-    )
-    .await;
+    let v: Value = ctx.get(&ctx.admin, "/api/v1/audit/verify").await;
     assert_eq!(v["status"], "ok");
     let out = cli(&ctx.server.data, &["audit", "verify"], None);
     assert!(out.status.success());
@@ -449,12 +434,7 @@ async fn audit_verify_passes_then_names_a_tampered_event(backend: Backend) {
         "UPDATE events SET actor = 'mallory' WHERE seq = 5",
     )
     .await;
-    let v: Value = get_json(
-        &ctx.http,
-        &ctx.server.url("/api/v1/audit/verify"),
-        &ctx.admin,
-    )
-    .await;
+    let v: Value = ctx.get(&ctx.admin, "/api/v1/audit/verify").await;
     assert_eq!(v["status"], "broken");
     assert_eq!(v["first_bad_seq"], 5);
     let out = cli(&ctx.server.data, &["audit", "verify"], None);
