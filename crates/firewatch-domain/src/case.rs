@@ -1,6 +1,6 @@
 //! Case statuses and the explicit transition table.
 
-use crate::lifecycle::list;
+use crate::lifecycle::{check_move, list};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -74,15 +74,7 @@ pub struct IllegalTransition {
 }
 
 pub fn check_transition(from: CaseStatus, to: CaseStatus) -> Result<(), IllegalTransition> {
-    if from.can_move_to(to) {
-        Ok(())
-    } else {
-        Err(IllegalTransition {
-            from,
-            to,
-            allowed: from.allowed_next().to_vec(),
-        })
-    }
+    check_move(from, to).map_err(|allowed| IllegalTransition { from, to, allowed })
 }
 
 #[cfg(test)]

@@ -28,6 +28,16 @@ pub fn parse_status<S: Lifecycle>(s: &str) -> Result<S, String> {
         })
 }
 
+/// `Err` with the statuses reachable from `from` when `to` is not one of them.
+pub fn check_move<S: Lifecycle>(from: S, to: S) -> Result<(), Vec<S>> {
+    let allowed = from.allowed_next();
+    if allowed.contains(&to) {
+        Ok(())
+    } else {
+        Err(allowed.to_vec())
+    }
+}
+
 /// `a, b, c`, or `none (final)` for a state with no way out.
 pub fn list<S: Lifecycle>(allowed: &[S]) -> String {
     if allowed.is_empty() {

@@ -4,7 +4,7 @@
 //! `investigating` or `confirmed`. `recall` and `dismissed` are final: a dismissed signal
 //! stays dismissed, and the same product and hazard may open a new signal later.
 
-use crate::lifecycle::list;
+use crate::lifecycle::{check_move, list};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -73,15 +73,7 @@ pub fn check_signal_transition(
     from: SignalStatus,
     to: SignalStatus,
 ) -> Result<(), IllegalSignalTransition> {
-    if from.can_move_to(to) {
-        Ok(())
-    } else {
-        Err(IllegalSignalTransition {
-            from,
-            to,
-            allowed: from.allowed_next().to_vec(),
-        })
-    }
+    check_move(from, to).map_err(|allowed| IllegalSignalTransition { from, to, allowed })
 }
 
 #[cfg(test)]
