@@ -16,13 +16,18 @@ pub struct Server {
 impl Server {
     /// Starts `firewatch serve` on 127.0.0.1:0 and waits until it prints its address.
     pub fn start(data: &Path, env: &[(&str, &str)]) -> Server {
+        Server::start_with_stderr(data, env, Stdio::inherit())
+    }
+
+    /// `start`, with the server's stderr (its log) going to `stderr`.
+    pub fn start_with_stderr(data: &Path, env: &[(&str, &str)], stderr: Stdio) -> Server {
         let mut cmd = Command::new(BIN);
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
             .env("FIREWATCH_LOG", "warn")
             .envs(backend_env(data))
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(stderr);
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -49,6 +54,10 @@ impl Server {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// SIGKILL: no shutdown code runs.

@@ -4,78 +4,33 @@
 use crate::harness::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// `firewatch serve` with its stderr captured to a file (the harness inherits it).
 pub struct LoggedServer {
-    child: Child,
-    pub base: String,
+    server: Server,
     pub log: PathBuf,
 }
 
 impl LoggedServer {
     pub fn start(data: &Path, log: &Path, env: &[(&str, &str)]) -> LoggedServer {
         let file = std::fs::File::create(log).unwrap();
-        let mut cmd = Command::new(BIN);
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
-            .arg(data)
-            .env("FIREWATCH_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(file));
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("start firewatch");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("firewatch listening on ") {
-                    let _ = tx.send(addr.to_string());
-                }
-            }
-        });
-        let base = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("firewatch did not report its address within 30 s");
         LoggedServer {
-            child,
-            base,
+            server: Server::start_with_stderr(data, env, std::process::Stdio::from(file)),
             log: log.to_path_buf(),
         }
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
+        self.server.url(path)
     }
 
     /// SIGTERM, wait, and return everything the server wrote to stderr.
     pub fn stop(&mut self) -> String {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.server.stop();
         std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for LoggedServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -296,7 +251,7 @@ async fn a_real_png_decompression_bomb_is_refused_without_inflating_it() {
         );
     }
     let elapsed = started.elapsed();
-    let peak = peak_rss_mib(server.child.id());
+    let peak = peak_rss_mib(server.server.pid());
     assert!(
         peak < 300,
         "peak RSS {peak} MiB: a bomb was inflated (one copy is 309 MiB)"
