@@ -1,9 +1,7 @@
 //! Case statuses and the explicit transition table.
 
-use crate::lifecycle::{Lifecycle, list, parse_status};
+use crate::lifecycle::{check_move, list};
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -64,31 +62,7 @@ impl CaseStatus {
     }
 }
 
-impl fmt::Display for CaseStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for CaseStatus {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse_status(s)
-    }
-}
-
-impl Lifecycle for CaseStatus {
-    const SUBJECT: &'static str = "case";
-    fn all() -> &'static [Self] {
-        &CaseStatus::ALL
-    }
-    fn as_str(self) -> &'static str {
-        CaseStatus::as_str(self)
-    }
-    fn allowed_next(self) -> &'static [Self] {
-        CaseStatus::allowed_next(self)
-    }
-}
+crate::lifecycle::lifecycle!(CaseStatus, "case");
 
 /// An attempted move that the table does not allow.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -100,15 +74,7 @@ pub struct IllegalTransition {
 }
 
 pub fn check_transition(from: CaseStatus, to: CaseStatus) -> Result<(), IllegalTransition> {
-    if from.can_move_to(to) {
-        Ok(())
-    } else {
-        Err(IllegalTransition {
-            from,
-            to,
-            allowed: from.allowed_next().to_vec(),
-        })
-    }
+    check_move(from, to).map_err(|allowed| IllegalTransition { from, to, allowed })
 }
 
 #[cfg(test)]

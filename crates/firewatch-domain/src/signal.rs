@@ -4,10 +4,8 @@
 //! `investigating` or `confirmed`. `recall` and `dismissed` are final: a dismissed signal
 //! stays dismissed, and the same product and hazard may open a new signal later.
 
-use crate::lifecycle::{Lifecycle, list, parse_status};
+use crate::lifecycle::{check_move, list};
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -60,31 +58,7 @@ impl SignalStatus {
     }
 }
 
-impl fmt::Display for SignalStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for SignalStatus {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse_status(s)
-    }
-}
-
-impl Lifecycle for SignalStatus {
-    const SUBJECT: &'static str = "signal";
-    fn all() -> &'static [Self] {
-        &SignalStatus::ALL
-    }
-    fn as_str(self) -> &'static str {
-        SignalStatus::as_str(self)
-    }
-    fn allowed_next(self) -> &'static [Self] {
-        SignalStatus::allowed_next(self)
-    }
-}
+crate::lifecycle::lifecycle!(SignalStatus, "signal");
 
 /// An attempted move that the table does not allow.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -99,15 +73,7 @@ pub fn check_signal_transition(
     from: SignalStatus,
     to: SignalStatus,
 ) -> Result<(), IllegalSignalTransition> {
-    if from.can_move_to(to) {
-        Ok(())
-    } else {
-        Err(IllegalSignalTransition {
-            from,
-            to,
-            allowed: from.allowed_next().to_vec(),
-        })
-    }
+    check_move(from, to).map_err(|allowed| IllegalSignalTransition { from, to, allowed })
 }
 
 #[cfg(test)]

@@ -127,6 +127,35 @@ fn command(key: Option<&str>, narrative: &str) -> IntakeCommand {
     }
 }
 
+/// `n` intakes at once, the i-th on `stores[i % stores.len()]` with the key and narrative
+/// `input(i)`; their outcomes in order.
+async fn intake_concurrently(
+    stores: &[Dyn],
+    n: usize,
+    input: impl Fn(usize) -> (String, String),
+) -> Vec<IntakeOutcome> {
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let s = stores[i % stores.len()].clone();
+            let (key, narrative) = input(i);
+            tokio::spawn(async move { s.intake(command(Some(&key), &narrative)).await })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for t in tasks {
+        outcomes.push(t.await.unwrap().unwrap());
+    }
+    outcomes
+}
+
+/// The number of events in the store's audit chain, which must verify.
+async fn chain_events(store: &Dyn) -> u64 {
+    match store.verify_audit().await.unwrap() {
+        AuditVerdict::Ok { events } => events,
+        broken => panic!("the audit chain does not verify: {broken:?}"),
+    }
+}
+
 fn created(o: IntakeOutcome) -> IntakeReceipt {
     match o {
         IntakeOutcome::Created(r) => r,
@@ -163,25 +192,17 @@ async fn intake_opens_a_case_and_the_same_key_replays_the_first_answer(kind: Kin
 both!(concurrent_intakes_get_distinct_case_numbers_and_one_chain);
 async fn concurrent_intakes_get_distinct_case_numbers_and_one_chain(kind: Kind) {
     let (store, _dir) = open!(kind);
-    let mut tasks = Vec::new();
-    for i in 0..50 {
-        let s = store.clone();
-        tasks.push(tokio::spawn(async move {
-            s.intake(command(Some(&format!("k{i}")), &format!("report {i}")))
-                .await
-        }));
-    }
-    let mut numbers = Vec::new();
-    for t in tasks {
-        numbers.push(created(t.await.unwrap().unwrap()).case_number);
-    }
+    let mut numbers: Vec<_> = intake_concurrently(&[store.clone()], 50, |i| {
+        (format!("k{i}"), format!("report {i}"))
+    })
+    .await
+    .into_iter()
+    .map(|o| created(o).case_number)
+    .collect();
     numbers.sort();
     assert_eq!(numbers, (1..=50).collect::<Vec<_>>());
     // Each intake: case.opened and the playbook's case.policy_evaluated.
-    assert_eq!(
-        store.verify_audit().await.unwrap(),
-        AuditVerdict::Ok { events: 100 }
-    );
+    assert_eq!(chain_events(&store).await, 100);
 }
 
 both!(two_stores_on_one_database_keep_one_chain_and_distinct_case_numbers);
@@ -189,28 +210,19 @@ async fn two_stores_on_one_database_keep_one_chain_and_distinct_case_numbers(kin
     // Two stores on one database are two nodes (PostgreSQL) or two processes (SQLite).
     let (a, db) = open!(kind);
     let b = db.reopen().await;
-    let mut tasks = Vec::new();
-    for i in 0..40 {
-        let s = if i % 2 == 0 { a.clone() } else { b.clone() };
-        // The last two share a key: one case, the same receipt on both.
-        let key = if i >= 38 {
-            "shared".to_string()
+    // The last two share a key: one case, the same receipt on both.
+    let outcomes = intake_concurrently(&[a.clone(), b.clone()], 40, |i| {
+        if i >= 38 {
+            ("shared".to_string(), "same".to_string())
         } else {
-            format!("k{i}")
-        };
-        let narrative = if i >= 38 {
-            "same".to_string()
-        } else {
-            format!("report {i}")
-        };
-        tasks.push(tokio::spawn(async move {
-            s.intake(command(Some(&key), &narrative)).await
-        }));
-    }
+            (format!("k{i}"), format!("report {i}"))
+        }
+    })
+    .await;
     let mut numbers = Vec::new();
     let mut shared = Vec::new();
-    for (i, t) in tasks.into_iter().enumerate() {
-        let receipt = match t.await.unwrap().unwrap() {
+    for (i, outcome) in outcomes.into_iter().enumerate() {
+        let receipt = match outcome {
             IntakeOutcome::Created(r) | IntakeOutcome::Replayed(r) => r,
             other => panic!("{other:?}"),
         };
@@ -224,10 +236,7 @@ async fn two_stores_on_one_database_keep_one_chain_and_distinct_case_numbers(kin
     numbers.dedup();
     assert_eq!(numbers, (1..=39).collect::<Vec<_>>());
     // case.opened and case.policy_evaluated per case, one chain whichever store wrote.
-    assert_eq!(
-        b.verify_audit().await.unwrap(),
-        AuditVerdict::Ok { events: 78 }
-    );
+    assert_eq!(chain_events(&b).await, 78);
 }
 
 both!(transitions_follow_the_table_and_are_audited);
@@ -290,10 +299,7 @@ async fn a_failed_write_in_a_batch_leaves_the_others_and_the_chain_intact(kind: 
     assert_eq!(store.case_notes(&r.case_id).await.unwrap().len(), 2);
     // case.opened, case.policy_evaluated, case.transitioned, clocks.stopped (closing stops
     // the case's clocks) and the two notes; nothing from the failed transition.
-    assert_eq!(
-        store.verify_audit().await.unwrap(),
-        AuditVerdict::Ok { events: 6 }
-    );
+    assert_eq!(chain_events(&store).await, 6);
 }
 
 both!(users_tokens_and_revocation);
@@ -458,10 +464,7 @@ async fn a_breach_fires_exactly_once_with_two_workers_on_one_database(kind: Kind
         assert_eq!(view.policy.unwrap().level, "hq");
     }
     assert!(a.playbooks().fire_breaches(100).await.unwrap().is_empty());
-    assert!(matches!(
-        b.verify_audit().await.unwrap(),
-        AuditVerdict::Ok { .. }
-    ));
+    chain_events(&b).await;
 }
 
 both!(courtesy_clocks_pause_while_waiting_on_the_customer_and_regulator_clocks_do_not);
@@ -778,10 +781,7 @@ async fn signal_counters_kept_by_intake_equal_a_full_recount(kind: Kind) {
     store.clear_dirty(dirty).await.unwrap();
     assert!(store.dirty_products().await.unwrap().is_empty());
     // 240 intakes write case.opened and case.policy_evaluated each, plus the two upserts.
-    assert_eq!(
-        store.verify_audit().await.unwrap(),
-        AuditVerdict::Ok { events: 482 }
-    );
+    assert_eq!(chain_events(&store).await, 482);
 }
 
 both!(products_and_exposure_are_idempotent_upserts_and_audited);
@@ -878,10 +878,7 @@ async fn products_and_exposure_are_idempotent_upserts_and_audited(kind: Kind) {
             .unwrap()
             .contains("\"before\":1000")
     );
-    assert!(matches!(
-        store.verify_audit().await.unwrap(),
-        AuditVerdict::Ok { events: 5 }
-    ));
+    assert_eq!(chain_events(&store).await, 5);
 }
 
 both!(a_signal_opens_once_per_pair_moves_through_its_table_and_links_its_cases);
@@ -1179,10 +1176,7 @@ async fn comms_an_invalid_template_stores_nothing_and_versions_keep_history(kind
         event_kinds(&s, "comms:profile").await,
         vec!["comms.profile_updated"]
     );
-    assert!(matches!(
-        s.verify_audit().await.unwrap(),
-        AuditVerdict::Ok { .. }
-    ));
+    chain_events(&s).await;
 }
 
 both!(comms_a_recall_notice_is_approved_by_pr_and_hq_and_gated_by_the_checker);
@@ -1343,10 +1337,7 @@ async fn comms_a_recall_notice_is_approved_by_pr_and_hq_and_gated_by_the_checker
             "statement.published"
         ]
     );
-    assert!(matches!(
-        s.verify_audit().await.unwrap(),
-        AuditVerdict::Ok { .. }
-    ));
+    chain_events(&s).await;
 }
 
 both!(comms_concurrent_decisions_of_one_role_on_one_version_record_one);
@@ -1393,10 +1384,7 @@ async fn comms_concurrent_decisions_of_one_role_on_one_version_record_one(kind: 
         .filter(|k| k == "statement.approved")
         .count();
     assert_eq!(approved, 1);
-    assert!(matches!(
-        s.verify_audit().await.unwrap(),
-        AuditVerdict::Ok { .. }
-    ));
+    chain_events(&s).await;
 }
 
 async fn regulator_clock(s: &Dyn, case: &str) -> firewatch_store::playbooks::ClockRecord {
@@ -1518,10 +1506,7 @@ async fn comms_a_submitted_notification_stops_the_regulator_clock_before_any_bre
         })
         .count();
     assert_eq!(regulator_breaches, 0, "{ev:?}");
-    assert!(matches!(
-        s.verify_audit().await.unwrap(),
-        AuditVerdict::Ok { .. }
-    ));
+    chain_events(&s).await;
 }
 
 both!(comms_a_signal_gets_statements_exports_and_notifications_from_its_reports);
@@ -1661,10 +1646,7 @@ async fn comms_a_signal_gets_statements_exports_and_notifications_from_its_repor
                 .any(|c| c.kind == "regulator" && c.state == "running")
         );
     }
-    assert!(matches!(
-        s.verify_audit().await.unwrap(),
-        AuditVerdict::Ok { .. }
-    ));
+    chain_events(&s).await;
 }
 
 /// `migrate-data` copies the comms tables (foreign-key order: approvals after statements),
@@ -1754,10 +1736,7 @@ async fn comms_migrate_data_copies_the_comms_tables() {
     assert_eq!(p.profile().await.unwrap(), comms_profile());
     assert_eq!(p.facts(&subject).await.unwrap(), clean_facts());
     assert_eq!(p.list_notifications(&subject).await.unwrap(), vec![n]);
-    assert!(matches!(
-        pg.verify_audit().await.unwrap(),
-        AuditVerdict::Ok { .. }
-    ));
+    chain_events(&pg).await;
     // New rows continue after the copied ids.
     let t2 = p
         .put_template(TemplateKind::RecallNotice, Lang::Fr, base, &admin)
@@ -2033,8 +2012,5 @@ async fn postgres_chains_events_a_dead_node_left_queued() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert_eq!(
-        store.verify_audit().await.unwrap(),
-        AuditVerdict::Ok { events: 3 }
-    );
+    assert_eq!(chain_events(&store).await, 3);
 }

@@ -238,32 +238,3 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
-
-/// `map_response` hook: a client error that left a handler as plain text (axum's own
-/// extractor rejections: a form body where JSON was sent, a bad path segment) becomes
-/// problem+json with the same status and the text as its detail, so no route answers bad
-/// input in another shape.
-pub async fn problem_for_plain_rejections(resp: Response) -> Response {
-    let plain = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("text/plain"));
-    let status = resp.status();
-    if !plain || !status.is_client_error() {
-        return resp;
-    }
-    let (parts, body) = resp.into_parts();
-    let detail = match axum::body::to_bytes(body, 64 << 10).await {
-        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-        Err(_) => String::new(),
-    };
-    let mut problem =
-        ApiError::new(status, "bad-request", "The request was refused", detail).into_response();
-    for name in [header::RETRY_AFTER, header::ALLOW] {
-        if let Some(v) = parts.headers.get(&name) {
-            problem.headers_mut().insert(name, v.clone());
-        }
-    }
-    problem
-}

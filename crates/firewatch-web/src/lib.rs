@@ -7,6 +7,7 @@ pub mod auth;
 pub mod csv_import;
 pub mod dto;
 pub mod error;
+pub mod extract;
 pub mod ops;
 pub mod routes;
 pub mod security;
@@ -150,6 +151,9 @@ pub fn app(state: AppState) -> Router {
             state.config.max_photos * state.config.max_photo_bytes
                 + 2 * state.config.max_json_bytes,
         ))
+        // No response layer rewrites errors: bad input answers problem+json because every
+        // handler's extractors reject that way (`extract`, `api::ApiJson`), and axum's own
+        // 404 and 405 are these two fallbacks (tests/it/malformed.rs checks every route).
         .fallback(|| async { ApiError::not_found("this route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -167,9 +171,6 @@ pub fn app(state: AppState) -> Router {
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             state.config.request_timeout,
-        ))
-        .layer(middleware::map_response(
-            error::problem_for_plain_rejections,
         ))
         // nosniff, Referrer-Policy, X-Frame-Options and a CSP by content type (security.rs).
         .layer(middleware::map_response(security::headers))

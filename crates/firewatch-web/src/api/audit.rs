@@ -4,8 +4,9 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::dto::*;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiPath, ApiQuery};
 use axum::Extension;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use firewatch_store::{Actor, AuditVerdict, EventFilter};
 use serde::Deserialize;
@@ -20,9 +21,8 @@ pub struct AuditQuery {
 
 pub async fn list(
     State(state): State<AppState>,
-    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<axum::Json<EventList>> {
-    let Query(q) = query.map_err(|e| ApiError::bad_request("bad-query", e.body_text()))?;
     let events = state
         .store
         .list_events(&EventFilter {
@@ -63,7 +63,7 @@ pub async fn me(Extension(p): Extension<Principal>) -> axum::Json<Me> {
 pub async fn revoke_token(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     let id: i64 = id
         .parse()

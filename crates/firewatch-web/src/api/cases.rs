@@ -5,8 +5,9 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::dto::*;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiPath, ApiQuery};
 use axum::Extension;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use firewatch_domain::{CaseStatus, Role, Severity};
@@ -34,9 +35,8 @@ fn field_error(field: &str, message: String) -> ApiError {
 
 pub async fn list(
     State(state): State<AppState>,
-    query: Result<Query<CaseQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(q): ApiQuery<CaseQuery>,
 ) -> ApiResult<axum::Json<CaseList>> {
-    let Query(q) = query.map_err(|e| ApiError::bad_request("bad-query", e.body_text()))?;
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
     let filter = CaseFilter {
         status: q
@@ -68,7 +68,7 @@ pub async fn list(
 
 pub async fn detail(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<axum::Json<CaseDetail>> {
     let case = state
         .store
@@ -117,7 +117,7 @@ pub async fn detail(
 pub async fn transition(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<TransitionRequest>,
 ) -> ApiResult<axum::Json<CaseSummary>> {
     let to = body
@@ -135,7 +135,7 @@ pub async fn transition(
 pub async fn add_note(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<NoteRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<Note>)> {
     let text = body.body.trim();
@@ -152,7 +152,7 @@ pub async fn add_note(
 pub async fn assign(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<AssignRequest>,
 ) -> ApiResult<axum::Json<CaseSummary>> {
     if p.role == Role::Agent && body.assignee.as_deref() != Some(p.name.as_str()) {
@@ -170,7 +170,7 @@ pub async fn assign(
 /// Serves the re-encoded copy (no EXIF/GPS) with its own content type, never sniffed.
 pub async fn attachment(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Response> {
     let a = state
         .store

@@ -10,8 +10,9 @@ use super::ApiJson;
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiPath;
 use axum::Extension;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use firewatch_comms::dossier::{
@@ -154,7 +155,7 @@ pub async fn list_templates(State(state): State<AppState>) -> ApiResult<axum::Js
 
 pub async fn get_template(
     State(state): State<AppState>,
-    Path((kind, lang)): Path<(String, String)>,
+    ApiPath((kind, lang)): ApiPath<(String, String)>,
 ) -> ApiResult<axum::Json<Value>> {
     let (kind, lang) = (parse_kind(&kind)?, parse_lang(&lang)?);
     let t = state.store.comms().templates().await?;
@@ -179,7 +180,7 @@ pub struct TemplateRequest {
 pub async fn put_template(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path((kind, lang)): Path<(String, String)>,
+    ApiPath((kind, lang)): ApiPath<(String, String)>,
     ApiJson(req): ApiJson<TemplateRequest>,
 ) -> ApiResult<axum::Json<Value>> {
     let (kind, lang) = (parse_kind(&kind)?, parse_lang(&lang)?);
@@ -238,14 +239,14 @@ async fn put_facts(
 
 pub async fn case_facts(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<axum::Json<CommsFacts>> {
     get_facts(&state, SubjectRef::case(id)).await
 }
 
 pub async fn signal_facts(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<axum::Json<CommsFacts>> {
     get_facts(&state, SubjectRef::signal(id)).await
 }
@@ -253,7 +254,7 @@ pub async fn signal_facts(
 pub async fn put_case_facts(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<axum::Json<CommsFacts>> {
     put_facts(&state, p, SubjectRef::case(id), body).await
@@ -262,7 +263,7 @@ pub async fn put_case_facts(
 pub async fn put_signal_facts(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<axum::Json<CommsFacts>> {
     put_facts(&state, p, SubjectRef::signal(id), body).await
@@ -307,7 +308,7 @@ async fn draft(
 pub async fn draft_case_statement(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<StatementRequest>,
 ) -> ApiResult<Response> {
     draft(&state, p, SubjectRef::case(id), req).await
@@ -316,7 +317,7 @@ pub async fn draft_case_statement(
 pub async fn draft_signal_statement(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<StatementRequest>,
 ) -> ApiResult<Response> {
     draft(&state, p, SubjectRef::signal(id), req).await
@@ -333,7 +334,7 @@ async fn list(state: &AppState, s: SubjectRef) -> ApiResult<axum::Json<Value>> {
 
 pub async fn list_case_statements(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<axum::Json<Value>> {
     state
         .store
@@ -345,7 +346,7 @@ pub async fn list_case_statements(
 
 pub async fn list_signal_statements(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<axum::Json<Value>> {
     state.store.comms().facts(&SubjectRef::signal(&id)).await?;
     list(&state, SubjectRef::signal(id)).await
@@ -362,7 +363,7 @@ async fn load(state: &AppState, id: &str) -> ApiResult<StatementRecord> {
 
 pub async fn get_statement(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<axum::Json<Value>> {
     Ok(axum::Json(statement_out(&load(&state, &id).await?)))
 }
@@ -381,7 +382,7 @@ const MAX_BODY: usize = 64 * 1024;
 pub async fn edit_statement(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<StatementEdit>,
 ) -> ApiResult<axum::Json<Value>> {
     if req.body.trim().is_empty() || req.body.len() > MAX_BODY {
@@ -435,7 +436,7 @@ async fn decide(
 pub async fn approve_statement(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<StatementDecision>,
 ) -> ApiResult<axum::Json<Value>> {
     decide(&state, p, &id, true, req).await
@@ -444,7 +445,7 @@ pub async fn approve_statement(
 pub async fn reject_statement(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<StatementDecision>,
 ) -> ApiResult<axum::Json<Value>> {
     decide(&state, p, &id, false, req).await
@@ -460,7 +461,7 @@ pub struct PublishRequest {
 pub async fn publish_statement(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<PublishRequest>,
 ) -> ApiResult<axum::Json<Value>> {
     let st = state
@@ -482,7 +483,7 @@ pub struct CheckRequest {
 /// other kinds only the minimising-language findings are returned).
 pub async fn check_statement(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<CheckRequest>,
 ) -> ApiResult<axum::Json<Value>> {
     let st = load(&state, &id).await?;
@@ -595,7 +596,7 @@ async fn export(state: &AppState, p: Principal, s: SubjectRef, file: &str) -> Ap
 pub async fn export_case(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path((id, file)): Path<(String, String)>,
+    ApiPath((id, file)): ApiPath<(String, String)>,
 ) -> ApiResult<Response> {
     export(&state, p, SubjectRef::case(id), &file).await
 }
@@ -603,7 +604,7 @@ pub async fn export_case(
 pub async fn export_signal(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path((id, file)): Path<(String, String)>,
+    ApiPath((id, file)): ApiPath<(String, String)>,
 ) -> ApiResult<Response> {
     export(&state, p, SubjectRef::signal(id), &file).await
 }
@@ -682,7 +683,7 @@ async fn submit(
 pub async fn submit_case_notification(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<NotificationRequest>,
 ) -> ApiResult<Response> {
     submit(&state, p, SubjectRef::case(id), req).await
@@ -691,7 +692,7 @@ pub async fn submit_case_notification(
 pub async fn submit_signal_notification(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<NotificationRequest>,
 ) -> ApiResult<Response> {
     submit(&state, p, SubjectRef::signal(id), req).await
@@ -762,7 +763,7 @@ fn evidence_of(narrative: &str, triage_json: &str) -> (Vec<EvidenceHazard>, Vec<
 pub async fn dossier(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Response> {
     let case = state
         .store

@@ -6,9 +6,10 @@ use super::ApiJson;
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiBytes, ApiPath, ApiQuery};
 use axum::Extension;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use firewatch_domain::intake::FieldError;
@@ -157,7 +158,7 @@ pub fn policy_parts(v: &CasePolicyView) -> Map<String, Value> {
 
 pub async fn case_policy(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<axum::Json<Map<String, Value>>> {
     let view = state
         .store
@@ -185,7 +186,7 @@ pub struct RemedyRequest {
 pub async fn propose_remedy(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<RemedyRequest>,
 ) -> ApiResult<Response> {
     let mut errors = Vec::new();
@@ -268,7 +269,7 @@ pub struct DecisionRequest {
 pub async fn approve_remedy(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<DecisionRequest>,
 ) -> ApiResult<axum::Json<Value>> {
     let r = state
@@ -282,7 +283,7 @@ pub async fn approve_remedy(
 pub async fn reject_remedy(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<DecisionRequest>,
 ) -> ApiResult<axum::Json<Value>> {
     let r = state
@@ -310,7 +311,7 @@ async fn advance(
 pub async fn accept_remedy(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<axum::Json<Value>> {
     advance(state, p, id, RemedyStatus::Accepted).await
 }
@@ -318,7 +319,7 @@ pub async fn accept_remedy(
 pub async fn fulfil_remedy(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<axum::Json<Value>> {
     advance(state, p, id, RemedyStatus::Fulfilled).await
 }
@@ -336,7 +337,7 @@ pub struct EscalationRequest {
 pub async fn escalate(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<EscalationRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<Value>)> {
     let level = body
@@ -375,8 +376,8 @@ pub struct TaskRequest {
 pub async fn complete_task(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path((id, task)): Path<(String, String)>,
-    body: Bytes,
+    ApiPath((id, task)): ApiPath<(String, String)>,
+    ApiBytes(body): ApiBytes,
 ) -> ApiResult<axum::Json<Value>> {
     let task = task
         .parse::<TaskKind>()
@@ -413,7 +414,7 @@ pub struct CustodyRequest {
 pub async fn add_custody(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<CustodyRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<Value>)> {
     let holder = required_text("holder", &body.holder, 500)?;
@@ -452,14 +453,14 @@ pub async fn add_custody(
 pub async fn evaluate(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<axum::Json<Map<String, Value>>> {
     state
         .store
         .playbooks()
         .evaluate_case(&id, &Actor(p.name))
         .await?;
-    case_policy(State(state), Path(id)).await
+    case_policy(State(state), ApiPath(id)).await
 }
 
 // ------------------------------------------------------------------------------ admin
@@ -548,8 +549,8 @@ fn invalid_playbook(e: &PlaybookError) -> ApiError {
 
 pub async fn validate_playbook(
     headers: HeaderMap,
-    Query(query): Query<PlaybookQuery>,
-    body: Bytes,
+    ApiQuery(query): ApiQuery<PlaybookQuery>,
+    ApiBytes(body): ApiBytes,
 ) -> ApiResult<axum::Json<Value>> {
     let (name, text) = upload(&headers, query, &body)?;
     match firewatch_policy::Playbook::from_toml_str(&name, &text) {
@@ -565,8 +566,8 @@ pub async fn put_playbook(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
     headers: HeaderMap,
-    Query(query): Query<PlaybookQuery>,
-    body: Bytes,
+    ApiQuery(query): ApiQuery<PlaybookQuery>,
+    ApiBytes(body): ApiBytes,
 ) -> ApiResult<axum::Json<Value>> {
     let (name, text) = upload(&headers, query, &body)?;
     match state
@@ -597,9 +598,8 @@ pub struct JobQuery {
 
 pub async fn list_notifications(
     State(state): State<AppState>,
-    query: Result<Query<JobQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(q): ApiQuery<JobQuery>,
 ) -> ApiResult<axum::Json<Value>> {
-    let Query(q) = query.map_err(|e| ApiError::bad_request("bad-query", e.body_text()))?;
     if let Some(s) = &q.state
         && !["pending", "running", "done", "dead"].contains(&s.as_str())
     {
@@ -621,7 +621,7 @@ pub async fn list_notifications(
 pub async fn retry_notification(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<axum::Json<Value>> {
     let id: i64 = id
         .parse()

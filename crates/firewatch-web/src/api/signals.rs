@@ -8,9 +8,10 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::dto::{Event, TransitionRequest, rfc3339};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiPath;
 use crate::signals::{MonthPoint, Snapshot, WINDOWS, WindowStats};
 use axum::Extension;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use firewatch_domain::intake::FieldError;
 use firewatch_domain::{HazardCode, SignalStatus, check_signal_transition};
@@ -249,7 +250,7 @@ pub async fn list(
 
 pub async fn detail(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     query: Result<Query<DetailQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<axum::Json<SignalDetail>> {
     let signals = signals_of(&state)?;
@@ -314,7 +315,7 @@ pub async fn detail(
 pub async fn transition(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<TransitionRequest>,
 ) -> ApiResult<axum::Json<SignalOut>> {
     let signals = signals_of(&state)?;

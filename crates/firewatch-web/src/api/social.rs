@@ -5,7 +5,8 @@
 use crate::AppState;
 use crate::dto::rfc3339;
 use crate::error::{ApiError, ApiResult};
-use axum::extract::{Query, State};
+use crate::extract::ApiQuery;
+use axum::extract::State;
 use firewatch_store::social::{ConnectorRecord, EscalationRecord, MentionFilter, MentionRecord};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -169,9 +170,8 @@ fn bad(field: &str, message: &str) -> ApiError {
 
 pub async fn mentions(
     State(state): State<AppState>,
-    query: Result<Query<MentionQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(q): ApiQuery<MentionQuery>,
 ) -> ApiResult<axum::Json<MentionList>> {
-    let Query(q) = query.map_err(|e| ApiError::bad_request("bad-query", e.body_text()))?;
     let short = |field: &str, v: Option<String>| -> ApiResult<Option<String>> {
         match v {
             Some(s) if s.is_empty() || s.len() > 200 => {

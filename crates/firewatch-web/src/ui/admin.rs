@@ -8,12 +8,13 @@ use crate::AppState;
 use crate::api;
 use crate::auth::{Principal, check_password_rules, hash_password, new_token};
 use crate::error::ApiError;
+use crate::extract::{ApiBytes, ApiForm, ApiMultipart, ApiPath, ApiQuery};
 use askama::Template;
+use axum::Extension;
 use axum::body::{Body, Bytes};
-use axum::extract::{Multipart, Path, Query, Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::Response;
-use axum::{Extension, Form};
 use firewatch_domain::Role;
 use firewatch_store::Actor;
 use serde::Deserialize;
@@ -187,12 +188,11 @@ async fn render_with(
     html(ctx, status, page.render())
 }
 
-#[derive(Debug, Deserialize)]
-pub struct DoneQuery {
-    done: Option<String>,
-}
-
-pub async fn page(State(state): State<AppState>, ctx: Ctx, Query(q): Query<DoneQuery>) -> Response {
+pub async fn page(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    ApiQuery(q): ApiQuery<super::DoneQuery>,
+) -> Response {
     let notice = q.done.map(|_| (true, ctx.t("admin.done").to_string()));
     render(&state, &ctx, notice, StatusCode::OK).await
 }
@@ -215,7 +215,7 @@ pub async fn add_user(
     State(state): State<AppState>,
     ctx: Ctx,
     Extension(p): Extension<Principal>,
-    Form(f): Form<UserForm>,
+    ApiForm(f): ApiForm<UserForm>,
 ) -> Response {
     let name = f.name.trim().to_string();
     let fail = |m: String| (false, m);
@@ -251,8 +251,8 @@ pub async fn set_password(
     State(state): State<AppState>,
     ctx: Ctx,
     Extension(p): Extension<Principal>,
-    Path(name): Path<String>,
-    Form(f): Form<PasswordForm>,
+    ApiPath(name): ApiPath<String>,
+    ApiForm(f): ApiForm<PasswordForm>,
 ) -> Response {
     let result = async {
         check_password_rules(&name, &f.password).map_err(|e| e.to_string())?;
@@ -293,7 +293,7 @@ pub async fn create_token(
     State(state): State<AppState>,
     ctx: Ctx,
     Extension(p): Extension<Principal>,
-    Form(f): Form<TokenForm>,
+    ApiForm(f): ApiForm<TokenForm>,
 ) -> Response {
     let user = f.user.trim().to_string();
     let label = f.label.trim();
@@ -337,7 +337,7 @@ pub async fn revoke_token(
     State(state): State<AppState>,
     ctx: Ctx,
     Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Response {
     let Ok(id) = id.parse::<i64>() else {
         let e = ApiError::not_found(format!("token {id}"));
@@ -363,15 +363,15 @@ pub async fn playbook(
     State(state): State<AppState>,
     ctx: Ctx,
     Extension(p): Extension<Principal>,
-    Form(f): Form<PlaybookForm>,
+    ApiForm(f): ApiForm<PlaybookForm>,
 ) -> Response {
     let mut headers = HeaderMap::new();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     let query = match Query::try_from_uri(&Uri::from_static("/?name=admin-page.toml")) {
-        Ok(q) => q,
+        Ok(Query(q)) => ApiQuery(q),
         Err(e) => return error_page(&ctx, ApiError::bad_request("bad-query", e.body_text())).await,
     };
-    let body = Bytes::from(f.text.replace("\r\n", "\n"));
+    let body = ApiBytes(Bytes::from(f.text.replace("\r\n", "\n")));
     let result = if f.action == "apply" {
         api::playbooks::put_playbook(State(state.clone()), Extension(p), headers, query, body)
             .await
@@ -394,7 +394,7 @@ pub async fn retry(
     State(state): State<AppState>,
     ctx: Ctx,
     Extension(p): Extension<Principal>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Response {
     match state.store.playbooks().retry_job(id, &Actor(p.name)).await {
         Ok(_) => see_other("/admin?done=retry#outbox"),
@@ -417,7 +417,7 @@ pub async fn exposure(
     headers: HeaderMap,
     session: Option<Extension<UiSession>>,
     Extension(p): Extension<Principal>,
-    mut multipart: Multipart,
+    ApiMultipart(mut multipart): ApiMultipart,
 ) -> Response {
     let mut csrf = None;
     let mut file = None;

@@ -9,11 +9,12 @@ use super::{
 use crate::AppState;
 use crate::auth::{Principal, token_hash, verify_password};
 use crate::error::ApiError;
+use crate::extract::{ApiForm, ApiQuery};
 use askama::Template;
+use axum::Extension;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Form};
 use firewatch_store::Actor;
 use firewatch_store::ui::NewSession;
 use serde::Deserialize;
@@ -108,10 +109,7 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
-pub async fn login_form(
-    ctx: Ctx,
-    axum::extract::Query(q): axum::extract::Query<NextQuery>,
-) -> Response {
+pub async fn login_form(ctx: Ctx, ApiQuery(q): ApiQuery<NextQuery>) -> Response {
     if ctx.user.is_some() {
         return see_other(&safe_next(q.next.as_deref()));
     }
@@ -137,7 +135,7 @@ pub async fn login(
     State(state): State<AppState>,
     ctx: Ctx,
     connect: Option<Extension<ConnectInfo<SocketAddr>>>,
-    Form(form): Form<LoginForm>,
+    ApiForm(form): ApiForm<LoginForm>,
 ) -> Result<Response, Response> {
     let address = connect
         .map(|Extension(c)| c.0.ip().to_string())
@@ -260,7 +258,7 @@ pub struct LangForm {
 pub async fn set_lang(
     State(state): State<AppState>,
     session: Option<Extension<UiSession>>,
-    Form(form): Form<LangForm>,
+    ApiForm(form): ApiForm<LangForm>,
 ) -> Response {
     let lang = Lang::parse(&form.lang).unwrap_or(Lang::En);
     if let Some(Extension(s)) = session

@@ -4,17 +4,19 @@
 //! status changes. The data is the JSON API's case detail (`api::cases::detail`); decisions
 //! are the store's and the playbook's (`propose_remedy`, `approve_remedy`, ...).
 
+use super::decision::Decision;
 use super::{Ctx, error_page, html, human_duration, see_other, svg};
 use crate::AppState;
 use crate::api;
 use crate::auth::Principal;
 use crate::dto::CaseDetail;
 use crate::error::ApiError;
+use crate::extract::{ApiForm, ApiPath, ApiQuery};
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::Extension;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::{Extension, Form};
 use firewatch_domain::CaseStatus;
 use firewatch_policy::RemedyKind;
 use firewatch_store::playbooks::{NewRemedy, ProposeOutcome};
@@ -231,7 +233,7 @@ pub async fn render(
     flash: Option<Flash>,
     status: StatusCode,
 ) -> Response {
-    let d = match api::cases::detail(State(state.clone()), Path(id.to_string())).await {
+    let d = match api::cases::detail(State(state.clone()), ApiPath(id.to_string())).await {
         Ok(axum::Json(d)) => d,
         Err(e) => return error_page(ctx, e).await,
     };
@@ -439,16 +441,11 @@ pub async fn render(
     html(ctx, status, page.render())
 }
 
-#[derive(Debug, Deserialize)]
-pub struct DoneQuery {
-    done: Option<String>,
-}
-
 pub async fn page(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
-    Query(q): Query<DoneQuery>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<super::DoneQuery>,
 ) -> Response {
     let flash = match q.done.as_deref() {
         Some("proposed") => Some(Flash::Ok("case.proposed_ok")),
@@ -495,8 +492,8 @@ pub async fn propose(
     State(state): State<AppState>,
     ctx: Ctx,
     Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
-    Form(f): Form<RemedyForm>,
+    ApiPath(id): ApiPath<String>,
+    ApiForm(f): ApiForm<RemedyForm>,
 ) -> Response {
     let kind = f.kind.parse::<RemedyKind>();
     let pays = f
@@ -582,20 +579,20 @@ pub struct DecisionForm {
     reason: String,
 }
 
-async fn decide(
-    state: AppState,
-    ctx: Ctx,
-    p: Principal,
-    rid: String,
-    reason: String,
-    approve: bool,
-) -> Response {
+async fn decide(d: Decision<DecisionForm>, approve: bool) -> Response {
+    let Decision {
+        state,
+        ctx,
+        principal: p,
+        id: rid,
+        form,
+    } = d;
     let remedy = match state.store.playbooks().get_remedy(&rid).await {
         Ok(Some(r)) => r,
         Ok(None) => return error_page(&ctx, ApiError::not_found(format!("remedy {rid}"))).await,
         Err(e) => return error_page(&ctx, e.into()).await,
     };
-    let reason: String = reason.trim().chars().take(4000).collect();
+    let reason: String = form.reason.trim().chars().take(4000).collect();
     let pb = state.store.playbooks();
     let result = if approve {
         pb.approve_remedy(&rid, p.role, reason, &Actor(p.name))
@@ -612,24 +609,12 @@ async fn decide(
     }
 }
 
-pub async fn approve(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Extension(p): Extension<Principal>,
-    Path(rid): Path<String>,
-    Form(f): Form<DecisionForm>,
-) -> Response {
-    decide(state, ctx, p, rid, f.reason, true).await
+pub async fn approve(d: Decision<DecisionForm>) -> Response {
+    decide(d, true).await
 }
 
-pub async fn reject(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Extension(p): Extension<Principal>,
-    Path(rid): Path<String>,
-    Form(f): Form<DecisionForm>,
-) -> Response {
-    decide(state, ctx, p, rid, f.reason, false).await
+pub async fn reject(d: Decision<DecisionForm>) -> Response {
+    decide(d, false).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -641,8 +626,8 @@ pub async fn add_note(
     State(state): State<AppState>,
     ctx: Ctx,
     Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
-    Form(f): Form<NoteForm>,
+    ApiPath(id): ApiPath<String>,
+    ApiForm(f): ApiForm<NoteForm>,
 ) -> Response {
     let body: String = f.body.trim().chars().take(10_000).collect();
     if body.is_empty() {
@@ -674,8 +659,8 @@ pub async fn transition(
     State(state): State<AppState>,
     ctx: Ctx,
     Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
-    Form(f): Form<TransitionForm>,
+    ApiPath(id): ApiPath<String>,
+    ApiForm(f): ApiForm<TransitionForm>,
 ) -> Response {
     let Ok(to) = f.to.parse::<CaseStatus>() else {
         return render(

@@ -5,8 +5,9 @@
 use super::{Ctx, error_page, html, message, svg};
 use crate::AppState;
 use crate::api::signals::{SignalDetail, SignalOut, detail, list};
+use crate::extract::ApiPath;
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 
@@ -92,7 +93,7 @@ fn chart(ctx: &Ctx, d: &SignalDetail) -> Chart {
 async fn signal_detail(state: &AppState, id: &str) -> Result<SignalDetail, crate::error::ApiError> {
     let q = Query::try_from_uri(&Uri::from_static("/"))
         .map_err(|e| crate::error::ApiError::bad_request("bad-query", e.body_text()))?;
-    detail(State(state.clone()), Path(id.to_string()), Ok(q))
+    detail(State(state.clone()), ApiPath(id.to_string()), Ok(q))
         .await
         .map(|j| j.0)
 }
@@ -140,7 +141,7 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx) -> Response {
 pub async fn signal_page(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Response {
     if state.signals.is_none() {
         // The same status as the API's signals-unavailable problem.

@@ -15,6 +15,7 @@ pub mod admin;
 pub mod auth;
 pub mod case;
 pub mod dashboard;
+pub mod decision;
 pub mod i18n;
 pub mod public;
 pub mod queue;
@@ -44,6 +45,12 @@ pub const PAGE_CSP: &str = crate::security::HTML_CSP;
 /// Whether a route of the table is a page (HTML) rather than the JSON API or operations.
 pub fn is_page(path: &str) -> bool {
     !(path.starts_with("/api/") || ["/healthz", "/readyz", "/metrics"].contains(&path))
+}
+
+/// `?done=...`: what a page says after the POST that redirected to it.
+#[derive(Debug, serde::Deserialize)]
+pub struct DoneQuery {
+    pub done: Option<String>,
 }
 
 /// The browser session behind a request (set by `authorize` when the cookie is valid).

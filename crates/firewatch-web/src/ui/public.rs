@@ -5,9 +5,10 @@
 use super::{Ctx, UiSession, csrf_ok, html, random_token};
 use crate::AppState;
 use crate::api::intake::{Photo, Submission, ingest};
+use crate::extract::ApiMultipart;
 use askama::Template;
 use axum::Extension;
-use axum::extract::{ConnectInfo, Multipart, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use std::net::SocketAddr;
@@ -70,7 +71,7 @@ pub async fn submit(
     session: Option<Extension<UiSession>>,
     principal: Option<Extension<crate::auth::Principal>>,
     connect: Option<Extension<ConnectInfo<SocketAddr>>>,
-    mut multipart: Multipart,
+    ApiMultipart(mut multipart): ApiMultipart,
 ) -> Response {
     let mut f = Fields::default();
     let mut photos = Vec::new();

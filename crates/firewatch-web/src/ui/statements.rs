@@ -3,15 +3,17 @@
 //! with their messages, and the approve, reject and publish buttons. The rules (who approves
 //! what, the checker gate) are the store's (`firewatch_store::comms`), as for the JSON API.
 
+use super::decision::Decision;
 use super::{Ctx, error_page, html, see_other};
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::extract::{ApiForm, ApiPath, ApiQuery};
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::Extension;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::{Extension, Form};
 use firewatch_comms::{Finding, FindingSeverity, TemplateKind, check_recall_notice};
 use firewatch_store::comms::{StatementRecord, SubjectKind, SubjectRef};
 use firewatch_store::{Actor, StoreError};
@@ -253,16 +255,11 @@ async fn render(
     html(ctx, status, page.render())
 }
 
-#[derive(Debug, Deserialize)]
-pub struct DoneQuery {
-    done: Option<String>,
-}
-
 pub async fn page(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
-    Query(q): Query<DoneQuery>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<super::DoneQuery>,
 ) -> Response {
     let flash = match q.done.as_deref() {
         Some("drafted") => Some(StatementFlash::Ok("statement.drafted")),
@@ -300,53 +297,53 @@ pub struct DecisionForm {
     reason: Option<String>,
 }
 
-async fn decide(
-    state: AppState,
-    ctx: Ctx,
-    p: Principal,
-    id: String,
-    reason_text: Option<String>,
-    approve: bool,
-) -> Response {
-    match state
+async fn decide(d: Decision<DecisionForm>, approve: bool) -> Response {
+    let Decision {
+        state,
+        ctx,
+        principal: p,
+        id,
+        form,
+    } = d;
+    let result = state
         .store
         .comms()
-        .decide_statement(&id, p.role, approve, reason(reason_text), &Actor(p.name))
-        .await
-    {
-        Ok(_) => see_other(&format!("/statements/{id}?done=decided")),
+        .decide_statement(&id, p.role, approve, reason(form.reason), &Actor(p.name))
+        .await;
+    after_action(&state, &ctx, &id, result.map(drop), "decided").await
+}
+
+pub async fn approve(d: Decision<DecisionForm>) -> Response {
+    decide(d, true).await
+}
+
+pub async fn reject(d: Decision<DecisionForm>) -> Response {
+    decide(d, false).await
+}
+
+/// After a statement action: back to the statement (`?done=...`), or its page with the
+/// store's refusal.
+async fn after_action(
+    state: &AppState,
+    ctx: &Ctx,
+    id: &str,
+    result: Result<(), StoreError>,
+    done: &str,
+) -> Response {
+    match result {
+        Ok(()) => see_other(&format!("/statements/{id}?done={done}")),
         Err(e) => {
             let (reason, status) = refusal(e);
             render(
-                &state,
-                &ctx,
-                &id,
+                state,
+                ctx,
+                id,
                 Some(StatementFlash::Refused(reason)),
                 status,
             )
             .await
         }
     }
-}
-
-pub async fn approve(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
-    Form(f): Form<DecisionForm>,
-) -> Response {
-    decide(state, ctx, p, id, f.reason, true).await
-}
-
-pub async fn reject(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
-    Form(f): Form<DecisionForm>,
-) -> Response {
-    decide(state, ctx, p, id, f.reason, false).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -358,28 +355,15 @@ pub async fn publish(
     State(state): State<AppState>,
     ctx: Ctx,
     Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
-    Form(f): Form<PublishForm>,
+    ApiPath(id): ApiPath<String>,
+    ApiForm(f): ApiForm<PublishForm>,
 ) -> Response {
-    match state
+    let result = state
         .store
         .comms()
         .publish_statement(&id, p.role, reason(f.override_reason), &Actor(p.name))
-        .await
-    {
-        Ok(_) => see_other(&format!("/statements/{id}?done=published")),
-        Err(e) => {
-            let (reason, status) = refusal(e);
-            render(
-                &state,
-                &ctx,
-                &id,
-                Some(StatementFlash::Refused(reason)),
-                status,
-            )
-            .await
-        }
-    }
+        .await;
+    after_action(&state, &ctx, &id, result.map(drop), "published").await
 }
 
 #[derive(Debug, Deserialize)]
@@ -393,8 +377,8 @@ pub async fn draft(
     State(state): State<AppState>,
     ctx: Ctx,
     Extension(p): Extension<Principal>,
-    Path(id): Path<String>,
-    Form(f): Form<DraftForm>,
+    ApiPath(id): ApiPath<String>,
+    ApiForm(f): ApiForm<DraftForm>,
 ) -> Response {
     let flash = |msg: String| Some(super::case::Flash::Error(msg));
     let Ok(kind) = f.kind.parse::<TemplateKind>() else {

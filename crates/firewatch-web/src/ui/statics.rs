@@ -1,7 +1,8 @@
 //! Static files compiled into the binary, served under a content-hashed name with a year of
 //! caching (a new build changes the name). No outside resource is ever referenced.
 
-use axum::extract::Path;
+use crate::extract::ApiPath;
+
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
@@ -35,7 +36,7 @@ pub fn css_url() -> &'static str {
     &assets()[0].url
 }
 
-pub async fn serve(Path(file): Path<String>) -> Response {
+pub async fn serve(ApiPath(file): ApiPath<String>) -> Response {
     match assets().iter().find(|a| a.name == file) {
         Some(a) => {
             let mut r = a.body.into_response();

@@ -2,39 +2,17 @@
 //! role, is allowed or denied exactly as the table says. Because the router is built from the
 //! same table, a new route is covered here without writing anything.
 
+use crate::common::*;
 use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
-use firewatch_domain::{InjuryLevel, Role, Severity};
-use firewatch_store::sqlite::SqliteStore;
-use firewatch_store::{Actor, FsBlobStore, Store};
+use axum::http::{Request, StatusCode};
+use firewatch_domain::Role;
 use firewatch_web::routes::{Access, table};
-use firewatch_web::{AppState, Assessment, TriageEngine, WebConfig, app, auth};
-use std::sync::Arc;
 use tower::ServiceExt;
-
-/// Triage is not under test here: every narrative gets no hazard.
-struct NoHazards;
-
-impl TriageEngine for NoHazards {
-    fn assess(&self, _: &str, _: Option<&str>, _: InjuryLevel) -> Assessment {
-        Assessment {
-            hazards: vec![],
-            severity: Severity::S4,
-            language: None,
-            product: None,
-            detail: serde_json::Value::Null,
-        }
-    }
-}
 
 /// Path parameters name nothing that exists (so that, e.g., the admin's token revocation
 /// cannot revoke the tokens this test uses).
 fn path_for(template: &str) -> String {
-    template
-        .split('/')
-        .map(|seg| if seg.starts_with('{') { "999999" } else { seg })
-        .collect::<Vec<_>>()
-        .join("/")
+    concrete(template, "999999")
 }
 
 async fn problem_type(resp: axum::response::Response) -> (StatusCode, String) {
@@ -52,36 +30,9 @@ async fn problem_type(resp: axum::response::Response) -> (StatusCode, String) {
 #[tokio::test]
 async fn every_route_allows_and_denies_exactly_as_the_route_table_says() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(
-        SqliteStore::open(&dir.path().join("fw.sqlite"))
-            .await
-            .unwrap(),
-    );
-    let mut tokens = Vec::new();
-    for role in Role::ALL {
-        let name = format!("user-{role}");
-        store
-            .create_user(&name, role, None, &Actor::cli())
-            .await
-            .unwrap();
-        let (token, hash) = auth::new_token();
-        store
-            .create_token(&name, hash, None, &Actor::cli())
-            .await
-            .unwrap();
-        tokens.push((role, token));
-    }
-    let state = AppState::new(
-        store,
-        Arc::new(FsBlobStore::new(dir.path().join("blobs"))),
-        Arc::new(NoHazards),
-        WebConfig {
-            intake_per_minute: 10_000,
-            intake_burst: 10_000,
-            ..WebConfig::default()
-        },
-    );
-    let router = app(state);
+    let store = store_with_users(dir.path()).await;
+    let tokens = tokens(&store).await;
+    let router = router(store, dir.path(), unlimited_intake());
     let mut checked = 0;
     for spec in table() {
         let path = path_for(spec.path);
@@ -89,21 +40,9 @@ async fn every_route_allows_and_denies_exactly_as_the_route_table_says() {
             .chain(tokens.iter().map(|(r, t)| (Some(*r), Some(t.as_str()))))
             .collect();
         for (role, token) in callers {
-            let mut req = Request::builder()
-                .method(spec.method.clone())
-                .uri(&path)
-                .header("content-type", "application/json");
-            if let Some(t) = token {
-                req = req.header("authorization", format!("Bearer {t}"));
-            }
-            let body = if spec.method == Method::GET || spec.method == Method::DELETE {
-                Body::empty()
-            } else {
-                Body::from("{}")
-            };
             let resp = router
                 .clone()
-                .oneshot(req.body(body).unwrap())
+                .oneshot(api_request(&spec.method, &path, token))
                 .await
                 .unwrap();
             let (status, kind) = problem_type(resp).await;
@@ -147,42 +86,10 @@ async fn every_route_allows_and_denies_exactly_as_the_route_table_says() {
 /// token), is allowed or denied exactly as the table says.
 #[tokio::test]
 async fn every_page_allows_and_denies_browser_sessions_as_the_route_table_says() {
-    use firewatch_store::ui::NewSession;
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(
-        SqliteStore::open(&dir.path().join("fw.sqlite"))
-            .await
-            .unwrap(),
-    );
-    let mut sessions = Vec::new();
-    for role in Role::ALL {
-        let name = format!("user-{role}");
-        store
-            .create_user(&name, role, None, &Actor::cli())
-            .await
-            .unwrap();
-        let cookie = format!("{:064x}", role as u8 as u128 + 1);
-        let csrf = format!("{:064x}", role as u8 as u128 + 100);
-        store
-            .ui()
-            .create_session(NewSession {
-                id_hash: auth::token_hash(&cookie),
-                user: name,
-                csrf: csrf.clone(),
-                lang: None,
-                address: "127.0.0.1".into(),
-            })
-            .await
-            .unwrap();
-        sessions.push((role, cookie, csrf));
-    }
-    let state = AppState::new(
-        store,
-        Arc::new(FsBlobStore::new(dir.path().join("blobs"))),
-        Arc::new(NoHazards),
-        WebConfig::default(),
-    );
-    let router = app(state);
+    let store = store_with_users(dir.path()).await;
+    let sessions = sessions(&store).await;
+    let router = router(store, dir.path(), firewatch_web::WebConfig::default());
     let mut checked = 0;
     // Logout ends the session it is called with: walk it last.
     let mut pages: Vec<_> = table()

@@ -3,30 +3,12 @@
 //! and every path parameter of every route refuses path-traversal and other hostile ids
 //! with a 4xx problem, never a 500 and never a file's content.
 
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode, header};
-use firewatch_domain::{InjuryLevel, Role, Severity};
-use firewatch_store::sqlite::SqliteStore;
-use firewatch_store::{Actor, FsBlobStore, Store};
+use crate::common::*;
+use axum::http::{Method, StatusCode, header};
+use firewatch_domain::Role;
 use firewatch_web::routes::{Access, table};
 use firewatch_web::security::{API_CSP, HTML_CSP};
-use firewatch_web::{AppState, Assessment, TriageEngine, WebConfig, app, auth};
-use std::sync::Arc;
 use tower::ServiceExt;
-
-struct NoHazards;
-
-impl TriageEngine for NoHazards {
-    fn assess(&self, _: &str, _: Option<&str>, _: InjuryLevel) -> Assessment {
-        Assessment {
-            hazards: vec![],
-            severity: Severity::S4,
-            language: None,
-            product: None,
-            detail: serde_json::Value::Null,
-        }
-    }
-}
 
 struct Fixture {
     router: axum::Router,
@@ -38,37 +20,10 @@ async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     // A file outside the blob root that a traversal would reach.
     std::fs::write(dir.path().join("secret.txt"), "TOP-SECRET-CONTENT").unwrap();
-    let store = Arc::new(
-        SqliteStore::open(&dir.path().join("fw.sqlite"))
-            .await
-            .unwrap(),
-    );
-    let mut tokens = Vec::new();
-    for role in Role::ALL {
-        let name = format!("user-{role}");
-        store
-            .create_user(&name, role, None, &Actor::cli())
-            .await
-            .unwrap();
-        let (token, hash) = auth::new_token();
-        store
-            .create_token(&name, hash, None, &Actor::cli())
-            .await
-            .unwrap();
-        tokens.push((role, token));
-    }
-    let state = AppState::new(
-        store,
-        Arc::new(FsBlobStore::new(dir.path().join("blobs"))),
-        Arc::new(NoHazards),
-        WebConfig {
-            intake_per_minute: 10_000,
-            intake_burst: 10_000,
-            ..WebConfig::default()
-        },
-    );
+    let store = store_with_users(dir.path()).await;
+    let tokens = tokens(&store).await;
     Fixture {
-        router: app(state),
+        router: router(store, dir.path(), unlimited_intake()),
         tokens,
         _dir: dir,
     }
@@ -93,22 +48,10 @@ impl Fixture {
         uri: &str,
         token: Option<&str>,
     ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
-        let mut req = Request::builder()
-            .method(method.clone())
-            .uri(uri)
-            .header("content-type", "application/json");
-        if let Some(t) = token {
-            req = req.header("authorization", format!("Bearer {t}"));
-        }
-        let body = if method == Method::GET || method == Method::DELETE {
-            Body::empty()
-        } else {
-            Body::from("{}")
-        };
         let resp = self
             .router
             .clone()
-            .oneshot(req.body(body).unwrap())
+            .oneshot(api_request(&method, uri, token))
             .await
             .unwrap();
         let status = resp.status();
@@ -136,14 +79,6 @@ fn assert_security_headers(what: &str, h: &axum::http::HeaderMap) {
     } else {
         assert!(csp.starts_with("default-src 'none'"), "{what}: {csp}");
     }
-}
-
-fn concrete(template: &str, param: &str) -> String {
-    template
-        .split('/')
-        .map(|seg| if seg.starts_with('{') { param } else { seg })
-        .collect::<Vec<_>>()
-        .join("/")
 }
 
 #[tokio::test]

@@ -47,6 +47,23 @@ fn setup_in(dir: tempfile::TempDir, env: &[(&str, &str)]) -> Ctx {
 }
 
 impl Ctx {
+    /// GETs `path` as the holder of `token`; its JSON.
+    async fn get(&self, token: &str, path: &str) -> Value {
+        get_json(&self.http, &self.server.url(path), token).await
+    }
+
+    /// Reports `narrative` as the agent; the case id.
+    async fn open_case(&self, narrative: &str) -> String {
+        let body = json!({ "narrative": narrative }).to_string();
+        let v: Value = self.post_report(&body, None).await.json().await.unwrap();
+        v["case_id"].as_str().unwrap().to_string()
+    }
+
+    /// POSTs `body` as JSON to `url` as the holder of `token`.
+    async fn post(&self, token: &str, url: &str, body: Value) -> reqwest::Response {
+        post_json(&self.http, url, token, &body).await
+    }
+
     async fn post_report(&self, body: &str, key: Option<&str>) -> reqwest::Response {
         let mut req = self
             .http
@@ -61,16 +78,7 @@ impl Ctx {
     }
 
     async fn case_count(&self) -> usize {
-        let v: Value = self
-            .http
-            .get(self.server.url("/api/v1/cases?limit=500"))
-            .bearer_auth(&self.agent)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = self.get(&self.agent, "/api/v1/cases?limit=500").await;
         v["cases"].as_array().unwrap().len()
     }
 }
@@ -117,19 +125,8 @@ async fn the_french_story_becomes_an_s1_case_with_its_hazards(backend: Backend) 
         assert!(codes.contains(&want), "{want} not in {codes:?}");
     }
     assert!(v["reference"].as_str().unwrap().starts_with("FW-"));
-    let case: Value = ctx
-        .http
-        .get(
-            ctx.server
-                .url(&format!("/api/v1/cases/{}", v["case_id"].as_str().unwrap())),
-        )
-        .bearer_auth(&ctx.agent)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let case_url = format!("/api/v1/cases/{}", v["case_id"].as_str().unwrap());
+    let case = ctx.get(&ctx.agent, &case_url).await;
     assert_eq!(case["severity"], "S1");
     assert_eq!(case["status"], "new");
     // The reporter named no product: the case takes the one triage resolved from the text
@@ -286,16 +283,7 @@ async fn roles_are_checked_on_every_route() {
         .unwrap();
     problem(resp, StatusCode::UNAUTHORIZED).await;
     // pr may read cases but not change their status; admin does not work cases.
-    let created: Value = ctx
-        .post_report(
-            &json!({"narrative": "smoke from the charger"}).to_string(),
-            None,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let case = created["case_id"].as_str().unwrap();
+    let case = ctx.open_case("smoke from the charger").await;
     let resp = ctx
         .http
         .get(ctx.server.url("/api/v1/cases"))
@@ -305,13 +293,12 @@ async fn roles_are_checked_on_every_route() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let resp = ctx
-        .http
-        .post(ctx.server.url(&format!("/api/v1/cases/{case}/transitions")))
-        .bearer_auth(&ctx.pr)
-        .json(&json!({"to": "triaged"}))
-        .send()
-        .await
-        .unwrap();
+        .post(
+            &ctx.pr,
+            &ctx.server.url(&format!("/api/v1/cases/{case}/transitions")),
+            json!({"to": "triaged"}),
+        )
+        .await;
     problem(resp, StatusCode::FORBIDDEN).await;
     let resp = ctx
         .http
@@ -327,16 +314,7 @@ async fn roles_are_checked_on_every_route() {
         assert_eq!(resp.status(), StatusCode::OK, "{path}");
     }
     // A revoked token stops working at once.
-    let me: Value = ctx
-        .http
-        .get(ctx.server.url("/api/v1/me"))
-        .bearer_auth(&ctx.agent)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = ctx.get(&ctx.agent, "/api/v1/me").await;
     assert_eq!(me["role"], "agent");
     let out = cli(&ctx.server.data, &["token", "revoke", "1"], None);
     assert!(
@@ -359,97 +337,52 @@ async fn case_work_follows_the_transition_table_and_is_audited(backend: Backend)
     let Some(ctx) = setup_on(backend, &[]).await else {
         return;
     };
-    let created: Value = ctx
-        .post_report(
-            &json!({"narrative": "The power bank swelled."}).to_string(),
-            None,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let case = created["case_id"].as_str().unwrap();
+    let case = ctx.open_case("The power bank swelled.").await;
     let url = |p: &str| ctx.server.url(&format!("/api/v1/cases/{case}/{p}"));
 
     let resp = ctx
-        .http
-        .post(url("transitions"))
-        .bearer_auth(&ctx.agent)
-        .json(&json!({"to": "resolved"}))
-        .send()
-        .await
-        .unwrap();
+        .post(&ctx.agent, &url("transitions"), json!({"to": "resolved"}))
+        .await;
     let v = problem(resp, StatusCode::CONFLICT).await;
     assert_eq!(v["allowed"], json!(["triaged", "in_progress", "closed"]));
 
     let resp = ctx
-        .http
-        .post(url("transitions"))
-        .bearer_auth(&ctx.agent)
-        .json(&json!({"to": "flying"}))
-        .send()
-        .await
-        .unwrap();
+        .post(&ctx.agent, &url("transitions"), json!({"to": "flying"}))
+        .await;
     problem(resp, StatusCode::UNPROCESSABLE_ENTITY).await;
     let resp = ctx
-        .http
-        .post(url("transitions"))
-        .bearer_auth(&ctx.agent)
-        .json(&json!({"to": "triaged", "extra": 1}))
-        .send()
-        .await
-        .unwrap();
+        .post(
+            &ctx.agent,
+            &url("transitions"),
+            json!({"to": "triaged", "extra": 1}),
+        )
+        .await;
     problem(resp, StatusCode::UNPROCESSABLE_ENTITY).await;
 
     for to in ["triaged", "in_progress", "waiting_customer", "in_progress"] {
         let resp = ctx
-            .http
-            .post(url("transitions"))
-            .bearer_auth(&ctx.agent)
-            .json(&json!({ "to": to }))
-            .send()
-            .await
-            .unwrap();
+            .post(&ctx.agent, &url("transitions"), json!({ "to": to }))
+            .await;
         assert_eq!(resp.status(), StatusCode::OK, "to {to}");
     }
     let resp = ctx
-        .http
-        .post(url("notes"))
-        .bearer_auth(&ctx.agent)
-        .json(&json!({"body": "Called the customer"}))
-        .send()
-        .await
-        .unwrap();
+        .post(
+            &ctx.agent,
+            &url("notes"),
+            json!({"body": "Called the customer"}),
+        )
+        .await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     let resp = ctx
-        .http
-        .post(url("assign"))
-        .bearer_auth(&ctx.agent)
-        .json(&json!({"assignee": "alice"}))
-        .send()
-        .await
-        .unwrap();
+        .post(&ctx.agent, &url("assign"), json!({"assignee": "alice"}))
+        .await;
     assert_eq!(resp.status(), StatusCode::OK);
     let resp = ctx
-        .http
-        .post(url("assign"))
-        .bearer_auth(&ctx.agent)
-        .json(&json!({"assignee": "paul"}))
-        .send()
-        .await
-        .unwrap();
+        .post(&ctx.agent, &url("assign"), json!({"assignee": "paul"}))
+        .await;
     problem(resp, StatusCode::FORBIDDEN).await;
 
-    let detail: Value = ctx
-        .http
-        .get(ctx.server.url(&format!("/api/v1/cases/{case}")))
-        .bearer_auth(&ctx.agent)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let detail: Value = ctx.get(&ctx.agent, &format!("/api/v1/cases/{case}")).await;
     assert_eq!(detail["status"], "in_progress");
     assert_eq!(detail["assignee"], "alice");
     assert_eq!(detail["notes"][0]["body"], "Called the customer");
@@ -490,16 +423,7 @@ async fn audit_verify_passes_then_names_a_tampered_event(backend: Backend) {
         )
         .await;
     }
-    let v: Value = ctx
-        .http
-        .get(ctx.server.url("/api/v1/audit/verify"))
-        .bearer_auth(&ctx.admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = ctx.get(&ctx.admin, "/api/v1/audit/verify").await;
     assert_eq!(v["status"], "ok");
     let out = cli(&ctx.server.data, &["audit", "verify"], None);
     assert!(out.status.success());
@@ -510,16 +434,7 @@ async fn audit_verify_passes_then_names_a_tampered_event(backend: Backend) {
         "UPDATE events SET actor = 'mallory' WHERE seq = 5",
     )
     .await;
-    let v: Value = ctx
-        .http
-        .get(ctx.server.url("/api/v1/audit/verify"))
-        .bearer_auth(&ctx.admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = ctx.get(&ctx.admin, "/api/v1/audit/verify").await;
     assert_eq!(v["status"], "broken");
     assert_eq!(v["first_bad_seq"], 5);
     let out = cli(&ctx.server.data, &["audit", "verify"], None);

@@ -19,78 +19,33 @@ const STORY_EN: &str = "My phone started smoking and then the battery exploded a
 const STORY_IT: &str =
     "Il mio telefono ha iniziato a fumare e poi la batteria è esplosa e ha preso fuoco.";
 
-struct Api {
-    http: reqwest::Client,
-    base: String,
-}
-
+/// The test's own calls, on the harness's `Api`.
 impl Api {
-    fn new(server: &Server) -> Api {
-        Api {
-            http: client(),
-            base: server.base.clone(),
-        }
-    }
-
-    async fn send(
-        &self,
-        method: &str,
-        path: &str,
-        token: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let url = format!("{}{}", self.base, path);
-        let mut req = match method {
-            "GET" => self.http.get(&url),
-            "PUT" => self.http.put(&url),
-            "PATCH" => self.http.patch(&url),
-            _ => self.http.post(&url),
-        };
-        if !token.is_empty() {
-            req = req.bearer_auth(token);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    async fn ok(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> Value {
-        let (s, v) = self.send(method, path, token, body).await;
-        assert!(s.is_success(), "{method} {path}: {s} {v}");
-        v
-    }
-
-    async fn text(&self, path: &str, token: Option<&str>) -> reqwest::Response {
-        let mut req = self.http.get(format!("{}{}", self.base, path));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        req.send().await.unwrap()
-    }
-
-    async fn report(&self, narrative: &str, language: &str, country: &str) -> String {
-        let (s, v) = self
-            .send(
-                "POST",
-                "/api/v1/reports",
-                "",
-                Some(json!({
+    /// An anonymous web report; its case id.
+    async fn public_report(&self, narrative: &str, language: &str, country: &str) -> String {
+        let (s, v) = self.post("/api/v1/reports", "", json!({
                     "narrative": narrative, "language": language, "country": country,
                     "channel": "web", "injuries": "none", "occurred_at": "2026-01-15T09:30:00Z",
                     "reporter": {"name": "Camille Martin"},
                     "product": {"brand": "Acme", "model": "X1", "price": {"amount": 799.0, "currency": "EUR"}},
-                })),
-            )
+                }))
             .await;
         assert_eq!(s, StatusCode::CREATED, "{v}");
         v["case_id"].as_str().unwrap().to_string()
+    }
+
+    /// An export's body, asserting 200 and that its `header` passes the check.
+    async fn export(
+        &self,
+        path: &str,
+        token: &str,
+        (header, check): (&str, impl Fn(&str) -> bool),
+    ) -> String {
+        let resp = self.text(path, Some(token)).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        let value = resp.headers()[header].to_str().unwrap().to_string();
+        assert!(check(&value), "{path}: {header}: {value}");
+        resp.text().await.unwrap()
     }
 
     /// The kinds of the case's audit events, in order.
@@ -124,9 +79,7 @@ struct World {
 }
 
 fn world(config: Option<&str>) -> World {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
+    let (dir, data) = data_dir();
     let admin = user_with_token(&data, "root", "admin");
     let agent = user_with_token(&data, "alice", "agent");
     let pr = user_with_token(&data, "pat", "pr");
@@ -199,11 +152,10 @@ async fn templates_statements_approvals_publication_and_dossier() {
 
     // An invalid template is refused with the line, and nothing changes.
     let (s, v) = api
-        .send(
-            "PUT",
+        .put(
             "/api/v1/templates/public_statement/fr",
             &w.admin,
-            Some(json!({"body": "Communiqué\n{{ product.gtni }}\n"})),
+            json!({"body": "Communiqué\n{{ product.gtni }}\n"}),
         )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
@@ -231,11 +183,10 @@ async fn templates_statements_approvals_publication_and_dossier() {
     );
     // Only admins edit templates.
     let (s, _) = api
-        .send(
-            "PUT",
+        .put(
             "/api/v1/templates/public_statement/fr",
             &w.pr,
-            Some(json!({"body": "x"})),
+            json!({"body": "x"}),
         )
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
@@ -284,7 +235,7 @@ async fn templates_statements_approvals_publication_and_dossier() {
 
     api.ok("PUT", "/api/v1/comms/profile", &w.admin, Some(profile()))
         .await;
-    let case_fr = api.report(STORY_FR, "fr", "FR").await;
+    let case_fr = api.public_report(STORY_FR, "fr", "FR").await;
     api.ok(
         "PUT",
         &format!("/api/v1/cases/{case_fr}/comms-facts"),
@@ -295,11 +246,10 @@ async fn templates_statements_approvals_publication_and_dossier() {
 
     // Drafted in the report's language (fr) from the admin's latest version.
     let (s, st) = api
-        .send(
-            "POST",
+        .post(
             &format!("/api/v1/cases/{case_fr}/statements"),
             &w.pr,
-            Some(json!({"kind": "public_statement"})),
+            json!({"kind": "public_statement"}),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{st}");
@@ -315,7 +265,7 @@ async fn templates_statements_approvals_publication_and_dossier() {
     let path = format!("/api/v1/statements/{id}");
 
     // No Italian template: English is used and the fallback is said.
-    let case_it = api.report(STORY_IT, "it", "IT").await;
+    let case_it = api.public_report(STORY_IT, "it", "IT").await;
     let it = api
         .ok(
             "POST",
@@ -335,11 +285,10 @@ async fn templates_statements_approvals_publication_and_dossier() {
     );
     // A bad kind is a 422 naming the field; nothing is drafted.
     let (s, v) = api
-        .send(
-            "POST",
+        .post(
             &format!("/api/v1/cases/{case_it}/statements"),
             &w.agent,
-            Some(json!({"kind": "press_release"})),
+            json!({"kind": "press_release"}),
         )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
@@ -350,9 +299,7 @@ async fn templates_statements_approvals_publication_and_dossier() {
         .ok("POST", &format!("{path}/approve"), &w.hq, Some(json!({})))
         .await;
     assert_eq!(a["approvals_missing"], json!(["pr"]));
-    let (s, v) = api
-        .send("POST", &format!("{path}/approve"), &w.hq, Some(json!({})))
-        .await;
+    let (s, v) = api.post(&format!("{path}/approve"), &w.hq, json!({})).await;
     assert_eq!(s, StatusCode::CONFLICT, "{v}");
     let new_body = format!("{body}\nNous tiendrons nos clients informés.");
     let e = api
@@ -377,12 +324,7 @@ async fn templates_statements_approvals_publication_and_dossier() {
     assert_eq!(s, StatusCode::CONFLICT);
     // An agent cannot approve a public statement; nobody publishes it before pr and hq.
     let (s, v) = api
-        .send(
-            "POST",
-            &format!("{path}/approve"),
-            &w.agent,
-            Some(json!({})),
-        )
+        .post(&format!("{path}/approve"), &w.agent, json!({}))
         .await;
     assert_eq!(
         (s, v["type"].as_str()),
@@ -396,9 +338,7 @@ async fn templates_statements_approvals_publication_and_dossier() {
         Some(json!({"reason": "ton juste"})),
     )
     .await;
-    let (s, v) = api
-        .send("POST", &format!("{path}/publish"), &w.pr, Some(json!({})))
-        .await;
+    let (s, v) = api.post(&format!("{path}/publish"), &w.pr, json!({})).await;
     assert_eq!(
         (s, v["type"].as_str()),
         (StatusCode::CONFLICT, Some("/problems/approvals-missing")),
@@ -473,7 +413,7 @@ async fn templates_statements_approvals_publication_and_dossier() {
     );
 
     // The dossier: hostile text comes out as text; styles come from a linked file.
-    let case_en = api.report(STORY_EN, "en", "US").await;
+    let case_en = api.public_report(STORY_EN, "en", "US").await;
     let resp = api
         .text(&format!("/cases/{case_en}/dossier"), Some(&w.agent))
         .await;
@@ -536,8 +476,8 @@ async fn recall_notices_with_minimising_words_are_refused_with_findings() {
     let api = &w.api;
     api.ok("PUT", "/api/v1/comms/profile", &w.admin, Some(profile()))
         .await;
-    let case_en = api.report(STORY_EN, "en", "US").await;
-    let case_fr = api.report(STORY_FR, "fr", "FR").await;
+    let case_en = api.public_report(STORY_EN, "en", "US").await;
+    let case_fr = api.public_report(STORY_FR, "fr", "FR").await;
     for (case, lang) in [(&case_en, "en"), (&case_fr, "fr")] {
         api.ok(
             "PUT",
@@ -603,9 +543,7 @@ async fn recall_notices_with_minimising_words_are_refused_with_findings() {
             api.ok("POST", &format!("{path}/approve"), who, Some(json!({})))
                 .await;
         }
-        let (s, v) = api
-            .send("POST", &format!("{path}/publish"), &w.pr, Some(json!({})))
-            .await;
+        let (s, v) = api.post(&format!("{path}/publish"), &w.pr, json!({})).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
         assert_eq!(v["type"], "/problems/notice-check-failed");
         assert!(
@@ -622,11 +560,10 @@ async fn recall_notices_with_minimising_words_are_refused_with_findings() {
         assert_eq!(st["status"], "draft");
         // pr cannot override; hq can, with a reason, and the override is recorded.
         let (s, v) = api
-            .send(
-                "POST",
+            .post(
                 &format!("{path}/publish"),
                 &w.pr,
-                Some(json!({"override_reason": "legal approved"})),
+                json!({"override_reason": "legal approved"}),
             )
             .await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
@@ -705,15 +642,13 @@ async fn case_exports_validate_against_their_schemas_and_match_golden_files() {
         ])),
     )
     .await;
-    let case = api.report(STORY_FR, "fr", "FR").await;
+    let case = api.public_report(STORY_FR, "fr", "FR").await;
 
     // Incomplete: no firm profile, no corrective action. Refused, naming the fields.
     let (s, v) = api
-        .send(
-            "GET",
+        .get_any(
             &format!("/api/v1/cases/{case}/exports/cpsc-15b.json"),
             &w.safety,
-            None,
         )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
@@ -731,20 +666,16 @@ async fn case_exports_validate_against_their_schemas_and_match_golden_files() {
     assert!(fields.iter().any(|f| f.starts_with("firm")), "{fields:?}");
     // Unknown exports are 404; pr may not export.
     let (s, _) = api
-        .send(
-            "GET",
+        .get_any(
             &format!("/api/v1/cases/{case}/exports/rapex.xml"),
             &w.safety,
-            None,
         )
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     let (s, _) = api
-        .send(
-            "GET",
+        .get_any(
             &format!("/api/v1/cases/{case}/exports/cpsc-15b.json"),
             &w.pr,
-            None,
         )
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
@@ -783,20 +714,15 @@ async fn case_exports_validate_against_their_schemas_and_match_golden_files() {
         ("eu-sbg", EU_SBG_ACCIDENT_SCHEMA),
     ] {
         let schema = Schema::parse(schema).unwrap();
-        let resp = api
-            .text(
+        let json_text = api
+            .export(
                 &format!("/api/v1/cases/{case}/exports/{export}.json"),
-                Some(&w.safety),
+                &w.safety,
+                ("content-disposition", |v| {
+                    v.contains(&format!("FW-000001-{export}.json"))
+                }),
             )
             .await;
-        assert_eq!(resp.status(), StatusCode::OK);
-        assert!(
-            resp.headers()["content-disposition"]
-                .to_str()
-                .unwrap()
-                .contains(&format!("FW-000001-{export}.json"))
-        );
-        let json_text = resp.text().await.unwrap();
         let doc: Value = serde_json::from_str(&json_text).unwrap();
         let violations = schema.validate(&doc);
         assert!(violations.is_empty(), "{export}: {violations:?}");
@@ -804,20 +730,13 @@ async fn case_exports_validate_against_their_schemas_and_match_golden_files() {
             &format!("case_{export}.json"),
             &normalise(&json_text, &replacements),
         );
-        let resp = api
-            .text(
+        let csv_text = api
+            .export(
                 &format!("/api/v1/cases/{case}/exports/{export}.csv"),
-                Some(&w.hq),
+                &w.hq,
+                ("content-type", |v| v.starts_with("text/csv")),
             )
             .await;
-        assert_eq!(resp.status(), StatusCode::OK);
-        assert!(
-            resp.headers()["content-type"]
-                .to_str()
-                .unwrap()
-                .starts_with("text/csv")
-        );
-        let csv_text = resp.text().await.unwrap();
         assert!(csv_text.starts_with("field,value\r\n"), "{csv_text}");
         compare_golden(
             &format!("case_{export}.csv"),
@@ -880,8 +799,8 @@ async fn a_submitted_notification_stops_the_regulator_clock_for_good() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
 
-    let submitted = api.report(STORY_FR, "fr", "FR").await;
-    let control = api.report(STORY_FR, "fr", "FR").await;
+    let submitted = api.public_report(STORY_FR, "fr", "FR").await;
+    let control = api.public_report(STORY_FR, "fr", "FR").await;
     let policy = api
         .ok(
             "GET",
@@ -894,31 +813,28 @@ async fn a_submitted_notification_stops_the_regulator_clock_for_good() {
 
     // Bad input changes nothing.
     let (s, v) = api
-        .send(
-            "POST",
+        .post(
             &format!("/api/v1/cases/{submitted}/regulator-notifications"),
             &w.safety,
-            Some(json!({"regulator": "rapex", "reference": ""})),
+            json!({"regulator": "rapex", "reference": ""}),
         )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert_eq!(v["errors"].as_array().unwrap().len(), 2, "{v}");
     let (s, _) = api
-        .send(
-            "POST",
+        .post(
             &format!("/api/v1/cases/{submitted}/regulator-notifications"),
             &w.agent,
-            Some(json!({"regulator": "eu_sbg", "reference": "SBG-1"})),
+            json!({"regulator": "eu_sbg", "reference": "SBG-1"}),
         )
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 
     let (s, n) = api
-        .send(
-            "POST",
+        .post(
             &format!("/api/v1/cases/{submitted}/regulator-notifications"),
             &w.safety,
-            Some(json!({"regulator": "eu_sbg", "reference": "SBG-2026-000123"})),
+            json!({"regulator": "eu_sbg", "reference": "SBG-2026-000123"}),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{n}");

@@ -99,15 +99,7 @@ async fn sigkill_during_a_playbook_reload_leaves_the_old_or_the_new_never_a_mix(
         };
         server.kill();
         server = Server::start(&data, &[]);
-        let v: Value = http
-            .get(server.url("/api/v1/playbook"))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = get_json(&http, &server.url("/api/v1/playbook"), &admin).await;
         let name = v["name"].as_str().unwrap().to_string();
         if acknowledged {
             assert_eq!(name, next, "an acknowledged reload survives SIGKILL");
@@ -125,25 +117,22 @@ async fn sigkill_during_a_playbook_reload_leaves_the_old_or_the_new_never_a_mix(
         if let Some(text) = texts.get(&name) {
             assert_eq!(v["text"].as_str().unwrap(), text, "round {round}");
             assert_eq!(v["rules"][0]["id"], format!("rule-{name}"));
-            let resp = http
-                .post(server.url("/api/v1/reports"))
-                .bearer_auth(&agent)
-                .json(&json!({"narrative": format!("round {round}: the kettle leaks"), "country": "FR"}))
-                .send()
-                .await
-                .unwrap();
+            let resp = post_json(
+                &http,
+                &server.url("/api/v1/reports"),
+                &agent,
+                &json!({"narrative": format!("round {round}: the kettle leaks"), "country": "FR"}),
+            )
+            .await;
             assert_eq!(resp.status(), StatusCode::CREATED);
             let r: Value = resp.json().await.unwrap();
             let case = r["case_id"].as_str().unwrap();
-            let p: Value = http
-                .get(server.url(&format!("/api/v1/cases/{case}/policy")))
-                .bearer_auth(&agent)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let p: Value = get_json(
+                &http,
+                &server.url(&format!("/api/v1/cases/{case}/policy")),
+                &agent,
+            )
+            .await;
             assert_eq!(
                 p["policy"]["trace"][0]["rule_id"],
                 format!("rule-{name}"),
@@ -190,48 +179,34 @@ async fn slow_receiver() -> (String, Arc<Receiver>) {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, r)
+    (format!("{}/hook", serve_local(app).await), r)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_webhook_delivery_delivers_again_with_the_same_idempotency_key() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
+    let (dir, data) = data_dir();
     let admin = user_with_token(&data, "root", "admin");
     let agent = user_with_token(&data, "alice", "agent");
     let (hook, receiver) = slow_receiver().await;
-    let config = dir.path().join("fw.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let config = write_config(
+        dir.path(),
+        &format!(
             "scheduler_interval_ms = 100\n[notifications]\nmax_attempts = 8\nbackoff_base_ms = 100\nbackoff_max_ms = 500\ntimeout_ms = 1000\nallowed_hosts = [\"127.0.0.1\"]\n[notifications.webhooks.default]\nurl = \"{hook}\"\nsecret = \"s\"\n"
         ),
-    )
-    .unwrap();
-    let env = [("FIREWATCH_CONFIG", config.to_str().unwrap())];
+    );
+    let env = [("FIREWATCH_CONFIG", config.as_str())];
     let mut server = Server::start(&data, &env);
     let http = client();
     let text = "name = \"hook\"\n[[rules]]\nid = \"tell\"\nwhen = \"true\"\nnotifications = [{ channel = \"webhook\", target = \"endpoint:default\", on = \"match\" }]\n";
-    let resp = http
-        .put(server.url("/api/v1/playbook?name=hook.toml"))
-        .bearer_auth(&admin)
-        .header("content-type", "application/toml")
-        .body(text)
-        .send()
-        .await
-        .unwrap();
+    let resp = put_playbook(&http, &server, &admin, "hook.toml", text).await;
     assert_eq!(resp.status(), StatusCode::OK);
-    let resp = http
-        .post(server.url("/api/v1/reports"))
-        .bearer_auth(&agent)
-        .json(&json!({"narrative": "The charger smoked.", "country": "FR"}))
-        .send()
-        .await
-        .unwrap();
+    let resp = post_json(
+        &http,
+        &server.url("/api/v1/reports"),
+        &agent,
+        &json!({"narrative": "The charger smoked.", "country": "FR"}),
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     // The receiver holds the first delivery open; kill the server in the middle of it.
     wait_until("the first delivery", 20, async || {
@@ -345,6 +320,42 @@ fn start_load(
         .collect()
 }
 
+impl Load {
+    /// Stops the clients and waits (60 s at most) for each to finish.
+    async fn finish(&self, clients: Vec<tokio::task::JoinHandle<()>>) {
+        self.stop.store(true, Ordering::Relaxed);
+        for c in clients {
+            tokio::time::timeout(Duration::from_secs(60), c)
+                .await
+                .expect("client finished")
+                .unwrap();
+        }
+    }
+
+    /// The acknowledged reports (key -> id) and the other answers (status -> count).
+    fn answers(&self) -> (HashMap<String, String>, HashMap<u16, u64>) {
+        (
+            self.acked.lock().unwrap().clone(),
+            self.other.lock().unwrap().clone(),
+        )
+    }
+}
+
+/// After a fault under load: every 503 was a storage-unavailable problem with Retry-After,
+/// every acknowledged report is stored once under its id, nothing else is stored, and the
+/// audit chain verifies.
+async fn nothing_lost(data: &Path, load: &Load, acked: &HashMap<String, String>) {
+    assert_eq!(
+        load.bad_503.load(Ordering::Relaxed),
+        0,
+        "every 503 is a storage-unavailable problem with Retry-After"
+    );
+    acknowledged_reports_intact(data, acked).await;
+    let stored = sql_count(data, "SELECT COUNT(*) FROM reports").await;
+    assert_eq!(stored as usize, acked.len(), "stored = acknowledged");
+    audit_verify_ok(data);
+}
+
 // ---------------------------------------------------------------- disk full
 
 /// A tmpfs mounted on a directory, unmounted on drop.
@@ -437,16 +448,9 @@ async fn a_full_disk_gives_clear_503s_loses_nothing_and_recovers() {
     })
     .await;
     let () = recovered;
-    load.stop.store(true, Ordering::Relaxed);
-    for c in clients {
-        tokio::time::timeout(Duration::from_secs(60), c)
-            .await
-            .expect("client finished")
-            .unwrap();
-    }
+    load.finish(clients).await;
     server.stop();
-    let acked = load.acked.lock().unwrap().clone();
-    let other = load.other.lock().unwrap().clone();
+    let (acked, other) = load.answers();
     assert!(
         before_full > 10,
         "load ran before the disk filled ({before_full})"
@@ -457,15 +461,7 @@ async fn a_full_disk_gives_clear_503s_loses_nothing_and_recovers() {
         None,
         "no 500 while the disk was full: {other:?}"
     );
-    assert_eq!(
-        load.bad_503.load(Ordering::Relaxed),
-        0,
-        "every 503 is a storage-unavailable problem with Retry-After"
-    );
-    acknowledged_reports_intact(&data, &acked).await;
-    let stored = sql_count(&data, "SELECT COUNT(*) FROM reports").await;
-    assert_eq!(stored as usize, acked.len(), "stored = acknowledged");
-    audit_verify_ok(&data);
+    nothing_lost(&data, &load, &acked).await;
     eprintln!(
         "faults/disk-full: filled {filled} bytes; {before_full} acked before, {during_full} x 503 while full, {} acked in all, 0 lost; answers other than 201: {other:?}",
         acked.len()
@@ -505,27 +501,12 @@ async fn a_database_locked_by_another_process_gives_503s_and_recovers() {
         (load.acked.lock().unwrap().len() > during + 20).then_some(())
     })
     .await;
-    load.stop.store(true, Ordering::Relaxed);
-    for c in clients {
-        tokio::time::timeout(Duration::from_secs(60), c)
-            .await
-            .expect("client finished")
-            .unwrap();
-    }
+    load.finish(clients).await;
     server.stop();
-    let acked = load.acked.lock().unwrap().clone();
-    let other = load.other.lock().unwrap().clone();
+    let (acked, other) = load.answers();
     assert!(before > 5, "load ran before the lock ({before})");
     assert_eq!(other.get(&500), None, "no 500 while locked: {other:?}");
-    assert_eq!(
-        load.bad_503.load(Ordering::Relaxed),
-        0,
-        "every 503 is a storage-unavailable problem with Retry-After"
-    );
-    acknowledged_reports_intact(&data, &acked).await;
-    let stored = sql_count(&data, "SELECT COUNT(*) FROM reports").await;
-    assert_eq!(stored as usize, acked.len(), "stored = acknowledged");
-    audit_verify_ok(&data);
+    nothing_lost(&data, &load, &acked).await;
     eprintln!(
         "faults/locked: {before} acked before the lock, {} x 503 while locked, {} acked in all, 0 lost",
         other.get(&503).copied().unwrap_or(0),
@@ -606,13 +587,7 @@ async fn a_postgresql_restart_under_load_gives_503s_loses_nothing_and_recovers()
     )
     .await;
     let acked_after_restarts = load.acked.lock().unwrap().len();
-    load.stop.store(true, Ordering::Relaxed);
-    for c in clients {
-        tokio::time::timeout(Duration::from_secs(60), c)
-            .await
-            .expect("client finished")
-            .unwrap();
-    }
+    load.finish(clients).await;
     let health = client()
         .get(server.url("/healthz"))
         .send()
@@ -620,8 +595,7 @@ async fn a_postgresql_restart_under_load_gives_503s_loses_nothing_and_recovers()
         .map(|r| r.status());
     server.stop();
 
-    let acked = load.acked.lock().unwrap().clone();
-    let other = load.other.lock().unwrap().clone();
+    let (acked, other) = load.answers();
     let n503 = other.get(&503).copied().unwrap_or(0);
     assert!(
         acked_after_restarts > acked_before[RESTARTS - 1],

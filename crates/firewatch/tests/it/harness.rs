@@ -16,13 +16,18 @@ pub struct Server {
 impl Server {
     /// Starts `firewatch serve` on 127.0.0.1:0 and waits until it prints its address.
     pub fn start(data: &Path, env: &[(&str, &str)]) -> Server {
+        Server::start_with_stderr(data, env, Stdio::inherit())
+    }
+
+    /// `start`, with the server's stderr (its log) going to `stderr`.
+    pub fn start_with_stderr(data: &Path, env: &[(&str, &str)], stderr: Stdio) -> Server {
         let mut cmd = Command::new(BIN);
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
             .env("FIREWATCH_LOG", "warn")
             .envs(backend_env(data))
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(stderr);
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -49,6 +54,10 @@ impl Server {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// SIGKILL: no shutdown code runs.
@@ -238,4 +247,251 @@ macro_rules! on_both {
             }
         }
     };
+}
+
+// ------------------------------------------------------------------ HTTP helpers
+
+/// GETs `url` with a bearer token and decodes the JSON answer, whatever its status.
+pub async fn get_json(http: &reqwest::Client, url: &str, token: &str) -> serde_json::Value {
+    http.get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// POSTs `body` as JSON to `url` with a bearer token.
+pub async fn post_json(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: &serde_json::Value,
+) -> reqwest::Response {
+    http.post(url)
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// POSTs a report to the public intake, anonymously; the receipt.
+pub async fn public_report(
+    http: &reqwest::Client,
+    server: &Server,
+    body: &serde_json::Value,
+) -> serde_json::Value {
+    http.post(server.url("/api/v1/reports"))
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// A page's HTML, fetched with a session cookie (`fw_session=...`), whatever its status.
+pub async fn page_with_cookie(http: &reqwest::Client, url: &str, cookie: &str) -> String {
+    http.get(url)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// The JSON API of a running server, by path: the answer's status and its JSON (or its text
+/// as a JSON string when it is not JSON).
+pub struct Api {
+    pub http: reqwest::Client,
+    pub base: String,
+}
+
+impl Api {
+    pub fn new(server: &Server) -> Api {
+        Api {
+            http: client(),
+            base: server.base.clone(),
+        }
+    }
+
+    /// `token` empty: an anonymous call (no Authorization header).
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<serde_json::Value>,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        let url = format!("{}{}", self.base, path);
+        let mut req = match method {
+            "GET" => self.http.get(&url),
+            "PUT" => self.http.put(&url),
+            "PATCH" => self.http.patch(&url),
+            "POST" => self.http.post(&url),
+            other => panic!("Api::send: no {other}"),
+        };
+        if !token.is_empty() {
+            req = req.bearer_auth(token);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+        )
+    }
+
+    /// `send`, asserting a 2xx answer.
+    pub async fn ok(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<serde_json::Value>,
+    ) -> serde_json::Value {
+        let (s, v) = self.send(method, path, token, body).await;
+        assert!(s.is_success(), "{method} {path}: {s} {v}");
+        v
+    }
+
+    pub async fn post(
+        &self,
+        path: &str,
+        token: &str,
+        body: serde_json::Value,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        self.send("POST", path, token, Some(body)).await
+    }
+
+    pub async fn put(
+        &self,
+        path: &str,
+        token: &str,
+        body: serde_json::Value,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        self.send("PUT", path, token, Some(body)).await
+    }
+
+    /// GET, whatever the answer.
+    pub async fn get_any(
+        &self,
+        path: &str,
+        token: &str,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        self.send("GET", path, token, None).await
+    }
+
+    /// GET, asserting 200.
+    pub async fn get(&self, path: &str, token: &str) -> serde_json::Value {
+        let (s, v) = self.send("GET", path, token, None).await;
+        assert_eq!(s, reqwest::StatusCode::OK, "GET {path}: {v}");
+        v
+    }
+
+    /// The raw answer to a GET (for headers and non-JSON bodies).
+    pub async fn text(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut req = self.http.get(format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap()
+    }
+}
+
+// ------------------------------------------------------------------ photos and multipart intake
+
+/// A small PNG of `w` x `h` pixels (a gradient).
+pub fn png(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 7) as u8, (y * 5) as u8, 90]));
+    let mut out = Vec::new();
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
+/// A photo part of a multipart intake body.
+pub fn photo_part(bytes: Vec<u8>, file_name: &str, mime: &str) -> reqwest::multipart::Part {
+    reqwest::multipart::Part::bytes(bytes)
+        .file_name(file_name.to_string())
+        .mime_str(mime)
+        .unwrap()
+}
+
+/// A multipart intake body: the `report` JSON part, then one `photos` part per photo.
+pub fn intake_form(
+    report: &serde_json::Value,
+    photos: Vec<reqwest::multipart::Part>,
+) -> reqwest::multipart::Form {
+    let part = reqwest::multipart::Part::text(report.to_string())
+        .mime_str("application/json")
+        .unwrap();
+    photos.into_iter().fold(
+        reqwest::multipart::Form::new().part("report", part),
+        |form, p| form.part("photos", p),
+    )
+}
+
+/// POSTs a multipart body to `url`, anonymously (as the public intake does).
+pub async fn post_multipart(
+    http: &reqwest::Client,
+    url: &str,
+    form: reqwest::multipart::Form,
+) -> reqwest::Response {
+    http.post(url).multipart(form).send().await.unwrap()
+}
+
+// ------------------------------------------------------------------ installations
+
+/// A temporary directory with an empty `data` directory in it (the installation), for
+/// tests that keep other files (configuration, receivers' state) next to it.
+pub fn data_dir() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    (dir, data)
+}
+
+/// Writes `toml` to `fw.toml` in `dir` and returns its path, for `FIREWATCH_CONFIG`.
+pub fn write_config(dir: &Path, toml: &str) -> String {
+    let config = dir.join("fw.toml");
+    std::fs::write(&config, toml).unwrap();
+    config.display().to_string()
+}
+
+/// Serves `app` on 127.0.0.1 (a test's webhook receiver, feed, ...) and returns its base URL
+/// (`http://127.0.0.1:PORT`).
+pub async fn serve_local(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}
+
+/// PUTs a playbook's TOML text under `name` (`/api/v1/playbook?name=...`).
+pub async fn put_playbook(
+    http: &reqwest::Client,
+    server: &Server,
+    token: &str,
+    name: &str,
+    toml: &str,
+) -> reqwest::Response {
+    http.put(server.url(&format!("/api/v1/playbook?name={name}")))
+        .bearer_auth(token)
+        .header("content-type", "application/toml")
+        .body(toml.to_string())
+        .send()
+        .await
+        .unwrap()
 }

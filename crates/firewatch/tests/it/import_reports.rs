@@ -4,9 +4,7 @@ use crate::harness::*;
 
 #[tokio::test]
 async fn historical_reports_import_through_intake_once_and_bad_files_import_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
+    let (dir, data) = data_dir();
     let img = image::RgbImage::from_pixel(4, 4, image::Rgb([9, 9, 9]));
     img.save(dir.path().join("p1.png")).unwrap();
     let good = dir.path().join("reports.jsonl");

@@ -5,6 +5,7 @@ mod api;
 mod backup;
 mod comms;
 mod demo;
+mod demo_world;
 mod durability;
 mod faults;
 mod harness;

@@ -5,22 +5,12 @@
 
 use crate::harness::*;
 use reqwest::StatusCode;
-use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-
-fn png(w: u32, h: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 3) as u8, (y * 9) as u8, 40]));
-    let mut out = Vec::new();
-    image::DynamicImage::ImageRgb8(img)
-        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
-        .unwrap();
-    out
-}
 
 /// Two data directories on one fresh PostgreSQL database; `None` without PostgreSQL.
 async fn two_nodes(root: &Path) -> Option<(std::path::PathBuf, std::path::PathBuf)> {
@@ -95,26 +85,11 @@ async fn two_nodes_take_intake_keep_one_chain_and_serve_each_others_photos() {
     );
 
     // A photo uploaded through node A is served by node B.
-    let form = Form::new()
-        .part(
-            "report",
-            Part::text(json!({"narrative": "The case cracked and smoked."}).to_string())
-                .mime_str("application/json")
-                .unwrap(),
-        )
-        .part(
-            "photos",
-            Part::bytes(png(40, 30))
-                .file_name("p.png")
-                .mime_str("image/png")
-                .unwrap(),
-        );
-    let resp = http
-        .post(node_a.url("/api/v1/reports"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let form = intake_form(
+        &json!({"narrative": "The case cracked and smoked."}),
+        vec![photo_part(png(40, 30), "p.png", "image/png")],
+    );
+    let resp = post_multipart(&http, &node_a.url("/api/v1/reports"), form).await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     let v: Value = resp.json().await.unwrap();
     let att = v["attachment_ids"][0].as_str().unwrap().to_string();
@@ -244,49 +219,29 @@ async fn migrate_data_moves_a_sqlite_installation_with_its_chain_intact() {
     let http = client();
     let mut cases = Vec::new();
     for i in 0..3 {
-        let v: Value = http
-            .post(server.url("/api/v1/reports"))
-            .bearer_auth(&agent)
-            .json(&json!({"narrative": format!("My Voltra PowerCell 20K swelled and smoked ({i})."), "country": "FR"}))
-            .send()
-            .await
-            .unwrap()
+        let v: Value = post_json(&http, &server.url("/api/v1/reports"), &agent, &json!({"narrative": format!("My Voltra PowerCell 20K swelled and smoked ({i})."), "country": "FR"})).await
             .json()
             .await
             .unwrap();
         cases.push(v["case_id"].as_str().unwrap().to_string());
     }
-    let form = Form::new()
-        .part(
-            "report",
-            Part::text(json!({"narrative": "The charger melted."}).to_string())
-                .mime_str("application/json")
-                .unwrap(),
-        )
-        .part(
-            "photos",
-            Part::bytes(png(20, 10))
-                .file_name("m.png")
-                .mime_str("image/png")
-                .unwrap(),
-        );
-    let v: Value = http
-        .post(server.url("/api/v1/reports"))
-        .multipart(form)
-        .send()
+    let form = intake_form(
+        &json!({"narrative": "The charger melted."}),
+        vec![photo_part(png(20, 10), "m.png", "image/png")],
+    );
+    let v: Value = post_multipart(&http, &server.url("/api/v1/reports"), form)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     let att = v["attachment_ids"][0].as_str().unwrap().to_string();
-    let resp = http
-        .post(server.url(&format!("/api/v1/cases/{}/notes", cases[0])))
-        .bearer_auth(&agent)
-        .json(&json!({"body": "called the customer"}))
-        .send()
-        .await
-        .unwrap();
+    let resp = post_json(
+        &http,
+        &server.url(&format!("/api/v1/cases/{}/notes", cases[0])),
+        &agent,
+        &json!({"body": "called the customer"}),
+    )
+    .await;
     assert!(resp.status().is_success(), "{}", resp.status());
     server.stop();
 
@@ -335,16 +290,16 @@ async fn migrate_data_moves_a_sqlite_installation_with_its_chain_intact() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
-    let v: Value = http
-        .post(server.url("/api/v1/reports"))
-        .bearer_auth(&agent)
-        .json(&json!({"narrative": "It overheated."}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = post_json(
+        &http,
+        &server.url("/api/v1/reports"),
+        &agent,
+        &json!({"narrative": "It overheated."}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(v["reference"], "FW-000005", "{v}");
     let verify = cli(&new, &["audit", "verify"], None);
     assert!(

@@ -6,22 +6,9 @@ use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 use std::io::Cursor;
 
-fn png(w: u32, h: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 7) as u8, (y * 5) as u8, 90]));
-    let mut out = Vec::new();
-    image::DynamicImage::ImageRgb8(img)
-        .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
-        .unwrap();
-    out
-}
-
-fn report_part() -> Part {
-    Part::text(
-        json!({"narrative": "The battery swelled and the back cover popped off.", "country": "DE"})
-            .to_string(),
-    )
-    .mime_str("application/json")
-    .unwrap()
+/// The report part every multipart body here carries.
+fn report() -> Value {
+    json!({"narrative": "The battery swelled and the back cover popped off.", "country": "DE"})
 }
 
 #[tokio::test]
@@ -32,19 +19,11 @@ async fn photos_are_checked_stored_and_served_without_metadata() {
     let http = client();
 
     // Named .txt and declared as text: accepted anyway, because the content is a PNG.
-    let form = Form::new().part("report", report_part()).part(
-        "photos",
-        Part::bytes(png(32, 24))
-            .file_name("photo.txt")
-            .mime_str("text/plain")
-            .unwrap(),
+    let form = intake_form(
+        &report(),
+        vec![photo_part(png(32, 24), "photo.txt", "text/plain")],
     );
-    let resp = http
-        .post(server.url("/api/v1/reports"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let resp = post_multipart(&http, &server.url("/api/v1/reports"), form).await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     let v: Value = resp.json().await.unwrap();
     let ids = v["attachment_ids"].as_array().unwrap();
@@ -87,35 +66,28 @@ async fn photos_are_checked_stored_and_served_without_metadata() {
     assert_eq!((img.width(), img.height()), (32, 24));
 
     // Not an image, whatever its name says.
-    let form = Form::new().part("report", report_part()).part(
-        "photos",
-        Part::bytes(b"GIF89a not really".to_vec())
-            .file_name("x.png")
-            .mime_str("image/png")
-            .unwrap(),
+    let form = intake_form(
+        &report(),
+        vec![photo_part(
+            b"GIF89a not really".to_vec(),
+            "x.png",
+            "image/png",
+        )],
     );
-    let resp = http
-        .post(server.url("/api/v1/reports"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let resp = post_multipart(&http, &server.url("/api/v1/reports"), form).await;
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["errors"][0]["field"], "photos[0]");
 
     // Eleven photos: one too many.
-    let mut form = Form::new().part("report", report_part());
     let small = png(2, 2);
-    for _ in 0..11 {
-        form = form.part("photos", Part::bytes(small.clone()).file_name("p.png"));
-    }
-    let resp = http
-        .post(server.url("/api/v1/reports"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let form = intake_form(
+        &report(),
+        (0..11)
+            .map(|_| Part::bytes(small.clone()).file_name("p.png"))
+            .collect(),
+    );
+    let resp = post_multipart(&http, &server.url("/api/v1/reports"), form).await;
     assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
 
     // A large photo (over axum's default 2 MB body limit) is fine.
@@ -133,39 +105,20 @@ async fn photos_are_checked_stored_and_served_without_metadata() {
         out
     };
     assert!(big_ok.len() > 3_000_000, "{} bytes", big_ok.len());
-    let form = Form::new()
-        .part("report", report_part())
-        .part("photos", Part::bytes(big_ok).file_name("big.png"));
-    let resp = http
-        .post(server.url("/api/v1/reports"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let form = intake_form(&report(), vec![Part::bytes(big_ok).file_name("big.png")]);
+    let resp = post_multipart(&http, &server.url("/api/v1/reports"), form).await;
     assert_eq!(resp.status(), StatusCode::CREATED);
 
     // Over 10 MiB.
     let mut big = png(2, 2);
     big.resize(10 * 1024 * 1024 + 1, 0);
-    let form = Form::new()
-        .part("report", report_part())
-        .part("photos", Part::bytes(big).file_name("big.png"));
-    let resp = http
-        .post(server.url("/api/v1/reports"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let form = intake_form(&report(), vec![Part::bytes(big).file_name("big.png")]);
+    let resp = post_multipart(&http, &server.url("/api/v1/reports"), form).await;
     assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
 
     // A multipart body without its report part.
     let form = Form::new().part("photos", Part::bytes(png(2, 2)).file_name("p.png"));
-    let resp = http
-        .post(server.url("/api/v1/reports"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let resp = post_multipart(&http, &server.url("/api/v1/reports"), form).await;
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
     assert_eq!(

@@ -154,51 +154,8 @@ fn signed_ok(hit: &Hit) -> bool {
     hit.header("x-firewatch-signature") == expected
 }
 
-struct Api {
-    http: reqwest::Client,
-    base: String,
-}
-
+/// The test's own calls, on the harness's `Api`.
 impl Api {
-    fn new(server: &Server) -> Api {
-        Api {
-            http: client(),
-            base: server.base.clone(),
-        }
-    }
-    async fn send(
-        &self,
-        method: &str,
-        path: &str,
-        token: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let url = format!("{}{}", self.base, path);
-        let mut req = match method {
-            "GET" => self.http.get(&url),
-            "PUT" => self.http.put(&url),
-            _ => self.http.post(&url),
-        }
-        .bearer_auth(token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-    async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
-        self.send("POST", path, token, Some(body)).await
-    }
-    async fn get(&self, path: &str, token: &str) -> Value {
-        let (s, v) = self.send("GET", path, token, None).await;
-        assert_eq!(s, StatusCode::OK, "GET {path}: {v}");
-        v
-    }
     async fn put_playbook(&self, token: &str, text: &str) -> (StatusCode, Value) {
         let resp = self
             .http
@@ -278,9 +235,7 @@ fn short_clock_playbook(default_text: &str) -> String {
 
 crate::on_both!(multi_thread the_story_of_design_section_1_end_to_end);
 async fn the_story_of_design_section_1_end_to_end(backend: Backend) {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
+    let (dir, data) = data_dir();
     if !use_backend(backend, &data).await {
         return;
     }
@@ -711,16 +666,14 @@ async fn the_story_of_design_section_1_end_to_end(backend: Backend) {
     ] {
         assert!(kinds.iter().any(|x| x == k), "{k} not in {kinds:?}");
     }
-    let (s, v) = api.send("GET", "/api/v1/audit/verify", &admin, None).await;
+    let (s, v) = api.get_any("/api/v1/audit/verify", &admin).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     a.stop();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn playbook_reload_refuses_an_invalid_file_and_dead_letters_can_be_retried() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
+    let (dir, data) = data_dir();
     let agent = user_with_token(&data, "alice", "agent");
     let admin = user_with_token(&data, "root", "admin");
     let (hook_url, hits, fail) = webhook_receiver().await;
@@ -757,12 +710,7 @@ async fn playbook_reload_refuses_an_invalid_file_and_dead_letters_can_be_retried
     assert_eq!(active["version"], 0);
     assert_eq!(active["name"], "firewatch default");
     let (s, _) = api
-        .send(
-            "POST",
-            "/api/v1/playbook/validate",
-            &admin,
-            Some(json!({"text": bad})),
-        )
+        .post("/api/v1/playbook/validate", &admin, json!({"text": bad}))
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     let (s, _) = api.put_playbook(&agent, "name = \"x\"\n").await;
@@ -771,12 +719,7 @@ async fn playbook_reload_refuses_an_invalid_file_and_dead_letters_can_be_retried
     // A valid one is applied without restart and audited.
     let good = "name = \"notify-everything\"\nrevision = \"t1\"\n[[rules]]\nid = \"tell-the-hook\"\nwhen = \"true\"\nnotifications = [{ channel = \"webhook\", target = \"endpoint:default\", on = \"match\" }]\n";
     let (s, v) = api
-        .send(
-            "POST",
-            "/api/v1/playbook/validate",
-            &admin,
-            Some(json!({"text": good})),
-        )
+        .post("/api/v1/playbook/validate", &admin, json!({"text": good}))
         .await;
     assert_eq!(
         (s, v["valid"].as_bool()),

@@ -4,86 +4,39 @@
 use crate::harness::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// `firewatch serve` with its stderr captured to a file (the harness inherits it).
 pub struct LoggedServer {
-    child: Child,
-    pub base: String,
+    server: Server,
     pub log: PathBuf,
 }
 
 impl LoggedServer {
     pub fn start(data: &Path, log: &Path, env: &[(&str, &str)]) -> LoggedServer {
         let file = std::fs::File::create(log).unwrap();
-        let mut cmd = Command::new(BIN);
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
-            .arg(data)
-            .env("FIREWATCH_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(file));
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("start firewatch");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("firewatch listening on ") {
-                    let _ = tx.send(addr.to_string());
-                }
-            }
-        });
-        let base = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("firewatch did not report its address within 30 s");
         LoggedServer {
-            child,
-            base,
+            server: Server::start_with_stderr(data, env, std::process::Stdio::from(file)),
             log: log.to_path_buf(),
         }
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
+        self.server.url(path)
     }
 
     /// SIGTERM, wait, and return everything the server wrote to stderr.
     pub fn stop(&mut self) -> String {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.server.stop();
         std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for LoggedServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn personal_data_never_reaches_the_logs_even_at_trace_level() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
+    let (dir, data) = data_dir();
     let agent = user_with_token(&data, "alice", "agent");
     let log = dir.path().join("stderr.log");
     let mut server = LoggedServer::start(&data, &log, &[("FIREWATCH_LOG", "trace")]);
@@ -184,69 +137,52 @@ async fn counting_receiver() -> (String, Arc<Mutex<usize>>) {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, hits)
+    (format!("{}/hook", serve_local(app).await), hits)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_webhook_to_loopback_is_refused_unless_allowlisted() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
+    let (dir, data) = data_dir();
     let agent = user_with_token(&data, "alice", "agent");
     let admin = user_with_token(&data, "root", "admin");
     let (hook, hits) = counting_receiver().await;
     // Named endpoint and a literal URL in the playbook, both on loopback; no allowlist.
-    let config = dir.path().join("fw.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let config = write_config(
+        dir.path(),
+        &format!(
             "scheduler_interval_ms = 100\n[notifications]\nmax_attempts = 3\nbackoff_base_ms = 100\nbackoff_max_ms = 200\ntimeout_ms = 2000\nwebhook_secret = \"s\"\n[notifications.webhooks.default]\nurl = \"{hook}\"\nsecret = \"s\"\n"
         ),
-    )
-    .unwrap();
-    let server = Server::start(&data, &[("FIREWATCH_CONFIG", config.to_str().unwrap())]);
+    );
+    let server = Server::start(&data, &[("FIREWATCH_CONFIG", &config)]);
     let http = client();
     let metadata = "http://169.254.169.254/latest/meta-data/";
     let playbook = format!(
         "name = \"hooks\"\n[[rules]]\nid = \"tell\"\nwhen = \"true\"\nnotifications = [{{ channel = \"webhook\", target = \"endpoint:default\", on = \"match\" }}, {{ channel = \"webhook\", target = \"{metadata}\", on = \"match\" }}]\n"
     );
-    let resp = http
-        .put(server.url("/api/v1/playbook?name=hooks.toml"))
-        .bearer_auth(&admin)
-        .header("content-type", "application/toml")
-        .body(playbook)
-        .send()
-        .await
-        .unwrap();
+    let resp = put_playbook(&http, &server, &admin, "hooks.toml", &playbook).await;
     assert_eq!(
         resp.status(),
         StatusCode::OK,
         "{}",
         resp.text().await.unwrap()
     );
-    let resp = http
-        .post(server.url("/api/v1/reports"))
-        .bearer_auth(&agent)
-        .json(&json!({"narrative": "The charger sparked.", "country": "FR"}))
-        .send()
-        .await
-        .unwrap();
+    let resp = post_json(
+        &http,
+        &server.url("/api/v1/reports"),
+        &agent,
+        &json!({"narrative": "The charger sparked.", "country": "FR"}),
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     // Both are dead-lettered at the first attempt (refusal is permanent) with a clear reason.
     let deadline = Instant::now() + Duration::from_secs(20);
     let dead = loop {
-        let v: Value = http
-            .get(server.url("/api/v1/notifications?state=dead"))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = get_json(
+            &http,
+            &server.url("/api/v1/notifications?state=dead"),
+            &admin,
+        )
+        .await;
         let list = v["notifications"].as_array().cloned().unwrap_or_default();
         if list.len() >= 2 || Instant::now() > deadline {
             break list;
@@ -282,29 +218,22 @@ fn peak_rss_mib(pid: u32) -> u64 {
 /// inflated, and the server's peak memory stays far below one decoded copy.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_png_decompression_bomb_is_refused_without_inflating_it() {
-    use reqwest::multipart::{Form, Part};
+    use reqwest::multipart::Part;
     let bomb = include_bytes!("fixtures/bomb_9000x9000_rgba.png");
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
+    let (dir, data) = data_dir();
     let log = dir.path().join("stderr.log");
     let server = LoggedServer::start(&data, &log, &[]);
     let http = client();
     let started = Instant::now();
     let mut sends = Vec::new();
     for i in 0..4 {
-        let form = Form::new()
-            .part(
-                "report",
-                Part::text(
-                    json!({"narrative": format!("bomb {i}: the lamp flickered"), "country": "FR"})
-                        .to_string(),
-                )
-                .mime_str("application/json")
-                .unwrap(),
-            )
-            .part("photos", Part::bytes(bomb.to_vec()).file_name("lamp.png"))
-            .part("photos", Part::bytes(bomb.to_vec()).file_name("lamp2.png"));
+        let form = intake_form(
+            &json!({"narrative": format!("bomb {i}: the lamp flickered"), "country": "FR"}),
+            vec![
+                Part::bytes(bomb.to_vec()).file_name("lamp.png"),
+                Part::bytes(bomb.to_vec()).file_name("lamp2.png"),
+            ],
+        );
         let req = http.post(server.url("/api/v1/reports")).multipart(form);
         sends.push(tokio::spawn(req.send()));
     }
@@ -322,7 +251,7 @@ async fn a_real_png_decompression_bomb_is_refused_without_inflating_it() {
         );
     }
     let elapsed = started.elapsed();
-    let peak = peak_rss_mib(server.child.id());
+    let peak = peak_rss_mib(server.server.pid());
     assert!(
         peak < 300,
         "peak RSS {peak} MiB: a bomb was inflated (one copy is 309 MiB)"

@@ -77,14 +77,13 @@ struct World {
 
 impl World {
     async fn report(&self, narrative: &str, country: &str) -> Value {
-        let resp = self
-            .http
-            .post(self.server.url("/api/v1/reports"))
-            .bearer_auth(&self.agent)
-            .json(&json!({"narrative": narrative, "country": country, "channel": "phone"}))
-            .send()
-            .await
-            .unwrap();
+        let resp = post_json(
+            &self.http,
+            &self.server.url("/api/v1/reports"),
+            &self.agent,
+            &json!({"narrative": narrative, "country": country, "channel": "phone"}),
+        )
+        .await;
         assert_eq!(resp.status(), StatusCode::CREATED);
         resp.json().await.unwrap()
     }
@@ -103,16 +102,15 @@ impl World {
     }
 
     async fn transition(&self, token: &str, id: &str, to: &str) -> reqwest::Response {
-        self.http
-            .post(
-                self.server
-                    .url(&format!("/api/v1/signals/{id}/transitions")),
-            )
-            .bearer_auth(token)
-            .json(&json!({"to": to, "reason": format!("moving to {to}")}))
-            .send()
-            .await
-            .unwrap()
+        post_json(
+            &self.http,
+            &self
+                .server
+                .url(&format!("/api/v1/signals/{id}/transitions")),
+            token,
+            &json!({"to": to, "reason": format!("moving to {to}")}),
+        )
+        .await
     }
 }
 
@@ -208,14 +206,7 @@ async fn a_planted_excess_of_fires_opens_a_signal_with_the_expected_statistics(b
     // --- exposure: JSON and CSV errors name row/line and column; the CLI imports the file
     let cur = month_of_day(today());
     let prev = month_of_day(today() - 40);
-    let resp = w
-        .http
-        .post(w.server.url("/api/v1/exposure"))
-        .bearer_auth(&w.safety)
-        .json(&json!([{"brand": "Voltra", "model": "Blaze 9", "market": "France", "month": "2026-13", "units_sold": -1}]))
-        .send()
-        .await
-        .unwrap();
+    let resp = post_json(&w.http, &w.server.url("/api/v1/exposure"), &w.safety, &json!([{"brand": "Voltra", "model": "Blaze 9", "market": "France", "month": "2026-13", "units_sold": -1}])).await;
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let v: Value = resp.json().await.unwrap();
     assert_eq!(
@@ -638,15 +629,7 @@ async fn the_catalog_csv_seeds_an_empty_store_and_cli_imports_name_line_and_colu
     let admin = user_with_token(&data, "root", "admin");
     let server = Server::start(&data, &[]);
     let http = client();
-    let v: Value = http
-        .get(server.url("/api/v1/products"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = get_json(&http, &server.url("/api/v1/products"), &admin).await;
     assert_eq!(v["products"].as_array().unwrap().len(), 3, "{v}");
     let doc: Value = http
         .get(server.url("/api/v1/openapi.json"))
@@ -682,16 +665,16 @@ async fn the_catalog_csv_seeds_an_empty_store_and_cli_imports_name_line_and_colu
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 created"));
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let v: Value = http
-            .post(server.url("/api/v1/reports"))
-            .bearer_auth(&admin)
-            .json(&json!({"narrative": "My Nimbus Cloud 3 charger caught fire.", "country": "FR"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v: Value = post_json(
+            &http,
+            &server.url("/api/v1/reports"),
+            &admin,
+            &json!({"narrative": "My Nimbus Cloud 3 charger caught fire.", "country": "FR"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
         assert!(v["case_id"].is_string(), "{v}");
         let counted = sql_count(&data, "SELECT COUNT(*) FROM signal_reports sr JOIN products p ON p.id = sr.product_id WHERE p.model = 'Cloud 3'").await;
         if counted > 0 {

@@ -144,16 +144,7 @@ async fn an_imported_cascade_joins_the_reporters_case_forecasts_and_escalates_on
     );
 
     let mention = |http: reqwest::Client, url: String, token: String| async move {
-        let v: Value = http
-            .get(url)
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        v
+        get_json(&http, &url, &token).await
     };
     let list_url = server.url(&format!("/api/v1/mentions?case={case_id}"));
     let v = mention(http.clone(), list_url.clone(), pr.clone()).await;
@@ -195,15 +186,12 @@ async fn an_imported_cascade_joins_the_reporters_case_forecasts_and_escalates_on
     assert_eq!(maria["engagements"], 307);
 
     // The case detail shows its mentions and the escalation to hq and pr.
-    let detail: Value = http
-        .get(server.url(&format!("/api/v1/cases/{case_id}")))
-        .bearer_auth(&agent)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let detail: Value = get_json(
+        &http,
+        &server.url(&format!("/api/v1/cases/{case_id}")),
+        &agent,
+    )
+    .await;
     assert_eq!(detail["mentions"].as_array().unwrap().len(), 2);
     let esc = detail["mention_escalations"].as_array().unwrap();
     assert_eq!(esc.len(), 1);

@@ -610,9 +610,7 @@ async fn agents_hq_public_and_safety_work_in_a_real_browser() {
         );
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
+    let (dir, data) = data_dir();
     add_user(&data, "alice", "agent", AGENT_PW);
     add_user(&data, "hana", "hq", HQ_PW);
     add_user(&data, "sam", "safety", SAFETY_PW);
@@ -653,15 +651,12 @@ async fn agents_hq_public_and_safety_work_in_a_real_browser() {
     // What the browser did is what the API sees: the exception approved by hq, the public
     // report stored with its photo.
     let http = client();
-    let policy: Value = http
-        .get(server.url(&format!("/api/v1/cases/{}/policy", seeded.s1_case)))
-        .bearer_auth(&seeded.clerk)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let policy: Value = get_json(
+        &http,
+        &server.url(&format!("/api/v1/cases/{}/policy", seeded.s1_case)),
+        &seeded.clerk,
+    )
+    .await;
     let approved: Vec<&Value> = policy["remedies"]
         .as_array()
         .unwrap()
@@ -752,9 +747,7 @@ fn page_csrf(html: &str) -> String {
 
 #[tokio::test]
 async fn sessions_are_httponly_csrf_is_checked_and_logins_lock_out() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
+    let (_dir, data) = data_dir();
     add_user(&data, "alice", "agent", AGENT_PW);
     add_user(&data, "mallory", "agent", "granite-owl-8812");
     // The password rules of `user add`.
@@ -820,15 +813,12 @@ async fn sessions_are_httponly_csrf_is_checked_and_logins_lock_out() {
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
 
     // A case to post notes to.
-    let receipt: Value = http
-        .post(server.url("/api/v1/reports"))
-        .json(&json!({"narrative": "My charger gets warm."}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let receipt: Value = public_report(
+        &http,
+        &server,
+        &json!({"narrative": "My charger gets warm."}),
+    )
+    .await;
     let notes = server.url(&format!(
         "/cases/{}/notes",
         receipt["case_id"].as_str().unwrap()
@@ -903,15 +893,7 @@ async fn sessions_are_httponly_csrf_is_checked_and_logins_lock_out() {
     // Another user from the same address still logs in (the address limit is higher).
     let (resp, _) = form_login(&http, &server, "alice", AGENT_PW).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    let events: Value = http
-        .get(server.url("/api/v1/audit?limit=1000"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let events: Value = get_json(&http, &server.url("/api/v1/audit?limit=1000"), &admin).await;
     let kinds: Vec<&str> = events["events"]
         .as_array()
         .unwrap()
@@ -927,14 +909,7 @@ async fn sessions_are_httponly_csrf_is_checked_and_logins_lock_out() {
 
     // Admin: a password change by the admin page follows the rules and ends sessions.
     let (resp, _) = form_login(&http, &server, "alice", AGENT_PW).await;
-    let alice_cookie = set_cookies(&resp)
-        .into_iter()
-        .find(|c| c.starts_with("fw_session="))
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let alice_cookie = session_cookie(&resp);
     let out = cli(
         &data,
         &["user", "add", "ada", "--role", "admin", "--password-stdin"],
@@ -942,23 +917,8 @@ async fn sessions_are_httponly_csrf_is_checked_and_logins_lock_out() {
     );
     assert!(out.status.success());
     let (resp, _) = form_login(&http, &server, "ada", "copper-meadow-5150").await;
-    let ada = set_cookies(&resp)
-        .into_iter()
-        .find(|c| c.starts_with("fw_session="))
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let html = http
-        .get(server.url("/admin"))
-        .header("cookie", &ada)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let ada = session_cookie(&resp);
+    let html = page_with_cookie(&http, &server.url("/admin"), &ada).await;
     let token = page_csrf(&html);
     let set = |pw: &'static str| {
         http.post(server.url("/admin/users/alice/password"))
@@ -1001,9 +961,7 @@ fn session_cookie(resp: &reqwest::Response) -> String {
 
 #[tokio::test]
 async fn admin_creates_and_revokes_api_tokens_on_the_admin_page() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
+    let (_dir, data) = data_dir();
     add_user(&data, "ada", "admin", "copper-meadow-5150");
     add_user(&data, "alice", "agent", AGENT_PW);
     let server = Server::start(&data, &[]);
@@ -1096,27 +1054,11 @@ async fn admin_creates_and_revokes_api_tokens_on_the_admin_page() {
     // The token authenticates against the JSON API as alice.
     let api = |t: String| http.get(server.url("/api/v1/cases")).bearer_auth(t).send();
     assert_eq!(api(token.clone()).await.unwrap().status(), StatusCode::OK);
-    let me: Value = http
-        .get(server.url("/api/v1/me"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = get_json(&http, &server.url("/api/v1/me"), &token).await;
     assert_eq!(me["name"], "alice");
 
     // A non-admin session may neither create nor revoke (403), even with its own CSRF token.
-    let alice_html = http
-        .get(server.url("/queue"))
-        .header("cookie", &alice)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let alice_html = page_with_cookie(&http, &server.url("/queue"), &alice).await;
     let alice_csrf = page_csrf(&alice_html);
     let id = sql_count(&data, "SELECT MAX(id) FROM tokens").await;
     let revoke = format!("/admin/tokens/{id}/revoke");
@@ -1185,9 +1127,7 @@ async fn admin_creates_and_revokes_api_tokens_on_the_admin_page() {
 #[tokio::test]
 async fn a_recall_notice_page_marks_each_finding_in_place() {
     const PR_PW: &str = "copper-meadow-63";
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
+    let (_dir, data) = data_dir();
     add_user(&data, "pat", "pr", PR_PW);
     let admin = user_with_token(&data, "root", "admin");
     let pr = user_with_token(&data, "pia", "pr");
@@ -1205,15 +1145,12 @@ async fn a_recall_notice_page_marks_each_finding_in_place() {
         .await
         .unwrap();
     assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
-    let receipt: Value = http
-        .post(server.url("/api/v1/reports"))
-        .json(&json!({"narrative": "My phone battery exploded and caught fire on the desk."}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let receipt: Value = public_report(
+        &http,
+        &server,
+        &json!({"narrative": "My phone battery exploded and caught fire on the desk."}),
+    )
+    .await;
     let case = receipt["case_id"].as_str().unwrap().to_string();
     let resp = http
         .put(server.url(&format!("/api/v1/cases/{case}/comms-facts")))
@@ -1226,14 +1163,7 @@ async fn a_recall_notice_page_marks_each_finding_in_place() {
 
     let (resp, _) = form_login(&http, &server, "pat", PR_PW).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    let cookie = set_cookies(&resp)
-        .into_iter()
-        .find(|c| c.starts_with("fw_session="))
-        .expect("a session cookie")
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = session_cookie(&resp);
     let get_page = |path: String| http.get(server.url(&path)).header("cookie", &cookie).send();
 
     // The case page's form drafts the notice and goes to its page.
@@ -1272,15 +1202,7 @@ async fn a_recall_notice_page_marks_each_finding_in_place() {
     );
 
     // A minimising word (and hostile markup) in the text.
-    let st: Value = http
-        .get(server.url(&format!("/api/v1/statements/{id}")))
-        .bearer_auth(&pr)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let st: Value = get_json(&http, &server.url(&format!("/api/v1/statements/{id}")), &pr).await;
     let body = format!(
         "{}\nThis is a voluntary recall. <script>alert(1)</script>",
         st["body"].as_str().unwrap()
@@ -1324,14 +1246,6 @@ async fn a_recall_notice_page_marks_each_finding_in_place() {
     assert!(resp.status().is_client_error(), "{}", resp.status());
     let html = resp.text().await.unwrap();
     assert!(html.contains("id=\"refusal\""), "{html}");
-    let st: Value = http
-        .get(server.url(&format!("/api/v1/statements/{id}")))
-        .bearer_auth(&pr)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let st: Value = get_json(&http, &server.url(&format!("/api/v1/statements/{id}")), &pr).await;
     assert_eq!(st["status"], "draft", "nothing was published");
 }
