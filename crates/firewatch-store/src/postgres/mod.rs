@@ -29,10 +29,14 @@ use std::time::Duration;
 
 mod chain;
 mod comms;
+pub(crate) mod dialect;
 pub mod migrate_data;
 mod playbooks;
 pub(crate) mod signals;
 mod social;
+// Shared with the other backend: compiled once per backend, on purpose (src/common/).
+#[allow(clippy::duplicate_mod)]
+#[path = "../common/ui.rs"]
 mod ui;
 
 /// The writer's state inside one transaction.
@@ -44,6 +48,11 @@ pub struct WriteCtx {
 }
 
 impl WriteCtx {
+    /// The connection of this transaction, for the shared modules in `src/common/`.
+    pub(crate) fn conn(&mut self) -> &mut dialect::Conn {
+        &mut self.conn
+    }
+
     /// Appends an audit event in the current transaction (chained when it commits).
     pub(crate) async fn event(
         &mut self,

@@ -21,9 +21,13 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 mod comms;
+pub(crate) mod dialect;
 mod playbooks;
 pub(crate) mod signals;
 mod social;
+// Shared with the other backend: compiled once per backend, on purpose (src/common/).
+#[allow(clippy::duplicate_mod)]
+#[path = "../common/ui.rs"]
 mod ui;
 
 /// How many queued writes may share one transaction.
@@ -41,6 +45,11 @@ pub struct WriteCtx {
 }
 
 impl WriteCtx {
+    /// The connection of this transaction, for the shared modules in `src/common/`.
+    pub(crate) fn conn(&mut self) -> &mut dialect::Conn {
+        &mut self.conn
+    }
+
     /// Appends an audit event in the current transaction. Events are chained at once and
     /// written in one multi-row insert just before the transaction commits (a job that fails
     /// drops its own), which saves a round trip to SQLite per event.
