@@ -3,6 +3,8 @@
 //! written against, and the few statement parts whose SQL differs from SQLite's. Every item
 //! below the aliases names the SQL difference that justifies it; logic stays in `common/`.
 
+/// The sqlx database (for `QueryBuilder`).
+pub(crate) type Db = sqlx::Postgres;
 /// The connection a write runs on ([`super::WriteCtx::conn`]).
 pub(crate) type Conn = sqlx::PgConnection;
 /// A fetched row.
@@ -10,6 +12,9 @@ pub(crate) type Conn = sqlx::PgConnection;
 pub(crate) type Row = sqlx::postgres::PgRow;
 /// The store the shared modules implement their traits for.
 pub(crate) type Store = super::PgStore;
+
+use crate::Result;
+use sqlx::{QueryBuilder, Row as _};
 
 /// The queue in queue order: no index hint (PostgreSQL has none; its planner picks
 /// `case_queue_order_idx` itself). SQLite says `INDEXED BY`.
@@ -27,3 +32,51 @@ macro_rules! cases_assignee_index {
     };
 }
 pub(crate) use cases_assignee_index;
+
+/// Products match by brand and model case-insensitively: PostgreSQL compares `lower()`
+/// (the `products_brand_model_key` index is on `lower(brand), lower(model)`); SQLite's
+/// columns are `COLLATE NOCASE`.
+macro_rules! product_is {
+    () => {
+        "lower(brand) = lower($1) AND lower(model) = lower($2)"
+    };
+}
+pub(crate) use product_is;
+
+/// A product by model alone, case-insensitively (`products_model_idx` is on `lower(model)`).
+macro_rules! product_model_is {
+    () => {
+        "lower(model) = lower($1)"
+    };
+}
+pub(crate) use product_model_is;
+
+/// `signal_reports.occurred` (a JSON array of hazard codes, TEXT) holds `$2`: the `jsonb`
+/// `?` operator (SQLite: `json_each`).
+macro_rules! occurred_has_hazard {
+    () => {
+        "sr.occurred::jsonb ? $2"
+    };
+}
+pub(crate) use occurred_has_hazard;
+
+/// Runs the statement `qb` holds and starts `next` in it: PostgreSQL cannot prepare several
+/// statements with parameters at once (SQLite sends them as one batch).
+pub(crate) async fn next_statement(
+    conn: &mut Conn,
+    qb: &mut QueryBuilder<Db>,
+    next: &str,
+) -> Result<()> {
+    qb.build().execute(&mut *conn).await?;
+    *qb = QueryBuilder::new(next);
+    Ok(())
+}
+
+/// The next signal number, from `signal_number_seq`: unique across nodes (SQLite's single
+/// writer takes one more than the highest).
+pub(crate) async fn next_signal_number(conn: &mut Conn) -> Result<i64> {
+    Ok(sqlx::query("SELECT nextval('signal_number_seq')")
+        .fetch_one(conn)
+        .await?
+        .try_get(0)?)
+}

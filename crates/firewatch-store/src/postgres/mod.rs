@@ -32,6 +32,8 @@ mod comms;
 pub(crate) mod dialect;
 pub mod migrate_data;
 mod playbooks;
+#[allow(clippy::duplicate_mod)]
+#[path = "../common/signals.rs"]
 pub(crate) mod signals;
 mod social;
 // Shared with the other backend: compiled once per backend, on purpose (src/common/).

@@ -3,6 +3,8 @@
 //! against, and the few statement parts whose SQL differs from PostgreSQL's. Every item
 //! below the aliases names the SQL difference that justifies it; logic stays in `common/`.
 
+/// The sqlx database (for `QueryBuilder`).
+pub(crate) type Db = sqlx::Sqlite;
 /// The connection a write runs on ([`super::WriteCtx::conn`]).
 pub(crate) type Conn = sqlx::SqliteConnection;
 /// A fetched row.
@@ -10,6 +12,9 @@ pub(crate) type Conn = sqlx::SqliteConnection;
 pub(crate) type Row = sqlx::sqlite::SqliteRow;
 /// The store the shared modules implement their traits for.
 pub(crate) type Store = super::SqliteStore;
+
+use crate::Result;
+use sqlx::{QueryBuilder, Row as _};
 
 /// The queue in queue order: SQLite is pinned to `case_queue_order_idx` (`INDEXED BY`;
 /// its planner otherwise may start from `cases`); PostgreSQL has no index hints.
@@ -27,3 +32,52 @@ macro_rules! cases_assignee_index {
     };
 }
 pub(crate) use cases_assignee_index;
+
+/// Products match by brand and model case-insensitively: on SQLite both columns are
+/// `COLLATE NOCASE` (and so is `products_brand_model_key`); PostgreSQL compares `lower()`.
+macro_rules! product_is {
+    () => {
+        "brand = $1 AND model = $2"
+    };
+}
+pub(crate) use product_is;
+
+/// A product by model alone, case-insensitively (see [`product_is`]).
+macro_rules! product_model_is {
+    () => {
+        "model = $1"
+    };
+}
+pub(crate) use product_model_is;
+
+/// `signal_reports.occurred` (a JSON array of hazard codes, TEXT) holds `$2`: `json_each`
+/// on SQLite, the `jsonb` `?` operator on PostgreSQL.
+macro_rules! occurred_has_hazard {
+    () => {
+        "EXISTS (SELECT 1 FROM json_each(sr.occurred) WHERE json_each.value = $2)"
+    };
+}
+pub(crate) use occurred_has_hazard;
+
+/// Ends the statement `qb` holds and starts `next` in the same builder: SQLite takes a group
+/// of statements as one multi-statement batch, one round trip on the single writer.
+/// (PostgreSQL cannot prepare several statements with parameters at once: it runs each.)
+pub(crate) async fn next_statement(
+    _conn: &mut Conn,
+    qb: &mut QueryBuilder<Db>,
+    next: &str,
+) -> Result<()> {
+    qb.push("; ").push(next);
+    Ok(())
+}
+
+/// The next signal number: one more than the highest (the single writer holds the write
+/// lock; PostgreSQL uses a sequence, unique across nodes).
+pub(crate) async fn next_signal_number(conn: &mut Conn) -> Result<i64> {
+    Ok(
+        sqlx::query("SELECT COALESCE(MAX(number), 0) + 1 FROM signals")
+            .fetch_one(conn)
+            .await?
+            .try_get(0)?,
+    )
+}

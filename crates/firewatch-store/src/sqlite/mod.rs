@@ -23,6 +23,8 @@ use tokio::sync::{mpsc, oneshot};
 mod comms;
 pub(crate) mod dialect;
 mod playbooks;
+#[allow(clippy::duplicate_mod)]
+#[path = "../common/signals.rs"]
 pub(crate) mod signals;
 mod social;
 // Shared with the other backend: compiled once per backend, on purpose (src/common/).
