@@ -80,3 +80,20 @@ pub(crate) async fn next_signal_number(conn: &mut Conn) -> Result<i64> {
         .await?
         .try_get(0)?)
 }
+
+/// `expr = param`, ignoring case: PostgreSQL compares `lower()` (SQLite: `COLLATE NOCASE`).
+macro_rules! eq_nocase {
+    ($expr:literal, $param:literal) => {
+        concat!("lower(", $expr, ") = lower(", $param, ")")
+    };
+}
+pub(crate) use eq_nocase;
+
+/// A mention's `hazards` (a JSON array of `{code, modality}`, TEXT) holds the code `$2`:
+/// `jsonb_array_elements` on PostgreSQL (SQLite: `json_each`).
+macro_rules! mention_has_hazard {
+    () => {
+        "EXISTS (SELECT 1 FROM jsonb_array_elements(mentions.hazards::jsonb) h WHERE h->>'code' = $2)"
+    };
+}
+pub(crate) use mention_has_hazard;

@@ -35,6 +35,8 @@ mod playbooks;
 #[allow(clippy::duplicate_mod)]
 #[path = "../common/signals.rs"]
 pub(crate) mod signals;
+#[allow(clippy::duplicate_mod)]
+#[path = "../common/social.rs"]
 mod social;
 // Shared with the other backend: compiled once per backend, on purpose (src/common/).
 #[allow(clippy::duplicate_mod)]

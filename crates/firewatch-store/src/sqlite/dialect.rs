@@ -81,3 +81,20 @@ pub(crate) async fn next_signal_number(conn: &mut Conn) -> Result<i64> {
             .try_get(0)?,
     )
 }
+
+/// `expr = param`, ignoring case: SQLite's `COLLATE NOCASE` (PostgreSQL compares `lower()`).
+macro_rules! eq_nocase {
+    ($expr:literal, $param:literal) => {
+        concat!($expr, " = ", $param, " COLLATE NOCASE")
+    };
+}
+pub(crate) use eq_nocase;
+
+/// A mention's `hazards` (a JSON array of `{code, modality}`, TEXT) holds the code `$2`:
+/// `json_each` and `json_extract` on SQLite (`jsonb_array_elements` on PostgreSQL).
+macro_rules! mention_has_hazard {
+    () => {
+        "EXISTS (SELECT 1 FROM json_each(mentions.hazards) h WHERE json_extract(h.value, '$.code') = $2)"
+    };
+}
+pub(crate) use mention_has_hazard;
