@@ -3,7 +3,7 @@
 //! [`count_report`]), signals and their lifecycle. Dialect items: the case-insensitive
 //! product match, how the counting statements are sent, signal numbers, the JSON lookup.
 
-use super::dialect::{self, Conn, Row as DbRow, Store};
+use super::dialect::{self, Backend, Conn, DbRow};
 use super::{WriteCtx, parse_col};
 use crate::records::IntakeCommand;
 use crate::signals::*;
@@ -193,7 +193,7 @@ fn count_from_row(row: &DbRow) -> Result<CountRow> {
 }
 
 #[async_trait]
-impl SignalStore for Store {
+impl SignalStore for Backend {
     async fn upsert_products(
         &self,
         products: Vec<NewProduct>,

@@ -3,7 +3,7 @@
 //! escalation. Shared by both backends (docs/postgres.md, "One source for both backends");
 //! dialect items: case-insensitive comparison, the hazard lookup in a mention's JSON.
 
-use super::dialect::{self, Row as DbRow, Store};
+use super::dialect::{self, Backend, DbRow};
 use super::{WriteCtx, intake_in_tx};
 use crate::records::{IntakeOutcome, ReceiptHazard};
 use crate::social::*;
@@ -304,7 +304,7 @@ fn mention_from_row(row: &DbRow) -> Result<MentionRecord> {
     })
 }
 
-impl Store {
+impl Backend {
     pub(crate) async fn social_ingest_batch(&self, batch: SocialBatch) -> Result<SocialOutcome> {
         self.write(move |ctx: &mut WriteCtx| Box::pin(ingest_in_tx(ctx, batch)))
             .await

@@ -1,7 +1,7 @@
 //! The web UI's tables (migration 0006): sessions, login attempts, the queue order.
 //! Shared by both backends (docs/postgres.md, "One source"); the queue's index hints are dialect items.
 
-use super::dialect::{self, Store};
+use super::dialect::{self, Backend};
 use super::{WriteCtx, case_from_row, user_from_row};
 use crate::records::{CaseFilter, UserRecord};
 use crate::ui::*;
@@ -14,7 +14,7 @@ use sqlx::Row;
 const NO_DEADLINE: i64 = 9_007_199_254_740_991;
 
 #[async_trait]
-impl UiStore for Store {
+impl UiStore for Backend {
     async fn create_session(&self, s: NewSession) -> Result<()> {
         self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move {

@@ -8,10 +8,9 @@ pub(crate) type Db = sqlx::Postgres;
 /// The connection a write runs on ([`super::WriteCtx::conn`]).
 pub(crate) type Conn = sqlx::PgConnection;
 /// A fetched row.
-#[allow(dead_code)]
-pub(crate) type Row = sqlx::postgres::PgRow;
+pub(crate) type DbRow = sqlx::postgres::PgRow;
 /// The store the shared modules implement their traits for.
-pub(crate) type Store = super::PgStore;
+pub(crate) type Backend = super::PgStore;
 
 use crate::Result;
 use sqlx::{QueryBuilder, Row as _};
@@ -97,3 +96,27 @@ macro_rules! mention_has_hazard {
     };
 }
 pub(crate) use mention_has_hazard;
+
+/// Takes a statement's row lock until the transaction ends (`FOR UPDATE`): writers run
+/// concurrently on PostgreSQL, so a change's status, version and "already decided" checks
+/// must see every change committed before it. SQLite's single writer needs none.
+pub(crate) async fn lock_statement_row(conn: &mut Conn, id: &str) -> Result<()> {
+    sqlx::query("SELECT id FROM statements WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| crate::StoreError::NotFound(format!("statement {id}")))?;
+    Ok(())
+}
+
+/// Serialises the writers of one comms setting (a template's versions, the profile, a
+/// subject's facts) across nodes until the transaction ends (`pg_advisory_xact_lock`), so
+/// the `before` of its audit event is the value the change replaced. SQLite's single
+/// writer needs none.
+pub(crate) async fn lock_key(conn: &mut Conn, key: &str) -> Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock(8003, hashtext($1))")
+        .bind(key)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

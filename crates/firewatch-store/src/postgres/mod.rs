@@ -28,6 +28,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 mod chain;
+#[allow(clippy::duplicate_mod)]
+#[path = "../common/comms.rs"]
 mod comms;
 pub(crate) mod dialect;
 pub mod migrate_data;

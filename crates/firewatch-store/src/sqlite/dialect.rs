@@ -8,10 +8,9 @@ pub(crate) type Db = sqlx::Sqlite;
 /// The connection a write runs on ([`super::WriteCtx::conn`]).
 pub(crate) type Conn = sqlx::SqliteConnection;
 /// A fetched row.
-#[allow(dead_code)]
-pub(crate) type Row = sqlx::sqlite::SqliteRow;
+pub(crate) type DbRow = sqlx::sqlite::SqliteRow;
 /// The store the shared modules implement their traits for.
-pub(crate) type Store = super::SqliteStore;
+pub(crate) type Backend = super::SqliteStore;
 
 use crate::Result;
 use sqlx::{QueryBuilder, Row as _};
@@ -98,3 +97,15 @@ macro_rules! mention_has_hazard {
     };
 }
 pub(crate) use mention_has_hazard;
+
+/// Nothing to lock: SQLite has one writer, so a change's checks already see every change
+/// committed before it. (PostgreSQL takes the statement's row lock, `FOR UPDATE`.)
+pub(crate) async fn lock_statement_row(_conn: &mut Conn, _id: &str) -> Result<()> {
+    Ok(())
+}
+
+/// Nothing to lock: SQLite has one writer. (PostgreSQL serialises the writers of one comms
+/// setting across nodes with a transaction-scoped advisory lock.)
+pub(crate) async fn lock_key(_conn: &mut Conn, _key: &str) -> Result<()> {
+    Ok(())
+}

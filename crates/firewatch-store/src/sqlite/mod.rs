@@ -20,6 +20,8 @@ use std::str::FromStr;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
+#[allow(clippy::duplicate_mod)]
+#[path = "../common/comms.rs"]
 mod comms;
 pub(crate) mod dialect;
 mod playbooks;
