@@ -24,6 +24,8 @@ use tokio::sync::{mpsc, oneshot};
 #[path = "../common/comms.rs"]
 mod comms;
 pub(crate) mod dialect;
+mod direct;
+mod intake_direct;
 mod playbooks;
 #[allow(clippy::duplicate_mod)]
 #[path = "../common/signals.rs"]
@@ -35,6 +37,9 @@ mod social;
 #[allow(clippy::duplicate_mod)]
 #[path = "../common/ui.rs"]
 mod ui;
+
+pub(crate) use direct::DirectCtx;
+use direct::Statements;
 
 /// How many queued writes may share one transaction.
 const MAX_BATCH: usize = 512;
@@ -91,40 +96,46 @@ impl WriteCtx {
         self.next_case_number = Some(n + 1);
         Ok(n)
     }
-
-    /// Writes the chained events of this transaction.
-    async fn flush_events(&mut self) -> Result<()> {
-        // 9 values a row; SQLite allows 32,766 variables a statement.
-        for chunk in self.pending.chunks(1000) {
-            let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                "INSERT INTO events (seq, at, actor, kind, entity, before, after, prev_hash, hash) ",
-            );
-            qb.push_values(chunk, |mut b, e| {
-                b.push_bind(e.seq)
-                    .push_bind(e.at_ms)
-                    .push_bind(&e.actor)
-                    .push_bind(&e.kind)
-                    .push_bind(&e.entity)
-                    .push_bind(&e.before)
-                    .push_bind(&e.after)
-                    .push_bind(&e.prev_hash)
-                    .push_bind(&e.hash);
-            });
-            qb.build().execute(&mut self.conn).await?;
-        }
-        self.pending.clear();
-        Ok(())
-    }
 }
 
 type Deliver = Box<dyn FnOnce(Option<StoreError>) + Send>;
 type RunFn = Box<dyn for<'c> FnOnce(&'c mut WriteCtx) -> BoxFuture<'c, (bool, Deliver)> + Send>;
+type DirectFn = Box<dyn for<'c, 'd> FnOnce(&'c mut DirectCtx<'d>) -> (bool, Deliver) + Send>;
+
+/// How a queued write runs: through sqlx on [`WriteCtx`] (any write), or synchronously on
+/// the writer thread with direct SQLite calls ([`DirectCtx`], the intake hot path).
+enum JobRun {
+    Async(RunFn),
+    Direct(DirectFn),
+}
 
 /// A queued write: `run` executes it inside the batch's transaction; `fail` answers the
 /// caller when the transaction could not even start.
 struct Job {
-    run: RunFn,
+    run: JobRun,
     fail: Box<dyn FnOnce(StoreError) + Send>,
+}
+
+type Slot<T> = std::sync::Arc<std::sync::Mutex<Option<oneshot::Sender<Result<T>>>>>;
+
+fn answer<T>(slot: &Slot<T>, r: Result<T>) {
+    if let Some(tx) = slot.lock().ok().and_then(|mut s| s.take()) {
+        let _ = tx.send(r);
+    }
+}
+
+/// The caller's answer once the transaction is decided: the job's own outcome if it
+/// committed, else the commit's error.
+fn deliver_to<T: Send + 'static>(slot: Slot<T>, outcome: Result<T>) -> Deliver {
+    Box::new(move |commit_error| {
+        answer(
+            &slot,
+            match commit_error {
+                None => outcome,
+                Some(e) => Err(e),
+            },
+        )
+    })
 }
 
 #[derive(Clone)]
@@ -171,7 +182,19 @@ impl SqliteStore {
             .await?;
         let conn = SqliteConnection::connect_with(&options(path)).await?;
         let (tx, rx) = mpsc::channel::<Job>(4096);
-        tokio::spawn(writer_loop(conn, path.to_path_buf(), rx));
+        // The writer has its own thread: direct jobs and COMMIT's fsync block it, never the
+        // server's runtime. sqlx jobs run on a current-thread runtime there.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the writer: {e}")))?;
+        std::thread::Builder::new()
+            .name("firewatch-writer".into())
+            .spawn({
+                let path = path.to_path_buf();
+                move || rt.block_on(writer_loop(conn, path, rx))
+            })
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the writer: {e}")))?;
         let playbook = playbooks::load_active(&readers).await?;
         Ok(SqliteStore {
             readers,
@@ -186,32 +209,43 @@ impl SqliteStore {
         op: impl for<'c> FnOnce(&'c mut WriteCtx) -> BoxFuture<'c, Result<T>> + Send + 'static,
     ) -> Result<T> {
         let (tx, rx) = oneshot::channel::<Result<T>>();
-        let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(tx)));
-        let answer = move |slot: &std::sync::Mutex<Option<oneshot::Sender<Result<T>>>>,
-                           r: Result<T>| {
-            if let Some(tx) = slot.lock().ok().and_then(|mut s| s.take()) {
-                let _ = tx.send(r);
-            }
-        };
+        let slot: Slot<T> = std::sync::Arc::new(std::sync::Mutex::new(Some(tx)));
         let run_slot = slot.clone();
         let run: RunFn = Box::new(move |ctx| {
             Box::pin(async move {
                 let outcome = op(ctx).await;
-                let ok = outcome.is_ok();
-                let deliver: Deliver = Box::new(move |commit_error| {
-                    answer(
-                        &run_slot,
-                        match commit_error {
-                            None => outcome,
-                            Some(e) => Err(e),
-                        },
-                    )
-                });
-                (ok, deliver)
+                (outcome.is_ok(), deliver_to(run_slot, outcome))
             })
         });
         let job = Job {
-            run,
+            run: JobRun::Async(run),
+            fail: Box::new(move |e| answer(&slot, Err(e))),
+        };
+        self.writer
+            .send(job)
+            .await
+            .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?;
+        rx.await
+            .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?
+    }
+
+    /// Like [`SqliteStore::write`], for a write made of direct SQLite calls: `op` runs
+    /// synchronously on the writer thread inside the group's transaction (its own savepoint),
+    /// with no thread hand-off per statement. For hot paths only; everything else uses
+    /// `write`.
+    pub(crate) async fn write_direct<T: Send + 'static>(
+        &self,
+        op: impl for<'c, 'd> FnOnce(&'c mut DirectCtx<'d>) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let (tx, rx) = oneshot::channel::<Result<T>>();
+        let slot: Slot<T> = std::sync::Arc::new(std::sync::Mutex::new(Some(tx)));
+        let run_slot = slot.clone();
+        let run: DirectFn = Box::new(move |d| {
+            let outcome = op(d);
+            (outcome.is_ok(), deliver_to(run_slot, outcome))
+        });
+        let job = Job {
+            run: JobRun::Direct(run),
             fail: Box::new(move |e| answer(&slot, Err(e))),
         };
         self.writer
@@ -250,6 +284,7 @@ async fn writer_loop(
         pending: Vec::new(),
         next_case_number: None,
     };
+    let mut stmts = Statements::default();
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -258,13 +293,16 @@ async fn writer_loop(
                 Err(_) => break,
             }
         }
-        if !run_batch(&mut ctx, batch).await {
+        if !run_batch(&mut ctx, &mut stmts, batch).await {
             // A transaction that could not start or commit (disk full, I/O error, lock) can
             // leave SQLite's pager in its error state for as long as this connection lives;
             // a fresh connection starts clean once the cause is gone. If it cannot open yet,
             // the old one stays and the next failure tries again.
             match SqliteConnection::connect_with(&options(&path)).await {
                 Ok(fresh) => {
+                    // Prepared statements belong to the old handle: finalize them there; the
+                    // direct path prepares them again on the new one when first used.
+                    let _ = with_direct(&mut ctx, &mut stmts, |d| d.stmts.finalize_all()).await;
                     let stale = std::mem::replace(&mut ctx.conn, fresh);
                     let _ = stale.close().await;
                     tracing::info!("writer connection reopened after a failed transaction");
@@ -273,81 +311,206 @@ async fn writer_loop(
             }
         }
     }
+    // The direct path's statements go before the connection closes.
+    let _ = with_direct(&mut ctx, &mut stmts, |d| d.stmts.finalize_all()).await;
+}
+
+/// Locks the writer connection's handle away from sqlx's worker thread (one hand-off) and
+/// runs `f` with direct SQLite calls on this thread.
+async fn with_direct<R>(
+    ctx: &mut WriteCtx,
+    stmts: &mut Statements,
+    f: impl FnOnce(&mut DirectCtx<'_>) -> R,
+) -> Result<R> {
+    let WriteCtx {
+        conn,
+        head,
+        now_ms,
+        pending,
+        next_case_number,
+    } = ctx;
+    let mut locked = conn.lock_handle().await?;
+    let mut d = DirectCtx {
+        db: locked.as_raw_handle().as_ptr(),
+        stmts,
+        head,
+        pending,
+        next_case_number,
+        now_ms: *now_ms,
+    };
+    Ok(f(&mut d))
+}
+
+/// The savepoint statements after a job: keep or undo its work, then open the next job's
+/// savepoint unless it was the last.
+fn savepoint_step(ok: bool, last: bool) -> &'static [&'static str] {
+    match (ok, last) {
+        (true, false) => &["RELEASE job", "SAVEPOINT job"],
+        (false, false) => &["ROLLBACK TO job", "RELEASE job", "SAVEPOINT job"],
+        (true, true) => &["RELEASE job"],
+        (false, true) => &["ROLLBACK TO job", "RELEASE job"],
+    }
+}
+
+/// Opens the group's transaction and its first job's savepoint, and reads the chain head.
+fn begin_direct(d: &mut DirectCtx<'_>) -> Result<()> {
+    d.exec("BEGIN IMMEDIATE", &[])?;
+    *d.head = d.read_head()?;
+    d.exec("SAVEPOINT job", &[])?;
+    Ok(())
+}
+
+/// Writes the pending events and the chain head, then commits.
+fn commit_direct(d: &mut DirectCtx<'_>) -> Result<()> {
+    d.flush_events()?;
+    d.exec("COMMIT", &[])?;
+    Ok(())
 }
 
 /// Runs one group in one transaction; false when the transaction could not start or commit.
-async fn run_batch(ctx: &mut WriteCtx, batch: Vec<Job>) -> bool {
+async fn run_batch(ctx: &mut WriteCtx, stmts: &mut Statements, batch: Vec<Job>) -> bool {
+    let jobs = batch.len();
+    let mut queue: std::collections::VecDeque<Job> = batch.into();
+    ctx.now_ms = now_ms();
+    ctx.pending.clear();
+    ctx.next_case_number = None;
     // BEGIN IMMEDIATE takes the write lock up front (honouring busy_timeout), and the chain
     // head is read inside it, so another process writing the same file (the CLI while a
-    // server runs) cannot fork the chain.
-    let begin = async {
-        exec(&mut ctx.conn, "BEGIN IMMEDIATE").await?;
-        ctx.head = read_head(&mut ctx.conn).await?;
-        Ok::<_, StoreError>(())
-    }
-    .await;
+    // server runs) cannot fork the chain. Each job runs in its own savepoint.
+    let begin = with_direct(ctx, stmts, |d| {
+        let r = begin_direct(d);
+        if r.is_err() {
+            let _ = d.exec("ROLLBACK", &[]);
+        }
+        r
+    })
+    .await
+    .and_then(|r| r);
     if let Err(e) = begin {
-        let _ = exec(&mut ctx.conn, "ROLLBACK").await;
         tracing::warn!(error = %e, "write transaction could not start");
         let msg = match e {
             StoreError::Unavailable(m) => m,
             other => other.to_string(),
         };
-        for job in batch {
+        for job in queue {
             (job.fail)(StoreError::Unavailable(msg.clone()));
         }
         return false;
     }
-    ctx.now_ms = now_ms();
-    ctx.pending.clear();
-    ctx.next_case_number = None;
-    // Each job runs in its own savepoint; closing one and opening the next is one round trip.
-    let mut deliveries = Vec::with_capacity(batch.len());
-    let jobs = batch.len();
-    if let Err(e) = exec(&mut ctx.conn, "SAVEPOINT job").await {
-        tracing::warn!(error = %e, "savepoint failed");
-    }
-    for (i, job) in batch.into_iter().enumerate() {
-        let snapshot = (ctx.head.clone(), ctx.pending.len(), ctx.next_case_number);
-        let (ok, deliver) = (job.run)(ctx).await;
-        if !ok {
-            ctx.head = snapshot.0;
-            ctx.pending.truncate(snapshot.1);
-            ctx.next_case_number = snapshot.2;
+    let mut deliveries: Vec<Deliver> = Vec::with_capacity(jobs);
+    // Some(result) once the transaction was committed (or failed to) on the direct path.
+    let mut committed: Option<Result<()>> = None;
+    while let Some(job) = queue.pop_front() {
+        match job.run {
+            JobRun::Async(run) => {
+                let snapshot = (ctx.head.clone(), ctx.pending.len(), ctx.next_case_number);
+                let (ok, deliver) = run(ctx).await;
+                if !ok {
+                    ctx.head = snapshot.0;
+                    ctx.pending.truncate(snapshot.1);
+                    ctx.next_case_number = snapshot.2;
+                }
+                let last = deliveries.len() + 1 == jobs;
+                // Closing one savepoint and opening the next is one round trip.
+                let step = match (ok, last) {
+                    (true, false) => "RELEASE job; SAVEPOINT job",
+                    (false, false) => "ROLLBACK TO job; RELEASE job; SAVEPOINT job",
+                    (true, true) => "RELEASE job",
+                    (false, true) => "ROLLBACK TO job; RELEASE job",
+                };
+                if let Err(e) = sqlx::raw_sql(step).execute(&mut ctx.conn).await {
+                    tracing::warn!(error = %e, "savepoint step failed");
+                }
+                deliveries.push(deliver);
+            }
+            JobRun::Direct(run) => {
+                // This job and the direct jobs right after it run under one lock of the
+                // handle; if the group ends with them, the commit does too.
+                let mut segment = vec![(run, job.fail)];
+                while matches!(
+                    queue.front(),
+                    Some(Job {
+                        run: JobRun::Direct(_),
+                        ..
+                    })
+                ) {
+                    if let Some(Job {
+                        run: JobRun::Direct(run),
+                        fail,
+                    }) = queue.pop_front()
+                    {
+                        segment.push((run, fail));
+                    }
+                }
+                let ends_group = queue.is_empty();
+                let done = &mut deliveries;
+                let ran = with_direct(ctx, stmts, |d| {
+                    for (run, fail) in segment {
+                        let snapshot = (d.head.clone(), d.pending.len(), *d.next_case_number);
+                        let (ok, deliver) = run(d);
+                        if !ok {
+                            *d.head = snapshot.0;
+                            d.pending.truncate(snapshot.1);
+                            *d.next_case_number = snapshot.2;
+                        }
+                        drop(fail);
+                        let last = done.len() + 1 == jobs;
+                        for &sql in savepoint_step(ok, last) {
+                            if let Err(e) = d.exec(sql, &[]) {
+                                tracing::warn!(error = %e, "savepoint step failed");
+                            }
+                        }
+                        done.push(deliver);
+                    }
+                    if ends_group {
+                        let r = commit_direct(d);
+                        if r.is_err() {
+                            let _ = d.exec("ROLLBACK", &[]);
+                        }
+                        Some(r)
+                    } else {
+                        None
+                    }
+                })
+                .await;
+                match ran {
+                    Ok(c) => committed = c,
+                    Err(e) => {
+                        // The handle could not be locked (sqlx's worker is gone): these jobs
+                        // did not run (their callers hear that the writer stopped), and the
+                        // transaction cannot finish.
+                        committed = Some(Err(StoreError::Unavailable(e.to_string())));
+                        break;
+                    }
+                }
+            }
         }
-        let last = i + 1 == jobs;
-        let step = match (ok, last) {
-            (true, false) => "RELEASE job; SAVEPOINT job",
-            (false, false) => "ROLLBACK TO job; RELEASE job; SAVEPOINT job",
-            (true, true) => "RELEASE job",
-            (false, true) => "ROLLBACK TO job; RELEASE job",
-        };
-        if let Err(e) = sqlx::raw_sql(step).execute(&mut ctx.conn).await {
-            tracing::warn!(error = %e, "savepoint step failed");
-        }
-        deliveries.push(deliver);
     }
-    let commit = async {
-        ctx.flush_events().await?;
-        sqlx::query("UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1")
-            .bind(ctx.head.seq)
-            .bind(&ctx.head.hash)
-            .execute(&mut ctx.conn)
-            .await?;
-        exec(&mut ctx.conn, "COMMIT").await
-    }
-    .await;
+    let commit = match committed {
+        Some(r) => r,
+        None => with_direct(ctx, stmts, |d| {
+            let r = commit_direct(d);
+            if r.is_err() {
+                let _ = d.exec("ROLLBACK", &[]);
+            }
+            r
+        })
+        .await
+        .and_then(|r| r),
+    };
     match commit {
         Ok(()) => {
             deliveries.into_iter().for_each(|d| d(None));
             true
         }
         Err(e) => {
-            let _ = exec(&mut ctx.conn, "ROLLBACK").await;
             tracing::error!(error = %e, "write transaction failed; nothing from it was stored");
             let msg = e.to_string();
             for d in deliveries {
                 d(Some(StoreError::Unavailable(msg.clone())));
+            }
+            for job in queue {
+                (job.fail)(StoreError::Unavailable(msg.clone()));
             }
             false
         }
@@ -580,16 +743,9 @@ impl Store for SqliteStore {
     async fn intake(&self, cmd: IntakeCommand) -> Result<IntakeOutcome> {
         let pre = playbooks::pre_evaluate(&self.playbook.current(), &cmd)?;
         let cell = self.playbook.clone();
-        self.write(move |ctx| {
-            Box::pin(async move {
-                let outcome = intake_in_tx(ctx, cmd).await?;
-                if let IntakeOutcome::Created(receipt) = &outcome {
-                    playbooks::after_intake(ctx, &cell, receipt, pre).await?;
-                }
-                Ok(outcome)
-            })
-        })
-        .await
+        // The hot path: direct SQLite calls on the writer thread (see `direct`).
+        self.write_direct(move |d| intake_direct::intake(d, &cell, cmd, pre))
+            .await
     }
 
     async fn get_case(&self, id: &str) -> Result<Option<CaseRecord>> {

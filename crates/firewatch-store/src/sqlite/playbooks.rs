@@ -34,7 +34,7 @@ macro_rules! job_cols {
     };
 }
 
-const SYSTEM: &str = "system:playbook";
+pub(super) const SYSTEM: &str = "system:playbook";
 const SCHEDULER: &str = "system:scheduler";
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
@@ -42,7 +42,7 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
 }
 
 /// The snake_case name serde gives a unit enum variant.
-fn name_of<T: Serialize>(t: &T) -> String {
+pub(super) fn name_of<T: Serialize>(t: &T) -> String {
     match serde_json::to_value(t) {
         Ok(Value::String(s)) => s,
         Ok(other) => other.to_string(),
@@ -459,7 +459,7 @@ fn case_summary(case: &CaseRecord) -> Value {
 
 /// Queues one notification in the outbox; returns what the audit event records.
 /// One outbox row to insert: (event_id, channel, target, payload).
-type JobRow = (String, &'static str, String, String);
+pub(super) type JobRow = (String, &'static str, String, String);
 
 /// Adds the outbox rows of one case to a batch, as one INSERT.
 fn push_jobs(batch: &mut Batch, now: i64, case_id: &str, rows: Vec<JobRow>) {
@@ -483,7 +483,7 @@ fn push_jobs(batch: &mut Batch, now: i64, case_id: &str, rows: Vec<JobRow>) {
 }
 
 /// Builds one notification for the outbox; returns the row and what the audit event records.
-fn notification(
+pub(super) fn notification(
     now_ms: i64,
     case: &CaseRecord,
     plan: &NotificationPlan,
@@ -510,7 +510,7 @@ fn notification(
 }
 
 /// The state and deadline a clock should have now.
-fn planned(
+pub(super) fn planned(
     plan: &ClockPlan,
     started_ms: i64,
     pauses: &[Pause],
@@ -755,11 +755,11 @@ pub(crate) fn compact_text(eval: &Evaluation) -> Result<String> {
 /// A new case's evaluation, computed before the write (CEL and serialization stay out of
 /// the writer's serial section).
 pub(crate) struct PreEvaluated {
-    eval: Evaluation,
-    text: String,
-    version: i64,
+    pub(super) eval: Evaluation,
+    pub(super) text: String,
+    pub(super) version: i64,
     /// The case row intake is about to write (id and number come from the receipt).
-    case: CaseRecord,
+    pub(super) case: CaseRecord,
 }
 
 pub(crate) fn pre_evaluate(
@@ -1059,53 +1059,8 @@ pub(crate) fn intake_facts(cmd: &crate::records::IntakeCommand) -> CaseFacts {
     facts
 }
 
-/// Called by intake inside its transaction: the new case gets its evaluation and clocks
-/// before the 201 is sent, so they can never be lost. `pre` is the evaluation of
-/// [`intake_facts`], computed before the writer so that CEL does not run in the writer's
-/// serial section.
-pub(crate) async fn after_intake(
-    ctx: &mut WriteCtx,
-    cell: &PlaybookCell,
-    receipt: &crate::records::IntakeReceipt,
-    pre: PreEvaluated,
-) -> Result<()> {
-    // A reload that landed between the evaluation and this transaction: evaluate again
-    // with the playbook now in force (rare; the reload also re-queues stale cases).
-    let pb = cell.current();
-    let pre = if pre.version == pb.version {
-        pre
-    } else {
-        let eval = pb.playbook.evaluate(&pre.eval.facts);
-        let text = compact_text(&eval)?;
-        PreEvaluated {
-            eval,
-            text,
-            version: pb.version,
-            case: pre.case,
-        }
-    };
-    let pb = &*pb;
-    // The case was just written from the same command: its facts are `pre.facts`, the
-    // firm knew when the report was received, and it has no pauses, clocks or policy yet.
-    let mut case = pre.case;
-    case.id = receipt.case_id.clone();
-    case.number = receipt.case_number;
-    let loaded = Loaded {
-        first_received_ms: case.created_at_ms,
-        facts: pre.eval.facts.clone(),
-        case,
-    };
-    store_evaluation(
-        ctx,
-        pb,
-        loaded,
-        pre.eval,
-        Some(pre.text),
-        &Actor(SYSTEM.into()),
-    )
-    .await?;
-    Ok(())
-}
+// Intake stores a new case's evaluation on the writer's direct path:
+// `intake_direct::after_intake` (the `fresh` case of `store_evaluation`).
 
 fn blocker_refusal(blockers: &[firewatch_policy::Blocker]) -> Refusal {
     let text: Vec<&str> = blockers.iter().map(|b| b.explanation.as_str()).collect();

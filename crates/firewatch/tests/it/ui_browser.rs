@@ -197,10 +197,19 @@ impl Ui<'_> {
     async fn submit(&self, css: &str) -> anyhow::Result<()> {
         let root = self.find("html").await?;
         self.click(css).await?;
+        Self::left(root)
+            .await
+            .with_context(|| format!("clicking {css} did not load a new page"))
+    }
+
+    /// Waits up to 10 s until `root` (the `html` element of the page an action was taken
+    /// on) goes stale, i.e. the browser has replaced the document. Waiting for a URL is not
+    /// enough when the form posts back to the same path (the login form shown on /queue).
+    async fn left(root: fantoccini::elements::Element) -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(10);
         while root.tag_name().await.is_ok() {
             if Instant::now() > deadline {
-                bail!("clicking {css} did not load a new page");
+                bail!("the page was not replaced within 10 s");
             }
             tokio::time::sleep(Duration::from_millis(30)).await;
         }
@@ -359,7 +368,11 @@ async fn browser_flows(ui: &Ui<'_>, seeded: &Seeded, photo: &Path) -> anyhow::Re
         "the queue shows the login form to a stranger"
     );
     ui.fill("#user", "alice").await?;
+    let login_page = ui.find("html").await?;
     ui.fill("#password", &format!("{AGENT_PW}\u{E007}")).await?;
+    Ui::left(login_page)
+        .await
+        .context("pressing Enter in the login form")?;
     ui.wait_path("/queue", false)
         .await
         .context("login did not return to the queue")?;
@@ -397,10 +410,12 @@ async fn browser_flows(ui: &Ui<'_>, seeded: &Seeded, photo: &Path) -> anyhow::Re
 
     // --- The S1 case: evidence highlighted, clocks with time left.
     ui.goto("/queue").await?;
+    let queue_page = ui.find("html").await?;
     ui.c.find(Locator::LinkText(&seeded.s1_reference))
         .await?
         .click()
         .await?;
+    Ui::left(queue_page).await.context("following the case link")?;
     ui.wait_path(&format!("/cases/{}", seeded.s1_case), false)
         .await
         .context("the case link")?;
@@ -505,10 +520,7 @@ async fn browser_flows(ui: &Ui<'_>, seeded: &Seeded, photo: &Path) -> anyhow::Re
         .await?
         .click()
         .await?;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while root.tag_name().await.is_ok() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(30)).await;
-    }
+    Ui::left(root).await.context("approving the exception")?;
     ui.find("#flash-ok")
         .await
         .context("no confirmation of the approval")?;
