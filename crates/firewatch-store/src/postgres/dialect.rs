@@ -9,6 +9,8 @@ pub(crate) type Db = sqlx::Postgres;
 pub(crate) type Conn = sqlx::PgConnection;
 /// A fetched row.
 pub(crate) type DbRow = sqlx::postgres::PgRow;
+/// The readers' pool.
+pub(crate) type Pool = sqlx::PgPool;
 /// The store the shared modules implement their traits for.
 pub(crate) type Backend = super::PgStore;
 
@@ -119,4 +121,40 @@ pub(crate) async fn lock_key(conn: &mut Conn, key: &str) -> Result<()> {
         .execute(&mut *conn)
         .await?;
     Ok(())
+}
+
+/// Claims of scheduled work (`UPDATE ... WHERE id IN (SELECT ... LIMIT n)`) skip rows
+/// another node is claiming: `FOR UPDATE SKIP LOCKED` (SQLite's single writer needs none).
+macro_rules! skip_locked {
+    () => {
+        " FOR UPDATE SKIP LOCKED"
+    };
+}
+pub(crate) use skip_locked;
+
+/// Statements of one evaluation that need no answer, run one after the other: PostgreSQL
+/// takes one statement per prepared query (SQLite sends them as one batch).
+pub(crate) struct Batch {
+    statements: Vec<QueryBuilder<Db>>,
+}
+
+impl Batch {
+    pub(crate) fn new() -> Batch {
+        Batch {
+            statements: Vec::new(),
+        }
+    }
+
+    /// Starts a statement; the caller pushes its text and binds.
+    pub(crate) fn next(&mut self) -> &mut QueryBuilder<Db> {
+        self.statements.push(QueryBuilder::new(""));
+        self.statements.last_mut().expect("just pushed")
+    }
+
+    pub(crate) async fn run(mut self, conn: &mut Conn) -> Result<()> {
+        for qb in &mut self.statements {
+            qb.build().execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
 }

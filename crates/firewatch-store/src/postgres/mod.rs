@@ -33,6 +33,8 @@ mod chain;
 mod comms;
 pub(crate) mod dialect;
 pub mod migrate_data;
+#[allow(clippy::duplicate_mod)]
+#[path = "../common/playbooks.rs"]
 mod playbooks;
 #[allow(clippy::duplicate_mod)]
 #[path = "../common/signals.rs"]
@@ -311,6 +313,55 @@ async fn load_case(conn: &mut PgConnection, id: &str) -> Result<CaseRecord> {
     case_from_row(&row)
 }
 
+/// Called by intake inside its transaction (SQLite's twin runs on the writer's direct
+/// path, `sqlite/intake_direct.rs`): the new case gets its evaluation and clocks
+/// before the 201 is sent, so they can never be lost. `pre` is the evaluation of
+/// `playbooks::pre_evaluate`, computed before the writer so that CEL does not run in the writer's
+/// serial section.
+async fn after_intake(
+    ctx: &mut WriteCtx,
+    cell: &crate::playbooks::PlaybookCell,
+    receipt: &crate::records::IntakeReceipt,
+    pre: playbooks::PreEvaluated,
+) -> Result<()> {
+    // A reload that landed between the evaluation and this transaction: evaluate again
+    // with the playbook now in force (rare; the reload also re-queues stale cases).
+    let pb = cell.current();
+    let pre = if pre.version == pb.version {
+        pre
+    } else {
+        let eval = pb.playbook.evaluate(&pre.eval.facts);
+        let text = playbooks::compact_text(&eval)?;
+        playbooks::PreEvaluated {
+            eval,
+            text,
+            version: pb.version,
+            case: pre.case,
+        }
+    };
+    let pb = &*pb;
+    // The case was just written from the same command: its facts are `pre.facts`, the
+    // firm knew when the report was received, and it has no pauses, clocks or policy yet.
+    let mut case = pre.case;
+    case.id = receipt.case_id.clone();
+    case.number = receipt.case_number;
+    let loaded = playbooks::Loaded {
+        first_received_ms: case.created_at_ms,
+        facts: pre.eval.facts.clone(),
+        case,
+    };
+    playbooks::store_evaluation(
+        ctx,
+        pb,
+        loaded,
+        pre.eval,
+        Some(pre.text),
+        &Actor(playbooks::SYSTEM.into()),
+    )
+    .await?;
+    Ok(())
+}
+
 fn title_of(narrative: &str) -> String {
     let first_line = narrative
         .lines()
@@ -477,7 +528,7 @@ impl Store for PgStore {
             Box::pin(async move {
                 let outcome = intake_in_tx(ctx, cmd).await?;
                 if let IntakeOutcome::Created(receipt) = &outcome {
-                    playbooks::after_intake(ctx, &cell, receipt, pre).await?;
+                    after_intake(ctx, &cell, receipt, pre).await?;
                 }
                 Ok(outcome)
             })

@@ -9,6 +9,8 @@ pub(crate) type Db = sqlx::Sqlite;
 pub(crate) type Conn = sqlx::SqliteConnection;
 /// A fetched row.
 pub(crate) type DbRow = sqlx::sqlite::SqliteRow;
+/// The readers' pool.
+pub(crate) type Pool = sqlx::SqlitePool;
 /// The store the shared modules implement their traits for.
 pub(crate) type Backend = super::SqliteStore;
 
@@ -108,4 +110,47 @@ pub(crate) async fn lock_statement_row(_conn: &mut Conn, _id: &str) -> Result<()
 /// setting across nodes with a transaction-scoped advisory lock.)
 pub(crate) async fn lock_key(_conn: &mut Conn, _key: &str) -> Result<()> {
     Ok(())
+}
+
+/// Claims of scheduled work (`UPDATE ... WHERE id IN (SELECT ... LIMIT n)`) take no row
+/// locks: the single writer's IMMEDIATE transaction already excludes every other claimer.
+/// (PostgreSQL: `FOR UPDATE SKIP LOCKED`.)
+macro_rules! skip_locked {
+    () => {
+        ""
+    };
+}
+pub(crate) use skip_locked;
+
+/// Statements of one evaluation that need no answer, sent to SQLite in one round trip as a
+/// multi-statement batch (the writer's serial section is bounded by round trips, not by
+/// SQL work). PostgreSQL runs them one by one.
+pub(crate) struct Batch {
+    qb: QueryBuilder<Db>,
+    statements: usize,
+}
+
+impl Batch {
+    pub(crate) fn new() -> Batch {
+        Batch {
+            qb: QueryBuilder::new(""),
+            statements: 0,
+        }
+    }
+
+    /// Starts a statement; the caller pushes its text and binds.
+    pub(crate) fn next(&mut self) -> &mut QueryBuilder<Db> {
+        if self.statements > 0 {
+            self.qb.push("; ");
+        }
+        self.statements += 1;
+        &mut self.qb
+    }
+
+    pub(crate) async fn run(mut self, conn: &mut Conn) -> Result<()> {
+        if self.statements > 0 {
+            self.qb.build().execute(conn).await?;
+        }
+        Ok(())
+    }
 }

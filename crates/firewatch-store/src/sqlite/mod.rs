@@ -26,6 +26,8 @@ mod comms;
 pub(crate) mod dialect;
 mod direct;
 mod intake_direct;
+#[allow(clippy::duplicate_mod)]
+#[path = "../common/playbooks.rs"]
 mod playbooks;
 #[allow(clippy::duplicate_mod)]
 #[path = "../common/signals.rs"]
