@@ -4,15 +4,16 @@
 //! case's regulator clocks in their transaction. Dialect items: the locks concurrent
 //! PostgreSQL writers need ([`dialect::lock_statement_row`], [`dialect::lock_key`]).
 
+use super::WriteCtx;
 use super::dialect::{self, Backend, Conn, DbRow};
-use super::{WriteCtx, load_case, parse_col};
+use super::store::{load_case, parse_col, report_from_row};
 use crate::comms::*;
 use crate::playbooks::{Refusal, RemedyStatus};
 use crate::signals::SignalStore;
-use crate::{Actor, ReportRecord, Result, Store, StoreError};
+use crate::{Actor, Result, Store, StoreError};
 use async_trait::async_trait;
 use firewatch_comms::{FindingSeverity, Lang, NoticeFacts, TemplateKind, Templates};
-use firewatch_domain::{Role, Severity};
+use firewatch_domain::Role;
 use serde_json::json;
 use sqlx::Row;
 
@@ -162,25 +163,6 @@ async fn read_facts(conn: &mut Conn, s: &SubjectRef) -> Result<CommsFacts> {
         }
         None => Ok(CommsFacts::default()),
     }
-}
-
-fn report_from_row(row: &DbRow) -> Result<ReportRecord> {
-    Ok(ReportRecord {
-        id: row.try_get("id")?,
-        case_id: row.try_get("case_id")?,
-        received_at_ms: row.try_get("received_at")?,
-        channel: row.try_get("channel")?,
-        narrative: row.try_get("narrative")?,
-        language: row.try_get("language")?,
-        country: row.try_get("country")?,
-        occurred_at: row.try_get("occurred_at")?,
-        injuries: row.try_get("injuries")?,
-        product_json: row.try_get("product")?,
-        reporter_json: row.try_get("reporter")?,
-        triage_json: row.try_get("triage")?,
-        severity: parse_col::<Severity>(row, "severity")?,
-        idempotency_key: row.try_get("idempotency_key")?,
-    })
 }
 
 /// The catalog row (id, category, price) of a product, by brand and model.

@@ -3,8 +3,9 @@
 //! from a fresh evaluation of the active playbook, so a decision and the change it allows
 //! commit together.
 
+use super::WriteCtx;
 use super::dialect::{self, Backend, Batch, Conn, DbRow};
-use super::{WriteCtx, load_case};
+use super::store::load_case;
 use crate::playbooks::*;
 use crate::records::CaseRecord;
 use crate::{Actor, Result, StoreError};

@@ -3,8 +3,9 @@
 //! [`count_report`]), signals and their lifecycle. Dialect items: the case-insensitive
 //! product match, how the counting statements are sent, signal numbers, the JSON lookup.
 
+use super::WriteCtx;
 use super::dialect::{self, Backend, Conn, DbRow};
-use super::{WriteCtx, parse_col};
+use super::store::parse_col;
 use crate::records::IntakeCommand;
 use crate::signals::*;
 use crate::{Actor, Result, StoreError};

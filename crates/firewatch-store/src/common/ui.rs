@@ -1,8 +1,9 @@
 //! The web UI's tables (migration 0006): sessions, login attempts, the queue order.
 //! Shared by both backends (docs/postgres.md, "One source"); the queue's index hints are dialect items.
 
+use super::WriteCtx;
 use super::dialect::{self, Backend};
-use super::{WriteCtx, case_from_row, user_from_row};
+use super::store::{case_from_row, user_from_row};
 use crate::records::{CaseFilter, UserRecord};
 use crate::ui::*;
 use crate::{Actor, Result, StoreError};
