@@ -6,7 +6,7 @@
 
 use super::WriteCtx;
 use super::dialect::{self, Backend, Conn, DbRow};
-use super::store::{load_case, parse_col, report_from_row};
+use super::store::{load_case, parse_col, report_from_row, rows_by_key};
 use crate::comms::*;
 use crate::playbooks::{Refusal, RemedyStatus};
 use crate::signals::SignalStore;
@@ -71,24 +71,20 @@ fn statement_from_row(row: &DbRow) -> Result<StatementRecord> {
     })
 }
 
+fn approval_from_row(r: &DbRow) -> Result<StatementApproval> {
+    Ok(StatementApproval {
+        id: r.try_get("id")?,
+        version: r.try_get("version")?,
+        role: r.try_get("role")?,
+        actor: r.try_get("actor")?,
+        decision: r.try_get("decision")?,
+        reason: r.try_get("reason")?,
+        created_at_ms: r.try_get("created_at")?,
+    })
+}
+
 async fn load_approvals(conn: &mut Conn, statement_id: &str) -> Result<Vec<StatementApproval>> {
-    let rows = sqlx::query("SELECT id, version, role, actor, decision, reason, created_at FROM statement_approvals WHERE statement_id = $1 ORDER BY id")
-        .bind(statement_id)
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(StatementApproval {
-                id: r.try_get("id")?,
-                version: r.try_get("version")?,
-                role: r.try_get("role")?,
-                actor: r.try_get("actor")?,
-                decision: r.try_get("decision")?,
-                reason: r.try_get("reason")?,
-                created_at_ms: r.try_get("created_at")?,
-            })
-        })
-        .collect()
+    rows_by_key(conn, "SELECT id, version, role, actor, decision, reason, created_at FROM statement_approvals WHERE statement_id = $1 ORDER BY id", statement_id, approval_from_row).await
 }
 
 async fn find_statement(conn: &mut Conn, id: &str) -> Result<Option<StatementRecord>> {

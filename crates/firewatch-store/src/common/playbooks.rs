@@ -5,7 +5,7 @@
 
 use super::WriteCtx;
 use super::dialect::{self, Backend, Batch, Conn, DbRow};
-use super::store::load_case;
+use super::store::{load_case, rows_by_key};
 use crate::playbooks::*;
 use crate::records::CaseRecord;
 use crate::{Actor, Result, StoreError};
@@ -195,19 +195,17 @@ async fn load_facts(conn: &mut Conn, case_id: &str) -> Result<Loaded> {
 }
 
 async fn load_pauses(conn: &mut Conn, case_id: &str) -> Result<Vec<Pause>> {
-    let rows = sqlx::query(
+    rows_by_key(
+        conn,
         "SELECT from_ms, until_ms FROM case_pauses WHERE case_id = $1 ORDER BY from_ms, id",
-    )
-    .bind(case_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
+        case_id,
+        |r| {
             let from: i64 = r.try_get(0)?;
             let until: Option<i64> = r.try_get(1)?;
             Ok((ts(from)?, until.map(ts).transpose()?))
-        })
-        .collect()
+        },
+    )
+    .await
 }
 
 async fn load_progress(conn: &mut Conn, case_id: &str) -> Result<CaseProgress> {
@@ -281,25 +279,18 @@ async fn load_remedy(conn: &mut Conn, id: &str) -> Result<Option<RemedyRecord>> 
     .fetch_optional(&mut *conn)
     .await?;
     let Some(row) = row else { return Ok(None) };
-    let approvals = sqlx::query("SELECT id, remedy_id, actor, role, decision, exception, rule_id, reason, created_at FROM approvals WHERE remedy_id = $1 ORDER BY id")
-        .bind(id)
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(approval_from_row)
-        .collect::<Result<Vec<_>>>()?;
+    let approvals = rows_by_key(conn, "SELECT id, remedy_id, actor, role, decision, exception, rule_id, reason, created_at FROM approvals WHERE remedy_id = $1 ORDER BY id", id, approval_from_row).await?;
     remedy_from_row(&row, approvals).map(Some)
 }
 
 async fn load_remedies(conn: &mut Conn, case_id: &str) -> Result<Vec<RemedyRecord>> {
-    let ids: Vec<String> =
-        sqlx::query("SELECT id FROM remedies WHERE case_id = $1 ORDER BY created_at, id")
-            .bind(case_id)
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|r| r.try_get(0))
-            .collect::<std::result::Result<_, _>>()?;
+    let ids: Vec<String> = rows_by_key(
+        conn,
+        "SELECT id FROM remedies WHERE case_id = $1 ORDER BY created_at, id",
+        case_id,
+        |r| Ok(r.try_get(0)?),
+    )
+    .await?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
         if let Some(r) = load_remedy(conn, &id).await? {
@@ -331,77 +322,59 @@ fn clock_from_row(row: &DbRow) -> Result<ClockRecord> {
 }
 
 async fn load_clocks(conn: &mut Conn, case_id: &str) -> Result<Vec<ClockRecord>> {
-    sqlx::query("SELECT id, case_id, name, kind, basis, duration, pausable, calendar, rule_id, reference, started_at, deadline, state, breached_at, updated_at FROM clocks WHERE case_id = $1 ORDER BY id")
-        .bind(case_id)
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(clock_from_row)
-        .collect()
+    rows_by_key(conn, "SELECT id, case_id, name, kind, basis, duration, pausable, calendar, rule_id, reference, started_at, deadline, state, breached_at, updated_at FROM clocks WHERE case_id = $1 ORDER BY id", case_id, clock_from_row).await
+}
+
+fn task_from_row(r: &DbRow) -> Result<TaskRecord> {
+    Ok(TaskRecord {
+        id: r.try_get("id")?,
+        case_id: r.try_get("case_id")?,
+        task: r.try_get("task")?,
+        rule_id: r.try_get("rule_id")?,
+        status: r.try_get("status")?,
+        note: r.try_get("note")?,
+        completed_by: r.try_get("completed_by")?,
+        completed_at_ms: r.try_get("completed_at")?,
+        created_at_ms: r.try_get("created_at")?,
+    })
 }
 
 async fn load_tasks(conn: &mut Conn, case_id: &str) -> Result<Vec<TaskRecord>> {
-    sqlx::query("SELECT id, case_id, task, rule_id, status, note, completed_by, completed_at, created_at FROM tasks WHERE case_id = $1 ORDER BY id")
-        .bind(case_id)
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(TaskRecord {
-                id: r.try_get("id")?,
-                case_id: r.try_get("case_id")?,
-                task: r.try_get("task")?,
-                rule_id: r.try_get("rule_id")?,
-                status: r.try_get("status")?,
-                note: r.try_get("note")?,
-                completed_by: r.try_get("completed_by")?,
-                completed_at_ms: r.try_get("completed_at")?,
-                created_at_ms: r.try_get("created_at")?,
-            })
-        })
-        .collect()
+    rows_by_key(conn, "SELECT id, case_id, task, rule_id, status, note, completed_by, completed_at, created_at FROM tasks WHERE case_id = $1 ORDER BY id", case_id, task_from_row).await
+}
+
+fn custody_from_row(r: &DbRow) -> Result<CustodyRecord> {
+    Ok(CustodyRecord {
+        id: r.try_get("id")?,
+        case_id: r.try_get("case_id")?,
+        holder: r.try_get("holder")?,
+        location: r.try_get("location")?,
+        at_ms: r.try_get("at")?,
+        note: r.try_get("note")?,
+        recorded_by: r.try_get("recorded_by")?,
+        created_at_ms: r.try_get("created_at")?,
+    })
 }
 
 async fn load_custody(conn: &mut Conn, case_id: &str) -> Result<Vec<CustodyRecord>> {
-    sqlx::query("SELECT id, case_id, holder, location, at, note, recorded_by, created_at FROM custody WHERE case_id = $1 ORDER BY at, id")
-        .bind(case_id)
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(CustodyRecord {
-                id: r.try_get("id")?,
-                case_id: r.try_get("case_id")?,
-                holder: r.try_get("holder")?,
-                location: r.try_get("location")?,
-                at_ms: r.try_get("at")?,
-                note: r.try_get("note")?,
-                recorded_by: r.try_get("recorded_by")?,
-                created_at_ms: r.try_get("created_at")?,
-            })
-        })
-        .collect()
+    rows_by_key(conn, "SELECT id, case_id, holder, location, at, note, recorded_by, created_at FROM custody WHERE case_id = $1 ORDER BY at, id", case_id, custody_from_row).await
+}
+
+fn escalation_from_row(r: &DbRow) -> Result<EscalationRecord> {
+    Ok(EscalationRecord {
+        id: r.try_get("id")?,
+        case_id: r.try_get("case_id")?,
+        from_level: r.try_get("from_level")?,
+        level: r.try_get("level")?,
+        reason: r.try_get("reason")?,
+        cause: r.try_get("cause")?,
+        actor: r.try_get("actor")?,
+        created_at_ms: r.try_get("created_at")?,
+    })
 }
 
 async fn load_escalations(conn: &mut Conn, case_id: &str) -> Result<Vec<EscalationRecord>> {
-    sqlx::query("SELECT id, case_id, from_level, level, reason, cause, actor, created_at FROM escalations WHERE case_id = $1 ORDER BY id")
-        .bind(case_id)
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(EscalationRecord {
-                id: r.try_get("id")?,
-                case_id: r.try_get("case_id")?,
-                from_level: r.try_get("from_level")?,
-                level: r.try_get("level")?,
-                reason: r.try_get("reason")?,
-                cause: r.try_get("cause")?,
-                actor: r.try_get("actor")?,
-                created_at_ms: r.try_get("created_at")?,
-            })
-        })
-        .collect()
+    rows_by_key(conn, "SELECT id, case_id, from_level, level, reason, cause, actor, created_at FROM escalations WHERE case_id = $1 ORDER BY id", case_id, escalation_from_row).await
 }
 
 async fn load_policy(conn: &mut Conn, case_id: &str) -> Result<Option<CasePolicyRecord>> {

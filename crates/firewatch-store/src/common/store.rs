@@ -85,6 +85,23 @@ pub(super) async fn load_case(conn: &mut Conn, id: &str) -> Result<CaseRecord> {
     case_from_row(&row)
 }
 
+/// The rows `sql` selects for one key (its only parameter, `$1`: a case, a remedy, a
+/// statement), each mapped by `map`: the shape of every "rows of one thing" loader.
+pub(super) async fn rows_by_key<T>(
+    conn: &mut Conn,
+    sql: &'static str,
+    key: &str,
+    map: impl Fn(&DbRow) -> Result<T>,
+) -> Result<Vec<T>> {
+    sqlx::query(sql)
+        .bind(key)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(map)
+        .collect()
+}
+
 pub(super) fn title_of(narrative: &str) -> String {
     let first_line = narrative
         .lines()
