@@ -2233,3 +2233,42 @@ async fn social_mentions_link_by_text_and_hazard_engagement_dedupes_and_escalati
         AuditVerdict::Ok { .. }
     ));
 }
+
+// A case names its product as the reporter typed it; the catalog matches brand and model
+// ignoring case on both backends (SQLite: COLLATE NOCASE columns; PostgreSQL: lower()), so
+// a case's statement data finds the catalog row and its exposure.
+both!(comms_a_case_finds_its_catalog_product_whatever_the_case_of_brand_and_model);
+async fn comms_a_case_finds_its_catalog_product_whatever_the_case_of_brand_and_model(kind: Kind) {
+    let (s, _db) = open!(kind);
+    let admin = Actor("root".into());
+    s.upsert_products(
+        vec![new_product("Acme", "X1", "phone", Some(799.0))],
+        &admin,
+    )
+    .await
+    .unwrap();
+    s.upsert_exposure(
+        vec![NewExposure {
+            line: 1,
+            brand: "Acme".into(),
+            model: "X1".into(),
+            market: "FR".into(),
+            month: "2026-01".into(),
+            units: 500,
+        }],
+        &admin,
+    )
+    .await
+    .unwrap();
+    let mut cmd = command(None, "my acme x1 caught fire");
+    cmd.case_product = (Some("ACME".into()), Some("x1".into()));
+    let case_id = created(s.intake(cmd).await.unwrap()).case_id;
+    let data = s
+        .comms()
+        .subject_data(&SubjectRef::case(&case_id))
+        .await
+        .unwrap();
+    assert_eq!(data.category.as_deref(), Some("phone"));
+    assert_eq!(data.price, Some((799.0, "EUR".to_string())));
+    assert_eq!(data.units_by_market, vec![("FR".to_string(), 500)]);
+}

@@ -161,15 +161,17 @@ async fn read_facts(conn: &mut Conn, s: &SubjectRef) -> Result<CommsFacts> {
     }
 }
 
-/// The catalog row (id, category, price) of a product, by brand and model.
+/// The catalog row (id, category, price) of a product, by brand and model (ignoring case,
+/// as everywhere products are matched).
 async fn catalog_row(
     conn: &mut Conn,
     brand: &str,
     model: &str,
 ) -> Result<Option<(i64, String, Option<(f64, String)>)>> {
-    let row = sqlx::query(
-        "SELECT id, category, price, currency FROM products WHERE brand = $1 AND model = $2",
-    )
+    let row = sqlx::query(concat!(
+        "SELECT id, category, price, currency FROM products WHERE ",
+        dialect::product_is!()
+    ))
     .bind(brand)
     .bind(model)
     .fetch_optional(&mut *conn)
