@@ -1285,8 +1285,8 @@ impl PlaybookStore for Backend {
         self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move {
                 let rows = sqlx::query(concat!("UPDATE jobs SET state = 'done', attempts = attempts + 1, updated_at = $1
-                    WHERE id IN (SELECT id FROM jobs WHERE kind = 'evaluate' AND state = 'pending' AND run_at <= $1 ORDER BY id LIMIT $2", dialect::skip_locked!(), ")
-                      AND state = 'pending'
+                    WHERE id IN (SELECT id FROM jobs WHERE kind = 'evaluate' AND state = 'pending' AND run_at <= $1 ORDER BY id LIMIT $2", dialect::skip_locked!(), ")",
+                    dialect::claim_recheck!("state = 'pending'"), "
                     RETURNING case_id"))
                     .bind(ctx.now_ms)
                     .bind(i64::from(limit))
@@ -1713,11 +1713,11 @@ impl PlaybookStore for Backend {
                 // `breached`, so a second worker (or a restarted one) finds nothing to fire:
                 // on SQLite inside the writer's IMMEDIATE transaction; on PostgreSQL the
                 // subquery skips clocks another node is firing (FOR UPDATE SKIP LOCKED) and
-                // the outer `state = 'running'` is re-checked on the committed row, so each
-                // breach fires on exactly one node.
+                // `claim_recheck!` re-checks `state = 'running'` on the committed row, so
+                // each breach fires on exactly one node.
                 let claimed = sqlx::query(concat!("UPDATE clocks SET state = 'breached', breached_at = $1, updated_at = $1
-                    WHERE id IN (SELECT id FROM clocks WHERE state = 'running' AND deadline IS NOT NULL AND deadline <= $1 ORDER BY deadline LIMIT $2", dialect::skip_locked!(), ")
-                      AND state = 'running'
+                    WHERE id IN (SELECT id FROM clocks WHERE state = 'running' AND deadline IS NOT NULL AND deadline <= $1 ORDER BY deadline LIMIT $2", dialect::skip_locked!(), ")",
+                    dialect::claim_recheck!("state = 'running'"), "
                     RETURNING case_id, name, kind, deadline, rule_id, reference"))
                     .bind(ctx.now_ms)
                     .bind(i64::from(limit))

@@ -158,3 +158,14 @@ impl Batch {
         Ok(())
     }
 }
+
+/// A claim's outer `UPDATE` re-checks the state its subquery selected: under READ
+/// COMMITTED another node may have changed the row between the subquery's snapshot and the
+/// lock, and PostgreSQL re-evaluates only the outer `WHERE` on the committed row, so each
+/// claim fires once. (SQLite's single writer needs no re-check.)
+macro_rules! claim_recheck {
+    ($condition:literal) => {
+        concat!(" AND ", $condition)
+    };
+}
+pub(crate) use claim_recheck;

@@ -154,3 +154,14 @@ impl Batch {
         Ok(())
     }
 }
+
+/// A claim's outer `UPDATE` needs no re-check of the state its subquery selected: nothing
+/// changes it in between under the single writer, and the extra term would make SQLite
+/// scan the state index instead of looking the claimed ids up by rowid. (PostgreSQL
+/// re-checks it.)
+macro_rules! claim_recheck {
+    ($condition:literal) => {
+        ""
+    };
+}
+pub(crate) use claim_recheck;
