@@ -175,7 +175,7 @@ pub trait Store: Send + Sync + 'static {
     async fn backup_database(&self, dest: &std::path::Path) -> Result<()>;
     /// Playbooks, remedies, clocks, escalations, tasks, custody and the outbox.
     fn playbooks(&self) -> &dyn playbooks::PlaybookStore;
-    // Social and news watch (issue 6; `sqlite/social.rs`).
+    // Social and news watch (issue 6; `common/social.rs`).
     /// Stores a pipeline batch in one transaction: mentions linked to cases (a new social
     /// case through intake when none matches), engagement deduplicated by id, forecasts and
     /// the connector's cursor.

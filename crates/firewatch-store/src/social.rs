@@ -1,6 +1,6 @@
 //! Records of the social and news watch (issue 6): mentions, engagement, connector state and
 //! escalations. The linking and escalation rules run inside the store's write transaction
-//! (`sqlite/social.rs`), so a mention, its case and its audit events commit together.
+//! (`common/social.rs`), so a mention, its case and its audit events commit together.
 
 use crate::Actor;
 use crate::records::{IntakeCommand, ReceiptHazard};

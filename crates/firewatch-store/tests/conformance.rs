@@ -2014,3 +2014,237 @@ async fn postgres_chains_events_a_dead_node_left_queued() {
     }
     assert_eq!(chain_events(&store).await, 3);
 }
+
+// The social watch's storage (moved here from sqlite/social.rs when the SQLite and
+// PostgreSQL copies became one source, src/common/social.rs: it now runs on both).
+use firewatch_store::social::{
+    LinkPolicy, LinkReason, MentionFilter, NewEngagement, NewMention, SocialBatch,
+};
+
+fn social_mention(id: &str, author: &str, text: &str, hazard: &str) -> NewMention {
+    let hazards = vec![ReceiptHazard {
+        code: hazard.into(),
+        modality: "occurred".into(),
+    }];
+    NewMention {
+        post_id: id.into(),
+        source: "bluesky".into(),
+        native_id: None,
+        author: author.into(),
+        followers: Some(10),
+        text: text.into(),
+        url: None,
+        lang: Some("en".into()),
+        created_at_us: 1_767_000_000_000_000,
+        fingerprint: "00".into(),
+        product: ("Voltra".into(), "Note7 Pro".into()),
+        hazards: hazards.clone(),
+        intake: IntakeCommand {
+            idempotency_key: Some(id.into()),
+            request_hash: format!("h-{id}"),
+            report: NewReport {
+                narrative: text.into(),
+                language: Some("en".into()),
+                product: ProductDetails {
+                    brand: Some("Voltra".into()),
+                    model: Some("Note7 Pro".into()),
+                    ..Default::default()
+                },
+                occurred_at: None,
+                country: None,
+                reporter: Reporter {
+                    handle: Some(author.into()),
+                    ..Default::default()
+                },
+                injuries: Default::default(),
+                channel: Channel::Social,
+            },
+            hazards: vec![hazard.into()],
+            reported_hazards: hazards,
+            case_product: (Some("Voltra".into()), Some("Note7 Pro".into())),
+            triage_json: "{}".into(),
+            severity: Severity::S2,
+            attachments: vec![],
+            received_at_ms: 1_767_000_000_000,
+            actor: Actor("test".into()),
+        },
+    }
+}
+
+fn social_batch(mentions: Vec<NewMention>, engagements: Vec<NewEngagement>) -> SocialBatch {
+    SocialBatch {
+        checkpoint: None,
+        mentions,
+        engagements,
+        forecasts: vec![],
+        link: LinkPolicy {
+            window_ms: i64::MAX / 4,
+            ..LinkPolicy::default()
+        },
+        actor: Actor("test".into()),
+    }
+}
+
+fn social_eng(id: &str, post: &str) -> NewEngagement {
+    NewEngagement {
+        id: id.into(),
+        post_id: post.into(),
+        kind: "repost".into(),
+        actor: None,
+        followers: None,
+        at_us: 1_767_000_001_000_000,
+        amount: 1,
+    }
+}
+
+both!(social_mentions_link_by_text_and_hazard_engagement_dedupes_and_escalation_happens_once);
+async fn social_mentions_link_by_text_and_hazard_engagement_dedupes_and_escalation_happens_once(
+    kind: Kind,
+) {
+    let (store, _db) = open!(kind);
+    let text = "my voltra note7 pro caught fire on the charger";
+    let out = store
+        .social_ingest(social_batch(
+            vec![social_mention("p1", "ann", text, "thermal.fire")],
+            vec![],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(out.linked[0].reason, LinkReason::NewCase);
+    let case = out.linked[0].case_id.clone();
+    let c = store.get_case(&case).await.unwrap().unwrap();
+    assert_eq!(c.channel, "social");
+    // Similar text, same product and hazard: joins. Other hazard, or unrelated text: new cases.
+    let out = store
+        .social_ingest(social_batch(
+            vec![
+                social_mention(
+                    "p2",
+                    "bob",
+                    "the voltra note7 pro caught fire on a charger",
+                    "thermal.fire",
+                ),
+                social_mention(
+                    "p3",
+                    "cat",
+                    "my voltra note7 pro caught fire on the charger",
+                    "electrical.shock",
+                ),
+                social_mention(
+                    "p4",
+                    "dan",
+                    "screen went black and it smells burnt",
+                    "thermal.fire",
+                ),
+            ],
+            vec![
+                social_eng("r1", "p1"),
+                social_eng("r1", "p1"),
+                social_eng("r2", "unknown"),
+            ],
+        ))
+        .await
+        .unwrap();
+    let by = |id: &str| out.linked.iter().find(|l| l.post_id == id).unwrap().clone();
+    assert_eq!(
+        (by("p2").case_id, by("p2").reason),
+        (case.clone(), LinkReason::SimilarOpenCase)
+    );
+    assert_ne!(by("p3").case_id, case);
+    assert_ne!(by("p4").case_id, case);
+    assert_eq!(
+        out.engagements_stored, 1,
+        "the duplicate id and the unknown post are dropped"
+    );
+    // The same mention again is skipped (the post id is the key).
+    let out = store
+        .social_ingest(social_batch(
+            vec![social_mention("p1", "ann", text, "thermal.fire")],
+            vec![social_eng("r1", "p1")],
+        ))
+        .await
+        .unwrap();
+    assert!(out.linked.is_empty() && out.engagements_stored == 0);
+    let first = store
+        .escalate_case_for_mention(
+            "p1",
+            vec!["hq".into(), "pr".into()],
+            serde_json::json!({"p": 0.9}),
+            &Actor("t".into()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.unwrap().case_id, case);
+    let again = store
+        .escalate_case_for_mention(
+            "p1",
+            vec!["hq".into()],
+            serde_json::json!({}),
+            &Actor("t".into()),
+        )
+        .await
+        .unwrap();
+    assert!(again.is_none());
+    assert_eq!(store.case_escalations(&case).await.unwrap().len(), 1);
+    let listed = store
+        .list_mentions(&MentionFilter {
+            case_id: Some(case.clone()),
+            hazard: Some("thermal.fire".into()),
+            product: Some("voltra note7 pro".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(
+        listed
+            .iter()
+            .find(|m| m.post_id == "p1")
+            .unwrap()
+            .engagements,
+        1
+    );
+    assert!(matches!(
+        store.verify_audit().await.unwrap(),
+        AuditVerdict::Ok { .. }
+    ));
+}
+
+// A case names its product as the reporter typed it; the catalog matches brand and model
+// ignoring case on both backends (SQLite: COLLATE NOCASE columns; PostgreSQL: lower()), so
+// a case's statement data finds the catalog row and its exposure.
+both!(comms_a_case_finds_its_catalog_product_whatever_the_case_of_brand_and_model);
+async fn comms_a_case_finds_its_catalog_product_whatever_the_case_of_brand_and_model(kind: Kind) {
+    let (s, _db) = open!(kind);
+    let admin = Actor("root".into());
+    s.upsert_products(
+        vec![new_product("Acme", "X1", "phone", Some(799.0))],
+        &admin,
+    )
+    .await
+    .unwrap();
+    s.upsert_exposure(
+        vec![NewExposure {
+            line: 1,
+            brand: "Acme".into(),
+            model: "X1".into(),
+            market: "FR".into(),
+            month: "2026-01".into(),
+            units: 500,
+        }],
+        &admin,
+    )
+    .await
+    .unwrap();
+    let mut cmd = command(None, "my acme x1 caught fire");
+    cmd.case_product = (Some("ACME".into()), Some("x1".into()));
+    let case_id = created(s.intake(cmd).await.unwrap()).case_id;
+    let data = s
+        .comms()
+        .subject_data(&SubjectRef::case(&case_id))
+        .await
+        .unwrap();
+    assert_eq!(data.category.as_deref(), Some("phone"));
+    assert_eq!(data.price, Some((799.0, "EUR".to_string())));
+    assert_eq!(data.units_by_market, vec![("FR".to_string(), 500)]);
+}

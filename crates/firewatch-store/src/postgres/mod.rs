@@ -14,26 +14,41 @@
 //!   clock breach or a job fires on one node only.
 
 use crate::records::*;
-use crate::{Actor, AuditVerdict, Result, Store, StoreError};
+use crate::{Actor, AuditVerdict, Result, StoreError};
 use async_trait::async_trait;
-use firewatch_domain::audit::{ChainHead, ChainVerifier, ChainedEvent, EventDraft};
-use firewatch_domain::{CaseStatus, Role, Severity, check_transition};
-use futures_util::TryStreamExt;
+use firewatch_domain::audit::{ChainHead, EventDraft};
 use futures_util::future::BoxFuture;
 use serde_json::json;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgConnection, PgPool, Postgres, Row, Transaction};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
 mod chain;
+#[allow(clippy::duplicate_mod)]
+#[path = "../common/comms.rs"]
 mod comms;
+pub(crate) mod dialect;
 pub mod migrate_data;
+#[allow(clippy::duplicate_mod)]
+#[path = "../common/playbooks.rs"]
 mod playbooks;
+#[allow(clippy::duplicate_mod)]
+#[path = "../common/signals.rs"]
 pub(crate) mod signals;
+#[allow(clippy::duplicate_mod)]
+#[path = "../common/social.rs"]
 mod social;
+#[allow(clippy::duplicate_mod)]
+#[path = "../common/store.rs"]
+mod store;
+// Shared with the other backend: compiled once per backend, on purpose (src/common/).
+#[allow(clippy::duplicate_mod)]
+#[path = "../common/ui.rs"]
 mod ui;
+
+use store::title_of;
 
 /// The writer's state inside one transaction.
 pub struct WriteCtx {
@@ -44,6 +59,11 @@ pub struct WriteCtx {
 }
 
 impl WriteCtx {
+    /// The connection of this transaction, for the shared modules in `src/common/`.
+    pub(crate) fn conn(&mut self) -> &mut dialect::Conn {
+        &mut self.conn
+    }
+
     /// Appends an audit event in the current transaction (chained when it commits).
     pub(crate) async fn event(
         &mut self,
@@ -228,85 +248,110 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-fn parse_col<T: FromStr>(row: &PgRow, col: &str) -> Result<T> {
-    let s: String = row.try_get(col)?;
-    s.parse()
-        .map_err(|_| StoreError::Corrupt(format!("column {col} holds `{s}`")))
-}
-
-fn case_from_row(row: &PgRow) -> Result<CaseRecord> {
-    let hazards: String = row.try_get("hazards")?;
-    Ok(CaseRecord {
-        id: row.try_get("id")?,
-        number: row.try_get("number")?,
-        status: parse_col(row, "status")?,
-        severity: parse_col(row, "severity")?,
-        hazards: serde_json::from_str(&hazards).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        title: row.try_get("title")?,
-        assignee: row.try_get("assignee")?,
-        country: row.try_get("country")?,
-        channel: row.try_get("channel")?,
-        product_brand: row.try_get("product_brand")?,
-        product_model: row.try_get("product_model")?,
-        reporter_handle: row.try_get("reporter_handle")?,
-        created_at_ms: row.try_get("created_at")?,
-        updated_at_ms: row.try_get("updated_at")?,
-    })
-}
-
-fn case_json(c: &CaseRecord) -> serde_json::Value {
-    json!({"status": c.status, "severity": c.severity, "assignee": c.assignee, "hazards": c.hazards})
-}
-
-fn user_from_row(row: &PgRow) -> Result<UserRecord> {
-    let disabled: i64 = row.try_get("disabled")?;
-    Ok(UserRecord {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        role: parse_col::<Role>(row, "role")?,
-        password_hash: row.try_get("password_hash")?,
-        created_at_ms: row.try_get("created_at")?,
-        disabled: disabled != 0,
-    })
-}
-
-fn attachment_from_row(row: &PgRow) -> Result<AttachmentRecord> {
-    Ok(AttachmentRecord {
-        id: row.try_get("id")?,
-        report_id: row.try_get("report_id")?,
-        sha256: row.try_get("sha256")?,
-        clean_sha256: row.try_get("clean_sha256")?,
-        media_type: row.try_get("media_type")?,
-        size: row.try_get("size")?,
-        width: row.try_get("width")?,
-        height: row.try_get("height")?,
-        filename: row.try_get("filename")?,
-        created_at_ms: row.try_get("created_at")?,
-    })
-}
-
-async fn load_case(conn: &mut PgConnection, id: &str) -> Result<CaseRecord> {
-    let row = sqlx::query(
-        "SELECT id, number, status, severity, hazards, title, assignee, country, channel, product_brand, product_model, reporter_handle, created_at, updated_at FROM cases WHERE id = $1",
+/// Called by intake inside its transaction (SQLite's twin runs on the writer's direct
+/// path, `sqlite/intake_direct.rs`): the new case gets its evaluation and clocks
+/// before the 201 is sent, so they can never be lost. `pre` is the evaluation of
+/// `playbooks::pre_evaluate`, computed before the writer so that CEL does not run in the writer's
+/// serial section.
+async fn after_intake(
+    ctx: &mut WriteCtx,
+    cell: &crate::playbooks::PlaybookCell,
+    receipt: &crate::records::IntakeReceipt,
+    pre: playbooks::PreEvaluated,
+) -> Result<()> {
+    // A reload that landed between the evaluation and this transaction: evaluate again
+    // with the playbook now in force (rare; the reload also re-queues stale cases).
+    let pb = cell.current();
+    let pre = if pre.version == pb.version {
+        pre
+    } else {
+        let eval = pb.playbook.evaluate(&pre.eval.facts);
+        let text = playbooks::compact_text(&eval)?;
+        playbooks::PreEvaluated {
+            eval,
+            text,
+            version: pb.version,
+            case: pre.case,
+        }
+    };
+    let pb = &*pb;
+    // The case was just written from the same command: its facts are `pre.facts`, the
+    // firm knew when the report was received, and it has no pauses, clocks or policy yet.
+    let mut case = pre.case;
+    case.id = receipt.case_id.clone();
+    case.number = receipt.case_number;
+    let loaded = playbooks::Loaded {
+        first_received_ms: case.created_at_ms,
+        facts: pre.eval.facts.clone(),
+        case,
+    };
+    playbooks::store_evaluation(
+        ctx,
+        pb,
+        loaded,
+        pre.eval,
+        Some(pre.text),
+        &Actor(playbooks::SYSTEM.into()),
     )
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or_else(|| StoreError::NotFound(format!("case {id}")))?;
-    case_from_row(&row)
+    .await?;
+    Ok(())
 }
 
-fn title_of(narrative: &str) -> String {
-    let first_line = narrative
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("")
-        .trim();
-    let mut t: String = first_line.chars().take(120).collect();
-    if first_line.chars().count() > 120 {
-        t.push('…');
+/// The [`Store`] methods whose machinery differs per backend, called by the shared
+/// `impl Store` in `common/store.rs`.
+impl PgStore {
+    async fn backend_intake(&self, cmd: IntakeCommand) -> Result<IntakeOutcome> {
+        let pre = playbooks::pre_evaluate(&self.playbook.current(), &cmd)?;
+        let cell = self.playbook.clone();
+        self.write(move |ctx| {
+            Box::pin(async move {
+                let outcome = intake_in_tx(ctx, cmd).await?;
+                if let IntakeOutcome::Created(receipt) = &outcome {
+                    after_intake(ctx, &cell, receipt, pre).await?;
+                }
+                Ok(outcome)
+            })
+        })
+        .await
     }
-    t
+
+    async fn backend_backup(&self, _dest: &Path) -> Result<()> {
+        Err(StoreError::Unavailable(
+            "`firewatch backup` copies SQLite installations only; back a PostgreSQL database up with pg_dump (and copy the blob directory)".into(),
+        ))
+    }
+
+    async fn backend_verify_audit(&self) -> Result<AuditVerdict> {
+        // Events committed before this call are chained first.
+        self.chain.sync().await;
+        // One REPEATABLE READ transaction, so the head and the events are one snapshot.
+        let mut conn = self.readers.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *conn)
+            .await?;
+        let verdict = store::verify_chain(&mut conn).await?;
+        conn.commit().await?;
+        Ok(verdict)
+    }
+
+    async fn backend_try_lead(&self, name: &str) -> Result<Option<crate::leader::Leadership>> {
+        use sqlx::Connection;
+        // A dedicated connection, outside the pool: the session lock lives as long as it.
+        let options = self.readers.connect_options().as_ref().clone();
+        let mut conn = PgConnection::connect_with(&options).await?;
+        let got: bool = sqlx::query("SELECT pg_try_advisory_lock(8002, hashtext($1))")
+            .bind(name)
+            .fetch_one(&mut conn)
+            .await?
+            .try_get(0)?;
+        if !got {
+            let _ = conn.close().await;
+            return Ok(None);
+        }
+        Ok(Some(crate::leader::Leadership::held_by(Box::new(
+            PgLeader { conn },
+        ))))
+    }
 }
 
 async fn intake_in_tx(ctx: &mut WriteCtx, cmd: IntakeCommand) -> Result<IntakeOutcome> {
@@ -441,530 +486,4 @@ async fn intake_in_tx(ctx: &mut WriteCtx, cmd: IntakeCommand) -> Result<IntakeOu
     )
     .await?;
     Ok(IntakeOutcome::Created(receipt))
-}
-
-#[async_trait]
-impl Store for PgStore {
-    async fn migrate(&self) -> Result<()> {
-        // Applied by `open`; kept for the trait so other backends can differ.
-        Ok(())
-    }
-
-    async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").fetch_one(&self.readers).await?;
-        Ok(())
-    }
-
-    async fn intake(&self, cmd: IntakeCommand) -> Result<IntakeOutcome> {
-        let pre = playbooks::pre_evaluate(&self.playbook.current(), &cmd)?;
-        let cell = self.playbook.clone();
-        self.write(move |ctx| {
-            Box::pin(async move {
-                let outcome = intake_in_tx(ctx, cmd).await?;
-                if let IntakeOutcome::Created(receipt) = &outcome {
-                    playbooks::after_intake(ctx, &cell, receipt, pre).await?;
-                }
-                Ok(outcome)
-            })
-        })
-        .await
-    }
-
-    async fn get_case(&self, id: &str) -> Result<Option<CaseRecord>> {
-        let row = sqlx::query(
-            "SELECT id, number, status, severity, hazards, title, assignee, country, channel, product_brand, product_model, reporter_handle, created_at, updated_at FROM cases WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.readers)
-        .await?;
-        row.as_ref().map(case_from_row).transpose()
-    }
-
-    async fn list_cases(&self, f: &CaseFilter) -> Result<Vec<CaseRecord>> {
-        // Static SQL with optional binds: every filter is `(? IS NULL OR col = ?)`.
-        let rows = sqlx::query(
-            "SELECT id, number, status, severity, hazards, title, assignee, country, channel, product_brand, product_model, reporter_handle, created_at, updated_at FROM cases
-             WHERE ($1 IS NULL OR status = $1)
-               AND ($2 IS NULL OR severity = $2)
-               AND ($3 IS NULL OR assignee = $3)
-               AND ($4 = 0 OR status NOT IN ('resolved', 'closed'))
-             ORDER BY severity ASC, created_at ASC
-             LIMIT $5 OFFSET $6",
-        )
-        .bind(f.status.map(|s| s.as_str()))
-        .bind(f.severity.map(|s| s.as_str()))
-        .bind(&f.assignee)
-        .bind(f.open_only as i64)
-        .bind(if f.limit == 0 { 100 } else { f.limit } as i64)
-        .bind(f.offset as i64)
-        .fetch_all(&self.readers)
-        .await?;
-        rows.iter().map(case_from_row).collect()
-    }
-
-    async fn case_reports(&self, case_id: &str) -> Result<Vec<ReportRecord>> {
-        let rows = sqlx::query(
-            "SELECT id, case_id, received_at, channel, narrative, language, country, occurred_at, injuries, product, reporter, triage, severity, idempotency_key
-             FROM reports WHERE case_id = $1 ORDER BY received_at, id",
-        )
-        .bind(case_id)
-        .fetch_all(&self.readers)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(ReportRecord {
-                    id: row.try_get("id")?,
-                    case_id: row.try_get("case_id")?,
-                    received_at_ms: row.try_get("received_at")?,
-                    channel: row.try_get("channel")?,
-                    narrative: row.try_get("narrative")?,
-                    language: row.try_get("language")?,
-                    country: row.try_get("country")?,
-                    occurred_at: row.try_get("occurred_at")?,
-                    injuries: row.try_get("injuries")?,
-                    product_json: row.try_get("product")?,
-                    reporter_json: row.try_get("reporter")?,
-                    triage_json: row.try_get("triage")?,
-                    severity: parse_col::<Severity>(row, "severity")?,
-                    idempotency_key: row.try_get("idempotency_key")?,
-                })
-            })
-            .collect()
-    }
-
-    async fn case_notes(&self, case_id: &str) -> Result<Vec<NoteRecord>> {
-        let rows = sqlx::query("SELECT id, case_id, author, body, created_at FROM notes WHERE case_id = $1 ORDER BY id")
-            .bind(case_id)
-            .fetch_all(&self.readers)
-            .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(NoteRecord {
-                    id: row.try_get("id")?,
-                    case_id: row.try_get("case_id")?,
-                    author: row.try_get("author")?,
-                    body: row.try_get("body")?,
-                    created_at_ms: row.try_get("created_at")?,
-                })
-            })
-            .collect()
-    }
-
-    async fn report_attachments(&self, report_id: &str) -> Result<Vec<AttachmentRecord>> {
-        let rows = sqlx::query(
-            "SELECT id, report_id, sha256, clean_sha256, media_type, size, width, height, filename, created_at FROM attachments WHERE report_id = $1 ORDER BY id",
-        )
-        .bind(report_id)
-        .fetch_all(&self.readers)
-        .await?;
-        rows.iter().map(attachment_from_row).collect()
-    }
-
-    async fn get_attachment(&self, id: &str) -> Result<Option<AttachmentRecord>> {
-        let row = sqlx::query(
-            "SELECT id, report_id, sha256, clean_sha256, media_type, size, width, height, filename, created_at FROM attachments WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.readers)
-        .await?;
-        row.as_ref().map(attachment_from_row).transpose()
-    }
-
-    async fn transition_case(
-        &self,
-        case_id: &str,
-        to: CaseStatus,
-        reason: Option<String>,
-        actor: &Actor,
-    ) -> Result<CaseRecord> {
-        let (case_id, actor) = (case_id.to_string(), actor.clone());
-        let pb = self.playbook.current();
-        self.write(move |ctx| {
-            Box::pin(async move {
-                let before = load_case(&mut ctx.conn, &case_id).await?;
-                check_transition(before.status, to)?;
-                playbooks::before_transition(ctx, &pb, &before, to).await?;
-                sqlx::query("UPDATE cases SET status = $1, updated_at = $2 WHERE id = $3")
-                    .bind(to.as_str())
-                    .bind(ctx.now_ms)
-                    .bind(&case_id)
-                    .execute(&mut *ctx.conn)
-                    .await?;
-                let after = load_case(&mut ctx.conn, &case_id).await?;
-                let mut after_json = case_json(&after);
-                if let Some(reason) = reason {
-                    after_json["reason"] = json!(reason);
-                }
-                ctx.event(
-                    &actor,
-                    "case.transitioned",
-                    &format!("case:{case_id}"),
-                    Some(case_json(&before)),
-                    Some(after_json),
-                )
-                .await?;
-                playbooks::after_transition(ctx, &pb, &case_id, before.status, to, &actor).await?;
-                Ok(after)
-            })
-        })
-        .await
-    }
-
-    async fn add_note(&self, case_id: &str, body: String, actor: &Actor) -> Result<NoteRecord> {
-        let (case_id, actor) = (case_id.to_string(), actor.clone());
-        self.write(move |ctx| {
-            Box::pin(async move {
-                load_case(&mut ctx.conn, &case_id).await?;
-                let id: i64 = sqlx::query("INSERT INTO notes (case_id, author, body, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
-                    .bind(&case_id)
-                    .bind(&actor.0)
-                    .bind(&body)
-                    .bind(ctx.now_ms)
-                    .fetch_one(&mut *ctx.conn)
-                    .await?
-                    .try_get(0)?;
-                sqlx::query("UPDATE cases SET updated_at = $1 WHERE id = $2")
-                    .bind(ctx.now_ms)
-                    .bind(&case_id)
-                    .execute(&mut *ctx.conn)
-                    .await?;
-                ctx.event(&actor, "case.note_added", &format!("case:{case_id}"), None, Some(json!({"note_id": id, "body": body})))
-                    .await?;
-                Ok(NoteRecord {
-                    id,
-                    case_id,
-                    author: actor.0,
-                    body,
-                    created_at_ms: ctx.now_ms,
-                })
-            })
-        })
-        .await
-    }
-
-    async fn assign_case(
-        &self,
-        case_id: &str,
-        assignee: Option<String>,
-        actor: &Actor,
-    ) -> Result<CaseRecord> {
-        let (case_id, actor) = (case_id.to_string(), actor.clone());
-        self.write(move |ctx| {
-            Box::pin(async move {
-                let before = load_case(&mut ctx.conn, &case_id).await?;
-                if let Some(name) = &assignee {
-                    let exists =
-                        sqlx::query("SELECT 1 FROM users WHERE name = $1 AND disabled = 0")
-                            .bind(name)
-                            .fetch_optional(&mut *ctx.conn)
-                            .await?;
-                    if exists.is_none() {
-                        return Err(StoreError::NotFound(format!("user {name}")));
-                    }
-                }
-                sqlx::query("UPDATE cases SET assignee = $1, updated_at = $2 WHERE id = $3")
-                    .bind(&assignee)
-                    .bind(ctx.now_ms)
-                    .bind(&case_id)
-                    .execute(&mut *ctx.conn)
-                    .await?;
-                let after = load_case(&mut ctx.conn, &case_id).await?;
-                ctx.event(
-                    &actor,
-                    "case.assigned",
-                    &format!("case:{case_id}"),
-                    Some(json!({"assignee": before.assignee})),
-                    Some(json!({"assignee": after.assignee})),
-                )
-                .await?;
-                Ok(after)
-            })
-        })
-        .await
-    }
-
-    async fn case_counts_by_status(&self) -> Result<Vec<(CaseStatus, i64)>> {
-        let rows =
-            sqlx::query("SELECT status, COUNT(*) AS n FROM cases GROUP BY status ORDER BY status")
-                .fetch_all(&self.readers)
-                .await?;
-        rows.iter()
-            .map(|row| Ok((parse_col::<CaseStatus>(row, "status")?, row.try_get("n")?)))
-            .collect()
-    }
-
-    async fn create_user(
-        &self,
-        name: &str,
-        role: Role,
-        password_hash: Option<String>,
-        actor: &Actor,
-    ) -> Result<UserRecord> {
-        let (name, actor) = (name.to_string(), actor.clone());
-        self.write(move |ctx| {
-            Box::pin(async move {
-                let taken = sqlx::query("SELECT 1 FROM users WHERE name = $1").bind(&name).fetch_optional(&mut *ctx.conn).await?;
-                if taken.is_some() {
-                    return Err(StoreError::Conflict(format!("a user named {name} already exists")));
-                }
-                let id: i64 = sqlx::query("INSERT INTO users (name, role, password_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
-                    .bind(&name)
-                    .bind(role.as_str())
-                    .bind(&password_hash)
-                    .bind(ctx.now_ms)
-                    .fetch_one(&mut *ctx.conn)
-                    .await?
-                    .try_get(0)?;
-                ctx.event(&actor, "user.created", &format!("user:{name}"), None, Some(json!({"role": role, "password_set": password_hash.is_some()})))
-                    .await?;
-                Ok(UserRecord {
-                    id,
-                    name,
-                    role,
-                    password_hash,
-                    created_at_ms: ctx.now_ms,
-                    disabled: false,
-                })
-            })
-        })
-        .await
-    }
-
-    async fn find_user(&self, name: &str) -> Result<Option<UserRecord>> {
-        let row = sqlx::query(
-            "SELECT id, name, role, password_hash, created_at, disabled FROM users WHERE name = $1",
-        )
-        .bind(name)
-        .fetch_optional(&self.readers)
-        .await?;
-        row.as_ref().map(user_from_row).transpose()
-    }
-
-    async fn create_token(
-        &self,
-        user: &str,
-        token_hash: String,
-        label: Option<String>,
-        actor: &Actor,
-    ) -> Result<TokenRecord> {
-        let (user, actor) = (user.to_string(), actor.clone());
-        self.write(move |ctx| {
-            Box::pin(async move {
-                let row = sqlx::query("SELECT id FROM users WHERE name = $1 AND disabled = 0")
-                    .bind(&user)
-                    .fetch_optional(&mut *ctx.conn)
-                    .await?
-                    .ok_or_else(|| StoreError::NotFound(format!("user {user}")))?;
-                let user_id: i64 = row.try_get(0)?;
-                let id: i64 = sqlx::query("INSERT INTO tokens (user_id, token_hash, label, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
-                    .bind(user_id)
-                    .bind(&token_hash)
-                    .bind(&label)
-                    .bind(ctx.now_ms)
-                    .fetch_one(&mut *ctx.conn)
-                    .await?
-                    .try_get(0)?;
-                ctx.event(&actor, "token.created", &format!("user:{user}"), None, Some(json!({"token_id": id, "label": label})))
-                    .await?;
-                Ok(TokenRecord {
-                    id,
-                    user,
-                    label,
-                    created_at_ms: ctx.now_ms,
-                    revoked_at_ms: None,
-                })
-            })
-        })
-        .await
-    }
-
-    async fn authenticate_token(&self, token_hash: &str) -> Result<Option<UserRecord>> {
-        let row = sqlx::query(
-            "SELECT u.id, u.name, u.role, u.password_hash, u.created_at, u.disabled FROM tokens t JOIN users u ON u.id = t.user_id
-             WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.disabled = 0",
-        )
-        .bind(token_hash)
-        .fetch_optional(&self.readers)
-        .await?;
-        row.as_ref().map(user_from_row).transpose()
-    }
-
-    async fn revoke_token(&self, token_id: i64, actor: &Actor) -> Result<()> {
-        let actor = actor.clone();
-        self.write(move |ctx| {
-            Box::pin(async move {
-                let row = sqlx::query("SELECT u.name, t.revoked_at FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.id = $1")
-                    .bind(token_id)
-                    .fetch_optional(&mut *ctx.conn)
-                    .await?
-                    .ok_or_else(|| StoreError::NotFound(format!("token {token_id}")))?;
-                let user: String = row.try_get(0)?;
-                let revoked: Option<i64> = row.try_get(1)?;
-                if revoked.is_some() {
-                    return Ok(());
-                }
-                sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2")
-                    .bind(ctx.now_ms)
-                    .bind(token_id)
-                    .execute(&mut *ctx.conn)
-                    .await?;
-                ctx.event(&actor, "token.revoked", &format!("user:{user}"), None, Some(json!({"token_id": token_id})))
-                    .await
-            })
-        })
-        .await
-    }
-
-    async fn list_tokens(&self, user: &str) -> Result<Vec<TokenRecord>> {
-        let rows = sqlx::query(
-            "SELECT t.id, u.name, t.label, t.created_at, t.revoked_at FROM tokens t JOIN users u ON u.id = t.user_id WHERE u.name = $1 ORDER BY t.id",
-        )
-        .bind(user)
-        .fetch_all(&self.readers)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(TokenRecord {
-                    id: row.try_get(0)?,
-                    user: row.try_get(1)?,
-                    label: row.try_get(2)?,
-                    created_at_ms: row.try_get(3)?,
-                    revoked_at_ms: row.try_get(4)?,
-                })
-            })
-            .collect()
-    }
-
-    async fn list_events(&self, f: &EventFilter) -> Result<Vec<ChainedEvent>> {
-        let rows = sqlx::query(
-            "SELECT seq, at, actor, kind, entity, before, after, prev_hash, hash FROM events
-             WHERE seq > $1 AND ($2 IS NULL OR entity = $2) ORDER BY seq LIMIT $3",
-        )
-        .bind(f.after_seq)
-        .bind(&f.entity)
-        .bind(if f.limit == 0 { 100 } else { f.limit } as i64)
-        .fetch_all(&self.readers)
-        .await?;
-        rows.iter().map(event_from_row).collect()
-    }
-
-    async fn backup_database(&self, _dest: &Path) -> Result<()> {
-        Err(StoreError::Unavailable(
-            "`firewatch backup` copies SQLite installations only; back a PostgreSQL database up with pg_dump (and copy the blob directory)".into(),
-        ))
-    }
-
-    fn playbooks(&self) -> &dyn crate::playbooks::PlaybookStore {
-        self
-    }
-
-    fn comms(&self) -> &dyn crate::comms::CommsStore {
-        self
-    }
-
-    fn ui(&self) -> &dyn crate::ui::UiStore {
-        self
-    }
-
-    async fn verify_audit(&self) -> Result<AuditVerdict> {
-        // Events committed before this call are chained first.
-        self.chain.sync().await;
-        // One REPEATABLE READ transaction, so the head and the events are one snapshot.
-        let mut conn = self.readers.begin().await?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(&mut *conn)
-            .await?;
-        let head = read_head(&mut conn).await?;
-        let mut verifier = ChainVerifier::new();
-        let verdict = {
-            let mut rows = sqlx::query("SELECT seq, at, actor, kind, entity, before, after, prev_hash, hash FROM events ORDER BY seq").fetch(&mut *conn);
-            let mut broken = None;
-            while let Some(row) = rows.try_next().await? {
-                let event = event_from_row(&row)?;
-                if let Err(b) = verifier.check(&event) {
-                    broken = Some(b);
-                    break;
-                }
-            }
-            broken
-        };
-        conn.commit().await?;
-        Ok(match verdict {
-            Some(b) => AuditVerdict::Broken(b),
-            None => match verifier.finish(&head) {
-                Ok(events) => AuditVerdict::Ok { events },
-                Err(b) => AuditVerdict::Broken(b),
-            },
-        })
-    }
-
-    async fn social_ingest(
-        &self,
-        batch: crate::social::SocialBatch,
-    ) -> Result<crate::social::SocialOutcome> {
-        self.social_ingest_batch(batch).await
-    }
-    async fn connector_error(&self, name: &str, error: &str, actor: &Actor) -> Result<()> {
-        self.social_connector_error(name, error, actor).await
-    }
-    async fn list_connectors(&self) -> Result<Vec<crate::social::ConnectorRecord>> {
-        self.social_connectors().await
-    }
-    async fn list_mentions(
-        &self,
-        f: &crate::social::MentionFilter,
-    ) -> Result<Vec<crate::social::MentionRecord>> {
-        self.social_list_mentions(f).await
-    }
-    async fn all_engagements(&self) -> Result<Vec<crate::social::EngagementRecord>> {
-        self.social_all_engagements().await
-    }
-    async fn escalate_case_for_mention(
-        &self,
-        post_id: &str,
-        roles: Vec<String>,
-        reason: serde_json::Value,
-        actor: &Actor,
-    ) -> Result<Option<crate::social::EscalationRecord>> {
-        self.social_escalate(post_id, roles, reason, actor).await
-    }
-    async fn case_escalations(
-        &self,
-        case_id: &str,
-    ) -> Result<Vec<crate::social::EscalationRecord>> {
-        self.social_case_escalations(case_id).await
-    }
-
-    async fn try_lead(&self, name: &str) -> Result<Option<crate::leader::Leadership>> {
-        use sqlx::Connection;
-        // A dedicated connection, outside the pool: the session lock lives as long as it.
-        let options = self.readers.connect_options().as_ref().clone();
-        let mut conn = PgConnection::connect_with(&options).await?;
-        let got: bool = sqlx::query("SELECT pg_try_advisory_lock(8002, hashtext($1))")
-            .bind(name)
-            .fetch_one(&mut conn)
-            .await?
-            .try_get(0)?;
-        if !got {
-            let _ = conn.close().await;
-            return Ok(None);
-        }
-        Ok(Some(crate::leader::Leadership::held_by(Box::new(
-            PgLeader { conn },
-        ))))
-    }
-}
-
-fn event_from_row(row: &PgRow) -> Result<ChainedEvent> {
-    Ok(ChainedEvent {
-        seq: row.try_get("seq")?,
-        at_ms: row.try_get("at")?,
-        actor: row.try_get("actor")?,
-        kind: row.try_get("kind")?,
-        entity: row.try_get("entity")?,
-        before: row.try_get("before")?,
-        after: row.try_get("after")?,
-        prev_hash: row.try_get("prev_hash")?,
-        hash: row.try_get("hash")?,
-    })
 }

@@ -1,43 +1,49 @@
-//! PostgreSQL side of [`SignalStore`] (ported from `sqlite/signals.rs`): products, exposure, the incremental counters (updated in
-//! the intake transaction by [`count_report`]), signals and their lifecycle.
+//! [`SignalStore`] on both backends (docs/postgres.md, "One source for both backends"):
+//! products, exposure, the incremental counters (updated in the intake transaction by
+//! [`count_report`]), signals and their lifecycle. Dialect items: the case-insensitive
+//! product match, how the counting statements are sent, signal numbers, the JSON lookup.
 
-use super::{PgStore, WriteCtx, parse_col};
+use super::WriteCtx;
+use super::dialect::{self, Backend, Conn, DbRow};
+use super::store::parse_col;
 use crate::records::IntakeCommand;
 use crate::signals::*;
 use crate::{Actor, Result, StoreError};
 use async_trait::async_trait;
 use firewatch_domain::{SignalStatus, check_signal_transition};
 use serde_json::json;
-use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, Row};
+use sqlx::Row;
 use std::collections::HashMap;
 
 /// Looks the first resolvable candidate up in the catalog (brand and model,
 /// case-insensitive; a candidate without a brand matches a unique model).
-async fn resolve_product(
-    conn: &mut PgConnection,
-    candidates: &[(String, String)],
-) -> Result<Option<i64>> {
+async fn resolve_product(conn: &mut Conn, candidates: &[(String, String)]) -> Result<Option<i64>> {
     for (brand, model) in candidates {
         let id: Option<i64> = if brand.is_empty() {
-            let rows =
-                sqlx::query("SELECT id FROM products WHERE lower(model) = lower($1) LIMIT 2")
-                    .bind(model)
-                    .fetch_all(&mut *conn)
-                    .await?;
+            let rows = sqlx::query(concat!(
+                "SELECT id FROM products WHERE ",
+                dialect::product_model_is!(),
+                " LIMIT 2"
+            ))
+            .bind(model)
+            .fetch_all(&mut *conn)
+            .await?;
             if rows.len() == 1 {
                 Some(rows[0].try_get(0)?)
             } else {
                 None
             }
         } else {
-            sqlx::query("SELECT id FROM products WHERE lower(brand) = lower($1) AND lower(model) = lower($2)")
-                .bind(brand)
-                .bind(model)
-                .fetch_optional(&mut *conn)
-                .await?
-                .map(|r| r.try_get(0))
-                .transpose()?
+            sqlx::query(concat!(
+                "SELECT id FROM products WHERE ",
+                dialect::product_is!()
+            ))
+            .bind(brand)
+            .bind(model)
+            .fetch_optional(&mut *conn)
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?
         };
         if id.is_some() {
             return Ok(id);
@@ -46,10 +52,10 @@ async fn resolve_product(
     Ok(None)
 }
 
-/// Counts one new report in the intake transaction: a product lookup, then one batch with
-/// the multi-row upsert of the counters (the product's report total and one row per
-/// hazard), the report's attribution, and the product's re-evaluation mark. Indexed
-/// statements only; no scan.
+/// Counts one new report in the intake transaction: a product lookup, then the multi-row
+/// upsert of the counters (the product's report total and one row per hazard), the report's
+/// attribution, and the product's re-evaluation mark (one batch on SQLite, see
+/// [`dialect::next_statement`]). Indexed statements only; no scan.
 pub(crate) async fn count_report(
     ctx: &mut WriteCtx,
     cmd: &IntakeCommand,
@@ -63,14 +69,14 @@ pub(crate) async fn count_report(
         cmd.report.country.as_deref(),
         cmd.received_at_ms,
     );
-    let Some(product_id) = resolve_product(&mut ctx.conn, &a.candidates).await? else {
+    let Some(product_id) = resolve_product(ctx.conn(), &a.candidates).await? else {
         return Ok(());
     };
     let rows: Vec<(&str, &str)> = std::iter::once((ALL_REPORTS, "report"))
         .chain(a.occurred.iter().map(|h| (h.as_str(), "occurred")))
         .chain(a.potential.iter().map(|h| (h.as_str(), "potential")))
         .collect();
-    let mut qb = sqlx::QueryBuilder::<sqlx::Postgres>::new(
+    let mut qb = sqlx::QueryBuilder::<dialect::Db>::new(
         "INSERT INTO signal_counts (product_id, hazard, modality, market, day, n) ",
     );
     qb.push_values(&rows, |mut b, (hazard, modality)| {
@@ -84,10 +90,12 @@ pub(crate) async fn count_report(
     qb.push(
         " ON CONFLICT (product_id, hazard, modality, market, day) DO UPDATE SET n = signal_counts.n + excluded.n",
     );
-    qb.build().execute(&mut *ctx.conn).await?;
-    let mut qb = sqlx::QueryBuilder::<sqlx::Postgres>::new(
+    dialect::next_statement(
+        ctx.conn(),
+        &mut qb,
         "INSERT INTO signal_reports (report_id, case_id, product_id, market, day, occurred, potential) VALUES (",
-    );
+    )
+    .await?;
     {
         let mut v = qb.separated(", ");
         v.push_bind(report_id)
@@ -99,20 +107,22 @@ pub(crate) async fn count_report(
             .push_bind(serde_json::to_string(&a.potential).unwrap_or_else(|_| "[]".into()));
     }
     qb.push(")");
-    qb.build().execute(&mut *ctx.conn).await?;
-    let mut qb = sqlx::QueryBuilder::<sqlx::Postgres>::new(
+    dialect::next_statement(
+        ctx.conn(),
+        &mut qb,
         "INSERT INTO signal_dirty (product_id, marked_at) VALUES (",
-    );
+    )
+    .await?;
     {
         let mut v = qb.separated(", ");
         v.push_bind(product_id).push_bind(ctx.now_ms);
     }
     qb.push(") ON CONFLICT (product_id) DO UPDATE SET marked_at = excluded.marked_at");
-    qb.build().execute(&mut *ctx.conn).await?;
+    qb.build().execute(ctx.conn()).await?;
     Ok(())
 }
 
-fn product_from_row(row: &PgRow) -> Result<ProductRecord> {
+fn product_from_row(row: &DbRow) -> Result<ProductRecord> {
     let aliases: String = row.try_get("aliases")?;
     Ok(ProductRecord {
         id: row.try_get("id")?,
@@ -145,7 +155,7 @@ macro_rules! signal_select {
     };
 }
 
-fn signal_from_row(row: &PgRow) -> Result<SignalRecord> {
+fn signal_from_row(row: &DbRow) -> Result<SignalRecord> {
     let trigger: String = row.try_get("trigger")?;
     Ok(SignalRecord {
         id: row.try_get("id")?,
@@ -163,7 +173,7 @@ fn signal_from_row(row: &PgRow) -> Result<SignalRecord> {
     })
 }
 
-async fn load_signal(conn: &mut PgConnection, id: &str) -> Result<SignalRecord> {
+async fn load_signal(conn: &mut Conn, id: &str) -> Result<SignalRecord> {
     let row = sqlx::query(concat!(signal_select!(), " WHERE s.id = $1"))
         .bind(id)
         .fetch_optional(&mut *conn)
@@ -172,7 +182,7 @@ async fn load_signal(conn: &mut PgConnection, id: &str) -> Result<SignalRecord> 
     signal_from_row(&row)
 }
 
-fn count_from_row(row: &PgRow) -> Result<CountRow> {
+fn count_from_row(row: &DbRow) -> Result<CountRow> {
     Ok(CountRow {
         product_id: row.try_get(0)?,
         hazard: row.try_get(1)?,
@@ -184,22 +194,22 @@ fn count_from_row(row: &PgRow) -> Result<CountRow> {
 }
 
 #[async_trait]
-impl SignalStore for PgStore {
+impl SignalStore for Backend {
     async fn upsert_products(
         &self,
         products: Vec<NewProduct>,
         actor: &Actor,
     ) -> Result<UpsertSummary> {
         let actor = actor.clone();
-        self.write(move |ctx| {
+        self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move {
                 let mut sum = UpsertSummary::default();
                 for p in products {
                     let aliases = serde_json::to_string(&p.aliases).unwrap_or_else(|_| "[]".into());
-                    let existing = sqlx::query(concat!("SELECT ", product_cols!(), " FROM products WHERE lower(brand) = lower($1) AND lower(model) = lower($2)"))
+                    let existing = sqlx::query(concat!("SELECT ", product_cols!(), " FROM products WHERE ", dialect::product_is!()))
                         .bind(&p.brand)
                         .bind(&p.model)
-                        .fetch_optional(&mut *ctx.conn)
+                        .fetch_optional(ctx.conn())
                         .await?;
                     match existing {
                         None => {
@@ -211,7 +221,7 @@ impl SignalStore for PgStore {
                                 .bind(p.price)
                                 .bind(&p.currency)
                                 .bind(ctx.now_ms)
-                                .fetch_one(&mut *ctx.conn)
+                                .fetch_one(ctx.conn())
                                 .await?
                                 .try_get(0)?;
                             let after = json!({"brand": p.brand, "model": p.model, "aliases": p.aliases, "category": p.category, "price": p.price, "currency": p.currency});
@@ -239,7 +249,7 @@ impl SignalStore for PgStore {
                                 .bind(&p.currency)
                                 .bind(ctx.now_ms)
                                 .bind(before.id)
-                                .execute(&mut *ctx.conn)
+                                .execute(ctx.conn())
                                 .await?;
                             let after = json!({"brand": p.brand, "model": p.model, "aliases": p.aliases, "category": p.category, "price": p.price, "currency": p.currency});
                             ctx.event(&actor, "product.updated", &format!("product:{}", before.id), Some(product_json(&before)), Some(after)).await?;
@@ -277,7 +287,7 @@ impl SignalStore for PgStore {
         actor: &Actor,
     ) -> Result<UpsertSummary> {
         let actor = actor.clone();
-        self.write(move |ctx| {
+        self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move {
                 let mut sum = UpsertSummary::default();
                 let mut ids: HashMap<(String, String), i64> = HashMap::new();
@@ -287,10 +297,10 @@ impl SignalStore for PgStore {
                     let product_id = match ids.get(&key) {
                         Some(id) => *id,
                         None => {
-                            let id: i64 = sqlx::query("SELECT id FROM products WHERE lower(brand) = lower($1) AND lower(model) = lower($2)")
+                            let id: i64 = sqlx::query(concat!("SELECT id FROM products WHERE ", dialect::product_is!()))
                                 .bind(&r.brand)
                                 .bind(&r.model)
-                                .fetch_optional(&mut *ctx.conn)
+                                .fetch_optional(ctx.conn())
                                 .await?
                                 .ok_or_else(|| StoreError::NotFound(format!("line {}: product `{} {}` (not in the catalog; import it first)", r.line, r.brand, r.model)))?
                                 .try_get(0)?;
@@ -302,7 +312,7 @@ impl SignalStore for PgStore {
                         .bind(product_id)
                         .bind(&r.market)
                         .bind(&r.month)
-                        .fetch_optional(&mut *ctx.conn)
+                        .fetch_optional(ctx.conn())
                         .await?
                         .map(|row| row.try_get(0))
                         .transpose()?;
@@ -317,7 +327,7 @@ impl SignalStore for PgStore {
                         .bind(&r.month)
                         .bind(r.units)
                         .bind(ctx.now_ms)
-                        .execute(&mut *ctx.conn)
+                        .execute(ctx.conn())
                         .await?;
                     if before.is_some() { sum.updated += 1 } else { sum.created += 1 }
                     changes.push(json!({"product_id": product_id, "brand": r.brand, "model": r.model, "market": r.market, "month": r.month, "before": before, "after": r.units}));
@@ -359,7 +369,7 @@ impl SignalStore for PgStore {
         let rows = sqlx::query(
             "SELECT product_id, hazard, modality, market,
                     CASE WHEN day > $1 - 30 THEN $1 WHEN day > $1 - 90 THEN $1 - 30 ELSE $1 - 90 END AS bucket,
-                    SUM(n)::BIGINT
+                    CAST(SUM(n) AS BIGINT)
              FROM signal_counts WHERE day > $1 - 365 AND day <= $1
              GROUP BY product_id, hazard, modality, market, bucket
              ORDER BY product_id, hazard, modality, market, bucket",
@@ -425,7 +435,7 @@ impl SignalStore for PgStore {
 
     async fn clear_dirty(&self, marks: Vec<(i64, i64)>) -> Result<()> {
         // Queue bookkeeping, not a change of record: no audit event.
-        self.write(move |ctx| {
+        self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move {
                 for (product_id, marked_at) in marks {
                     sqlx::query(
@@ -433,7 +443,7 @@ impl SignalStore for PgStore {
                     )
                     .bind(product_id)
                     .bind(marked_at)
-                    .execute(&mut *ctx.conn)
+                    .execute(ctx.conn())
                     .await?;
                 }
                 Ok(())
@@ -444,12 +454,12 @@ impl SignalStore for PgStore {
 
     async fn open_signal(&self, new: NewSignal, actor: &Actor) -> Result<Option<SignalRecord>> {
         let actor = actor.clone();
-        self.write(move |ctx| {
+        self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move {
                 let active = sqlx::query("SELECT 1 FROM signals WHERE product_id = $1 AND hazard = $2 AND status <> 'dismissed'")
                     .bind(new.product_id)
                     .bind(&new.hazard)
-                    .fetch_optional(&mut *ctx.conn)
+                    .fetch_optional(ctx.conn())
                     .await?;
                 if active.is_some() {
                     return Ok(None);
@@ -457,16 +467,13 @@ impl SignalStore for PgStore {
                 let last_dismissed: Option<i64> = sqlx::query("SELECT MAX(closed_at) FROM signals WHERE product_id = $1 AND hazard = $2 AND status = 'dismissed'")
                     .bind(new.product_id)
                     .bind(&new.hazard)
-                    .fetch_one(&mut *ctx.conn)
+                    .fetch_one(ctx.conn())
                     .await?
                     .try_get(0)?;
                 if last_dismissed.is_some_and(|t| ctx.now_ms - t < new.quiet_after_dismissal_ms) {
                     return Ok(None);
                 }
-                let number: i64 = sqlx::query("SELECT nextval('signal_number_seq')")
-                    .fetch_one(&mut *ctx.conn)
-                    .await?
-                    .try_get(0)?;
+                let number = dialect::next_signal_number(ctx.conn()).await?;
                 let id = uuid::Uuid::now_v7().to_string();
                 let inserted = sqlx::query("INSERT INTO signals (id, number, product_id, hazard, status, trigger, opened_at, updated_at) VALUES ($1, $2, $3, $4, 'new', $5, $6, $6) ON CONFLICT DO NOTHING")
                     .bind(&id)
@@ -475,14 +482,15 @@ impl SignalStore for PgStore {
                     .bind(&new.hazard)
                     .bind(new.trigger.to_string())
                     .bind(ctx.now_ms)
-                    .execute(&mut *ctx.conn)
+                    .execute(ctx.conn())
                     .await?
                     .rows_affected();
                 if inserted == 0 {
-                    // Another node opened this pair's signal meanwhile.
+                    // Another node opened this pair's signal meanwhile (PostgreSQL; SQLite's
+                    // single writer cannot get here).
                     return Ok(None);
                 }
-                let s = load_signal(&mut ctx.conn, &id).await?;
+                let s = load_signal(ctx.conn(), &id).await?;
                 ctx.event(&actor, "signal.opened", &format!("signal:{id}"), None, Some(json!({
                     "number": number, "product_id": s.product_id, "brand": s.brand, "model": s.model,
                     "hazard": s.hazard, "status": "new", "trigger": s.trigger,
@@ -529,9 +537,9 @@ impl SignalStore for PgStore {
         actor: &Actor,
     ) -> Result<SignalRecord> {
         let (id, actor) = (id.to_string(), actor.clone());
-        self.write(move |ctx| {
+        self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move {
-                let before = load_signal(&mut ctx.conn, &id).await?;
+                let before = load_signal(ctx.conn(), &id).await?;
                 check_signal_transition(before.status, to)
                     .map_err(|e| StoreError::Conflict(e.to_string()))?;
                 let closed = to.allowed_next().is_empty().then_some(ctx.now_ms);
@@ -542,9 +550,9 @@ impl SignalStore for PgStore {
                 .bind(ctx.now_ms)
                 .bind(closed)
                 .bind(&id)
-                .execute(&mut *ctx.conn)
+                .execute(ctx.conn())
                 .await?;
-                let after = load_signal(&mut ctx.conn, &id).await?;
+                let after = load_signal(ctx.conn(), &id).await?;
                 ctx.event(
                     &actor,
                     "signal.transitioned",
@@ -565,12 +573,14 @@ impl SignalStore for PgStore {
         hazard: &str,
         limit: u32,
     ) -> Result<Vec<LinkedCase>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(concat!(
             "SELECT sr.case_id, c.number, c.status, c.severity, c.title, sr.report_id, sr.market, sr.day
              FROM signal_reports sr JOIN cases c ON c.id = sr.case_id
-             WHERE sr.product_id = $1 AND sr.occurred::jsonb ? $2
-             ORDER BY sr.day DESC, sr.report_id DESC LIMIT $3",
-        )
+             WHERE sr.product_id = $1 AND ",
+            dialect::occurred_has_hazard!(),
+            "
+             ORDER BY sr.day DESC, sr.report_id DESC LIMIT $3"
+        ))
         .bind(product_id)
         .bind(hazard)
         .bind(limit.max(1) as i64)
@@ -611,11 +621,11 @@ impl SignalStore for PgStore {
 
     async fn save_hyper(&self, hyper: HyperRecord, actor: &Actor) -> Result<()> {
         let actor = actor.clone();
-        self.write(move |ctx| {
+        self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move {
                 let theta = serde_json::to_string(&hyper.theta).unwrap_or_else(|_| "[]".into());
                 let before: Option<String> = sqlx::query("SELECT theta FROM signal_hyper WHERE id = 1")
-                    .fetch_optional(&mut *ctx.conn)
+                    .fetch_optional(ctx.conn())
                     .await?
                     .map(|r| r.try_get(0))
                     .transpose()?;
@@ -625,7 +635,7 @@ impl SignalStore for PgStore {
                     .bind(hyper.nll)
                     .bind(hyper.pairs)
                     .bind(hyper.fitted_at_ms)
-                    .execute(&mut *ctx.conn)
+                    .execute(ctx.conn())
                     .await?;
                 ctx.event(
                     &actor,

@@ -1,18 +1,21 @@
-//! [`CommsStore`] on SQLite (issue 11): template versions, the firm's profile, a subject's
-//! communication facts, statements with versions and approvals, and regulator
-//! notifications, which stop the case's regulator clocks in their transaction.
+//! [`CommsStore`] (issue 11) on both backends (docs/postgres.md, "One source for both
+//! backends"): template versions, the firm's profile, a subject's communication facts,
+//! statements with versions and approvals, and regulator notifications, which stop the
+//! case's regulator clocks in their transaction. Dialect items: the locks concurrent
+//! PostgreSQL writers need ([`dialect::lock_statement_row`], [`dialect::lock_key`]).
 
-use super::{SqliteStore, WriteCtx, load_case, parse_col};
+use super::WriteCtx;
+use super::dialect::{self, Backend, Conn, DbRow};
+use super::store::{load_case, parse_col, report_from_row, rows_by_key};
 use crate::comms::*;
 use crate::playbooks::{Refusal, RemedyStatus};
 use crate::signals::SignalStore;
-use crate::{Actor, ReportRecord, Result, Store, StoreError};
+use crate::{Actor, Result, Store, StoreError};
 use async_trait::async_trait;
 use firewatch_comms::{FindingSeverity, Lang, NoticeFacts, TemplateKind, Templates};
-use firewatch_domain::{Role, Severity};
+use firewatch_domain::Role;
 use serde_json::json;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::Row;
 
 macro_rules! statement_columns {
     () => {
@@ -28,7 +31,7 @@ fn sha256(text: &str) -> String {
     crate::playbooks::sha256_hex(text)
 }
 
-fn template_from_row(row: &SqliteRow) -> Result<TemplateVersion> {
+fn template_from_row(row: &DbRow) -> Result<TemplateVersion> {
     Ok(TemplateVersion {
         id: row.try_get("id")?,
         kind: parse_col(row, "kind")?,
@@ -39,7 +42,7 @@ fn template_from_row(row: &SqliteRow) -> Result<TemplateVersion> {
     })
 }
 
-fn statement_from_row(row: &SqliteRow) -> Result<StatementRecord> {
+fn statement_from_row(row: &DbRow) -> Result<StatementRecord> {
     let facts: String = row.try_get("facts")?;
     let fell_back: i64 = row.try_get("fell_back")?;
     Ok(StatementRecord {
@@ -68,30 +71,23 @@ fn statement_from_row(row: &SqliteRow) -> Result<StatementRecord> {
     })
 }
 
-async fn load_approvals(
-    conn: &mut SqliteConnection,
-    statement_id: &str,
-) -> Result<Vec<StatementApproval>> {
-    let rows = sqlx::query("SELECT id, version, role, actor, decision, reason, created_at FROM statement_approvals WHERE statement_id = $1 ORDER BY id")
-        .bind(statement_id)
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(StatementApproval {
-                id: r.try_get("id")?,
-                version: r.try_get("version")?,
-                role: r.try_get("role")?,
-                actor: r.try_get("actor")?,
-                decision: r.try_get("decision")?,
-                reason: r.try_get("reason")?,
-                created_at_ms: r.try_get("created_at")?,
-            })
-        })
-        .collect()
+fn approval_from_row(r: &DbRow) -> Result<StatementApproval> {
+    Ok(StatementApproval {
+        id: r.try_get("id")?,
+        version: r.try_get("version")?,
+        role: r.try_get("role")?,
+        actor: r.try_get("actor")?,
+        decision: r.try_get("decision")?,
+        reason: r.try_get("reason")?,
+        created_at_ms: r.try_get("created_at")?,
+    })
 }
 
-async fn find_statement(conn: &mut SqliteConnection, id: &str) -> Result<Option<StatementRecord>> {
+async fn load_approvals(conn: &mut Conn, statement_id: &str) -> Result<Vec<StatementApproval>> {
+    rows_by_key(conn, "SELECT id, version, role, actor, decision, reason, created_at FROM statement_approvals WHERE statement_id = $1 ORDER BY id", statement_id, approval_from_row).await
+}
+
+async fn find_statement(conn: &mut Conn, id: &str) -> Result<Option<StatementRecord>> {
     let row = sqlx::query(concat!(
         "SELECT ",
         statement_columns!(),
@@ -106,14 +102,22 @@ async fn find_statement(conn: &mut SqliteConnection, id: &str) -> Result<Option<
     Ok(Some(s))
 }
 
-async fn load_statement(conn: &mut SqliteConnection, id: &str) -> Result<StatementRecord> {
+async fn load_statement(conn: &mut Conn, id: &str) -> Result<StatementRecord> {
     find_statement(conn, id)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("statement {id}")))
 }
 
+/// Loads a statement for a change, holding its row lock until the transaction ends where
+/// writers run concurrently (PostgreSQL; SQLite has one writer), so the status, version and
+/// "already decided" checks of a change see every change committed before it.
+async fn lock_statement(conn: &mut Conn, id: &str) -> Result<StatementRecord> {
+    dialect::lock_statement_row(conn, id).await?;
+    load_statement(conn, id).await
+}
+
 /// Fails with NotFound unless the case or signal exists.
-async fn ensure_subject(conn: &mut SqliteConnection, s: &SubjectRef) -> Result<()> {
+async fn ensure_subject(conn: &mut Conn, s: &SubjectRef) -> Result<()> {
     let sql = match s.kind {
         SubjectKind::Case => "SELECT 1 FROM cases WHERE id = $1",
         SubjectKind::Signal => "SELECT 1 FROM signals WHERE id = $1",
@@ -128,7 +132,7 @@ async fn ensure_subject(conn: &mut SqliteConnection, s: &SubjectRef) -> Result<(
     }
 }
 
-async fn read_profile(conn: &mut SqliteConnection) -> Result<CommsProfile> {
+async fn read_profile(conn: &mut Conn) -> Result<CommsProfile> {
     let row = sqlx::query("SELECT value FROM comms_settings WHERE key = 'profile'")
         .fetch_optional(&mut *conn)
         .await?;
@@ -141,7 +145,7 @@ async fn read_profile(conn: &mut SqliteConnection) -> Result<CommsProfile> {
     }
 }
 
-async fn read_facts(conn: &mut SqliteConnection, s: &SubjectRef) -> Result<CommsFacts> {
+async fn read_facts(conn: &mut Conn, s: &SubjectRef) -> Result<CommsFacts> {
     let row =
         sqlx::query("SELECT facts FROM comms_facts WHERE subject_type = $1 AND subject_id = $2")
             .bind(s.kind.as_str())
@@ -157,34 +161,17 @@ async fn read_facts(conn: &mut SqliteConnection, s: &SubjectRef) -> Result<Comms
     }
 }
 
-fn report_from_row(row: &SqliteRow) -> Result<ReportRecord> {
-    Ok(ReportRecord {
-        id: row.try_get("id")?,
-        case_id: row.try_get("case_id")?,
-        received_at_ms: row.try_get("received_at")?,
-        channel: row.try_get("channel")?,
-        narrative: row.try_get("narrative")?,
-        language: row.try_get("language")?,
-        country: row.try_get("country")?,
-        occurred_at: row.try_get("occurred_at")?,
-        injuries: row.try_get("injuries")?,
-        product_json: row.try_get("product")?,
-        reporter_json: row.try_get("reporter")?,
-        triage_json: row.try_get("triage")?,
-        severity: parse_col::<Severity>(row, "severity")?,
-        idempotency_key: row.try_get("idempotency_key")?,
-    })
-}
-
-/// The catalog row (id, category, price) of a product, by brand and model.
+/// The catalog row (id, category, price) of a product, by brand and model (ignoring case,
+/// as everywhere products are matched).
 async fn catalog_row(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     brand: &str,
     model: &str,
 ) -> Result<Option<(i64, String, Option<(f64, String)>)>> {
-    let row = sqlx::query(
-        "SELECT id, category, price, currency FROM products WHERE brand = $1 AND model = $2",
-    )
+    let row = sqlx::query(concat!(
+        "SELECT id, category, price, currency FROM products WHERE ",
+        dialect::product_is!()
+    ))
     .bind(brand)
     .bind(model)
     .fetch_optional(&mut *conn)
@@ -201,12 +188,9 @@ async fn catalog_row(
     .transpose()
 }
 
-async fn exposure_by_market(
-    conn: &mut SqliteConnection,
-    product_id: i64,
-) -> Result<Vec<(String, u64)>> {
+async fn exposure_by_market(conn: &mut Conn, product_id: i64) -> Result<Vec<(String, u64)>> {
     let rows = sqlx::query(
-        "SELECT market, SUM(units) AS units FROM exposure WHERE product_id = $1 GROUP BY market ORDER BY market",
+        "SELECT market, CAST(SUM(units) AS BIGINT) AS units FROM exposure WHERE product_id = $1 GROUP BY market ORDER BY market",
     )
     .bind(product_id)
     .fetch_all(&mut *conn)
@@ -231,7 +215,7 @@ fn refuse_template(e: &firewatch_comms::TemplateError) -> StoreError {
     .into()
 }
 
-impl SqliteStore {
+impl Backend {
     async fn case_data(&self, subject: &SubjectRef) -> Result<SubjectData> {
         let case = Store::get_case(self, &subject.id)
             .await?
@@ -350,11 +334,7 @@ impl SqliteStore {
     }
 }
 
-async fn stored_for(
-    conn: &mut SqliteConnection,
-    kind: TemplateKind,
-    lang: Lang,
-) -> Result<Option<i64>> {
+async fn stored_for(conn: &mut Conn, kind: TemplateKind, lang: Lang) -> Result<Option<i64>> {
     let row = sqlx::query("SELECT MAX(id) FROM comms_templates WHERE kind = $1 AND lang = $2")
         .bind(kind.as_str())
         .bind(lang.as_str())
@@ -364,7 +344,7 @@ async fn stored_for(
 }
 
 #[async_trait]
-impl CommsStore for SqliteStore {
+impl CommsStore for Backend {
     async fn stored_templates(&self) -> Result<Vec<TemplateVersion>> {
         let rows = sqlx::query(
             "SELECT id, kind, lang, body, created_by, created_at FROM comms_templates t
@@ -413,14 +393,15 @@ impl CommsStore for SqliteStore {
         let actor = actor.clone();
         self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move {
-                let previous = stored_for(&mut ctx.conn, kind, lang).await?;
+                dialect::lock_key(ctx.conn(), &format!("template:{kind}.{lang}")).await?;
+                let previous = stored_for(ctx.conn(), kind, lang).await?;
                 let id: i64 = sqlx::query("INSERT INTO comms_templates (kind, lang, body, created_by, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id")
                     .bind(kind.as_str())
                     .bind(lang.as_str())
                     .bind(&body)
                     .bind(&actor.0)
                     .bind(ctx.now_ms)
-                    .fetch_one(&mut ctx.conn)
+                    .fetch_one(ctx.conn())
                     .await?
                     .try_get(0)?;
                 ctx.event(
@@ -453,14 +434,15 @@ impl CommsStore for SqliteStore {
         let actor = actor.clone();
         self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move {
-                let before = read_profile(&mut ctx.conn).await?;
+                dialect::lock_key(ctx.conn(), "comms:profile").await?;
+                let before = read_profile(ctx.conn()).await?;
                 let value = serde_json::to_string(&profile).map_err(corrupt)?;
                 sqlx::query("INSERT INTO comms_settings (key, value, updated_by, updated_at) VALUES ('profile', $1, $2, $3)
                              ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_by = excluded.updated_by, updated_at = excluded.updated_at")
                     .bind(&value)
                     .bind(&actor.0)
                     .bind(ctx.now_ms)
-                    .execute(&mut ctx.conn)
+                    .execute(ctx.conn())
                     .await?;
                 ctx.event(
                     &actor,
@@ -491,8 +473,9 @@ impl CommsStore for SqliteStore {
         let (subject, actor) = (subject.clone(), actor.clone());
         self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move {
-                ensure_subject(&mut ctx.conn, &subject).await?;
-                let before = read_facts(&mut ctx.conn, &subject).await?;
+                ensure_subject(ctx.conn(), &subject).await?;
+                dialect::lock_key(ctx.conn(), &format!("facts:{subject}")).await?;
+                let before = read_facts(ctx.conn(), &subject).await?;
                 let value = serde_json::to_string(&facts).map_err(corrupt)?;
                 sqlx::query("INSERT INTO comms_facts (subject_type, subject_id, facts, updated_by, updated_at) VALUES ($1, $2, $3, $4, $5)
                              ON CONFLICT (subject_type, subject_id) DO UPDATE SET facts = excluded.facts, updated_by = excluded.updated_by, updated_at = excluded.updated_at")
@@ -501,7 +484,7 @@ impl CommsStore for SqliteStore {
                     .bind(&value)
                     .bind(&actor.0)
                     .bind(ctx.now_ms)
-                    .execute(&mut ctx.conn)
+                    .execute(ctx.conn())
                     .await?;
                 ctx.event(
                     &actor,
@@ -566,8 +549,8 @@ impl CommsStore for SqliteStore {
         let (subject, actor) = (subject.clone(), actor.clone());
         self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move {
-                ensure_subject(&mut ctx.conn, &subject).await?;
-                let template_id = stored_for(&mut ctx.conn, kind, rendered.lang).await?;
+                ensure_subject(ctx.conn(), &subject).await?;
+                let template_id = stored_for(ctx.conn(), kind, rendered.lang).await?;
                 let id = uuid::Uuid::now_v7().to_string();
                 let facts_json = serde_json::to_string(&facts).map_err(corrupt)?;
                 sqlx::query(
@@ -586,7 +569,7 @@ impl CommsStore for SqliteStore {
                 .bind(&facts_json)
                 .bind(&actor.0)
                 .bind(ctx.now_ms)
-                .execute(&mut ctx.conn)
+                .execute(ctx.conn())
                 .await?;
                 ctx.event(
                     &actor,
@@ -600,7 +583,7 @@ impl CommsStore for SqliteStore {
                     })),
                 )
                 .await?;
-                load_statement(&mut ctx.conn, &id).await
+                load_statement(ctx.conn(), &id).await
             })
         })
         .await
@@ -641,7 +624,7 @@ impl CommsStore for SqliteStore {
         let (id, actor) = (id.to_string(), actor.clone());
         self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move {
-                let before = load_statement(&mut ctx.conn, &id).await?;
+                let before = lock_statement(ctx.conn(), &id).await?;
                 if before.status == StatementStatus::Published {
                     return Err(StoreError::Conflict(format!(
                         "statement {id} is published; draft a new one"
@@ -665,7 +648,7 @@ impl CommsStore for SqliteStore {
                     .bind(&actor.0)
                     .bind(ctx.now_ms)
                     .bind(&id)
-                    .execute(&mut ctx.conn)
+                    .execute(ctx.conn())
                     .await?;
                 ctx.event(
                     &actor,
@@ -675,7 +658,7 @@ impl CommsStore for SqliteStore {
                     Some(json!({"statement_id": id, "version": version, "status": "draft", "body": body})),
                 )
                 .await?;
-                load_statement(&mut ctx.conn, &id).await
+                load_statement(ctx.conn(), &id).await
             })
         })
         .await
@@ -692,7 +675,7 @@ impl CommsStore for SqliteStore {
         let (id, actor) = (id.to_string(), actor.clone());
         self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move {
-                let s = load_statement(&mut ctx.conn, &id).await?;
+                let s = lock_statement(ctx.conn(), &id).await?;
                 if s.status != StatementStatus::Draft {
                     return Err(StoreError::Conflict(format!(
                         "statement {id} is {}; only a draft can be approved or rejected{}",
@@ -727,13 +710,13 @@ impl CommsStore for SqliteStore {
                     .bind(decision)
                     .bind(&reason)
                     .bind(ctx.now_ms)
-                    .execute(&mut ctx.conn)
+                    .execute(ctx.conn())
                     .await?;
                 if !approve {
                     sqlx::query("UPDATE statements SET status = 'rejected', updated_at = $1 WHERE id = $2")
                         .bind(ctx.now_ms)
                         .bind(&id)
-                        .execute(&mut ctx.conn)
+                        .execute(ctx.conn())
                         .await?;
                 }
                 ctx.event(
@@ -744,7 +727,7 @@ impl CommsStore for SqliteStore {
                     Some(json!({"statement_id": id, "version": s.version, "role": role, "decision": decision, "reason": reason})),
                 )
                 .await?;
-                load_statement(&mut ctx.conn, &id).await
+                load_statement(ctx.conn(), &id).await
             })
         })
         .await
@@ -763,7 +746,7 @@ impl CommsStore for SqliteStore {
             .filter(|r| !r.is_empty());
         self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move {
-                let s = load_statement(&mut ctx.conn, &id).await?;
+                let s = lock_statement(ctx.conn(), &id).await?;
                 if s.status != StatementStatus::Draft {
                     return Err(StoreError::Conflict(format!(
                         "statement {id} is {}; only an approved draft can be published",
@@ -820,7 +803,7 @@ impl CommsStore for SqliteStore {
                     .bind(ctx.now_ms)
                     .bind(&override_reason)
                     .bind(&id)
-                    .execute(&mut ctx.conn)
+                    .execute(ctx.conn())
                     .await?;
                 ctx.event(
                     &actor,
@@ -834,7 +817,7 @@ impl CommsStore for SqliteStore {
                     })),
                 )
                 .await?;
-                load_statement(&mut ctx.conn, &id).await
+                load_statement(ctx.conn(), &id).await
             })
         })
         .await
@@ -852,7 +835,7 @@ impl CommsStore for SqliteStore {
         let after = json!({"export": export, "format": format, "sha256": sha256});
         self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move {
-                ensure_subject(&mut ctx.conn, &subject).await?;
+                ensure_subject(ctx.conn(), &subject).await?;
                 ctx.event(
                     &actor,
                     "export.generated",
@@ -889,13 +872,13 @@ impl CommsStore for SqliteStore {
         let (subject, actor) = (subject.clone(), actor.clone());
         self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move {
-                ensure_subject(&mut ctx.conn, &subject).await?;
+                ensure_subject(ctx.conn(), &subject).await?;
                 // The case's regulator clock runs for its market's regulator: a submission
                 // to another one (the product is also sold elsewhere) is recorded but does
                 // not stop it.
                 let stops_clock = match subject.kind {
                     SubjectKind::Case => {
-                        let case = load_case(&mut ctx.conn, &subject.id).await?;
+                        let case = load_case(ctx.conn(), &subject.id).await?;
                         regulator_for_market(case.country.as_deref())
                             .is_none_or(|expected| expected == regulator)
                     }
@@ -907,7 +890,7 @@ impl CommsStore for SqliteStore {
                     let rows = sqlx::query("UPDATE clocks SET state = 'stopped', updated_at = $1 WHERE case_id = $2 AND kind = 'regulator' AND state IN ('running', 'paused') RETURNING name")
                         .bind(ctx.now_ms)
                         .bind(&subject.id)
-                        .fetch_all(&mut ctx.conn)
+                        .fetch_all(ctx.conn())
                         .await?;
                     for r in &rows {
                         clocks_stopped.push(r.try_get(0)?);
@@ -925,7 +908,7 @@ impl CommsStore for SqliteStore {
                     .bind(submitted_at)
                     .bind(ctx.now_ms)
                     .bind(&stopped_json)
-                    .fetch_one(&mut ctx.conn)
+                    .fetch_one(ctx.conn())
                     .await?
                     .try_get(0)?;
                 ctx.event(
@@ -955,7 +938,7 @@ impl CommsStore for SqliteStore {
                         .bind(&actor.0)
                         .bind(ctx.now_ms)
                         .bind(&subject.id)
-                        .fetch_optional(&mut ctx.conn)
+                        .fetch_optional(ctx.conn())
                         .await?;
                     if done.is_some() {
                         ctx.event(
@@ -1007,4 +990,4 @@ impl CommsStore for SqliteStore {
     }
 }
 
-// The comms store's tests run on both backends in tests/conformance.rs (`comms_*` cases).
+// Tested on both backends in tests/conformance.rs (`comms_*` cases).

@@ -1,10 +1,11 @@
-//! [`PlaybookStore`] for PostgreSQL (ported from `sqlite/playbooks.rs`). Every change runs in
-//! one transaction with its
-//! audit event in the same transaction; policy decisions are taken inside that transaction
+//! [`PlaybookStore`] on both backends (docs/postgres.md, "One source for both backends").
+//! Every change runs in one write transaction with its audit event; policy decisions are taken inside that transaction
 //! from a fresh evaluation of the active playbook, so a decision and the change it allows
 //! commit together.
 
-use super::{PgStore, WriteCtx, load_case};
+use super::WriteCtx;
+use super::dialect::{self, Backend, Batch, Conn, DbRow};
+use super::store::{load_case, rows_by_key};
 use crate::playbooks::*;
 use crate::records::CaseRecord;
 use crate::{Actor, Result, StoreError};
@@ -18,8 +19,7 @@ use firewatch_policy::{
 use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::{Value, json};
-use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::Row;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -35,7 +35,7 @@ macro_rules! job_cols {
     };
 }
 
-const SYSTEM: &str = "system:playbook";
+pub(super) const SYSTEM: &str = "system:playbook";
 const SCHEDULER: &str = "system:scheduler";
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
@@ -43,7 +43,7 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
 }
 
 /// The snake_case name serde gives a unit enum variant.
-fn name_of<T: Serialize>(t: &T) -> String {
+pub(super) fn name_of<T: Serialize>(t: &T) -> String {
     match serde_json::to_value(t) {
         Ok(Value::String(s)) => s,
         Ok(other) => other.to_string(),
@@ -65,7 +65,7 @@ fn policy_role(role: firewatch_domain::Role) -> Result<firewatch_policy::Role> {
 
 /// Loads the newest stored playbook, or the built-in one. A stored text that no longer
 /// loads (e.g. after an engine change) is logged and the built-in playbook is used.
-pub(crate) async fn load_active(readers: &PgPool) -> Result<ActivePlaybook> {
+pub(crate) async fn load_active(readers: &dialect::Pool) -> Result<ActivePlaybook> {
     let row = sqlx::query(
         "SELECT version, source_name, text, sha256, created_by, created_at FROM playbooks ORDER BY version DESC LIMIT 1",
     )
@@ -80,7 +80,7 @@ pub(crate) async fn load_active(readers: &PgPool) -> Result<ActivePlaybook> {
     })
 }
 
-fn active_from_row(row: &PgRow) -> Result<ActivePlaybook> {
+fn active_from_row(row: &DbRow) -> Result<ActivePlaybook> {
     let source_name: String = row.try_get("source_name")?;
     let text: String = row.try_get("text")?;
     let playbook = Playbook::from_toml_str(&source_name, &text).map_err(corrupt)?;
@@ -112,11 +112,11 @@ fn potential_hazards(triage_json: &str, into: &mut Vec<HazardCode>) {
     }
 }
 
-struct Loaded {
-    case: CaseRecord,
-    facts: CaseFacts,
+pub(super) struct Loaded {
+    pub(super) case: CaseRecord,
+    pub(super) facts: CaseFacts,
     /// When the firm first knew: the first report's received time.
-    first_received_ms: i64,
+    pub(super) first_received_ms: i64,
 }
 
 fn injury_rank(i: InjuryLevel) -> u8 {
@@ -130,7 +130,7 @@ fn injury_rank(i: InjuryLevel) -> u8 {
 }
 
 /// The facts a playbook sees, from the case row and its reports.
-async fn load_facts(conn: &mut PgConnection, case_id: &str) -> Result<Loaded> {
+async fn load_facts(conn: &mut Conn, case_id: &str) -> Result<Loaded> {
     let case = load_case(conn, case_id).await?;
     let rows = sqlx::query(
         "SELECT received_at, injuries, product, triage FROM reports WHERE case_id = $1 ORDER BY received_at, id",
@@ -194,23 +194,21 @@ async fn load_facts(conn: &mut PgConnection, case_id: &str) -> Result<Loaded> {
     })
 }
 
-async fn load_pauses(conn: &mut PgConnection, case_id: &str) -> Result<Vec<Pause>> {
-    let rows = sqlx::query(
+async fn load_pauses(conn: &mut Conn, case_id: &str) -> Result<Vec<Pause>> {
+    rows_by_key(
+        conn,
         "SELECT from_ms, until_ms FROM case_pauses WHERE case_id = $1 ORDER BY from_ms, id",
-    )
-    .bind(case_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
+        case_id,
+        |r| {
             let from: i64 = r.try_get(0)?;
             let until: Option<i64> = r.try_get(1)?;
             Ok((ts(from)?, until.map(ts).transpose()?))
-        })
-        .collect()
+        },
+    )
+    .await
 }
 
-async fn load_progress(conn: &mut PgConnection, case_id: &str) -> Result<CaseProgress> {
+async fn load_progress(conn: &mut Conn, case_id: &str) -> Result<CaseProgress> {
     let mut progress = CaseProgress::default();
     for t in load_tasks(conn, case_id).await? {
         if t.status == "done"
@@ -231,7 +229,7 @@ async fn load_progress(conn: &mut PgConnection, case_id: &str) -> Result<CasePro
 
 // ------------------------------------------------------------------------------ rows
 
-fn remedy_from_row(row: &PgRow, approvals: Vec<ApprovalRecord>) -> Result<RemedyRecord> {
+fn remedy_from_row(row: &DbRow, approvals: Vec<ApprovalRecord>) -> Result<RemedyRecord> {
     let kind: String = row.try_get("kind")?;
     let status: String = row.try_get("status")?;
     let decision: String = row.try_get("decision")?;
@@ -256,7 +254,7 @@ fn remedy_from_row(row: &PgRow, approvals: Vec<ApprovalRecord>) -> Result<Remedy
     })
 }
 
-fn approval_from_row(row: &PgRow) -> Result<ApprovalRecord> {
+fn approval_from_row(row: &DbRow) -> Result<ApprovalRecord> {
     let exception: i64 = row.try_get("exception")?;
     Ok(ApprovalRecord {
         id: row.try_get("id")?,
@@ -271,7 +269,7 @@ fn approval_from_row(row: &PgRow) -> Result<ApprovalRecord> {
     })
 }
 
-async fn load_remedy(conn: &mut PgConnection, id: &str) -> Result<Option<RemedyRecord>> {
+async fn load_remedy(conn: &mut Conn, id: &str) -> Result<Option<RemedyRecord>> {
     let row = sqlx::query(concat!(
         "SELECT ",
         remedy_cols!(),
@@ -281,25 +279,18 @@ async fn load_remedy(conn: &mut PgConnection, id: &str) -> Result<Option<RemedyR
     .fetch_optional(&mut *conn)
     .await?;
     let Some(row) = row else { return Ok(None) };
-    let approvals = sqlx::query("SELECT id, remedy_id, actor, role, decision, exception, rule_id, reason, created_at FROM approvals WHERE remedy_id = $1 ORDER BY id")
-        .bind(id)
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(approval_from_row)
-        .collect::<Result<Vec<_>>>()?;
+    let approvals = rows_by_key(conn, "SELECT id, remedy_id, actor, role, decision, exception, rule_id, reason, created_at FROM approvals WHERE remedy_id = $1 ORDER BY id", id, approval_from_row).await?;
     remedy_from_row(&row, approvals).map(Some)
 }
 
-async fn load_remedies(conn: &mut PgConnection, case_id: &str) -> Result<Vec<RemedyRecord>> {
-    let ids: Vec<String> =
-        sqlx::query("SELECT id FROM remedies WHERE case_id = $1 ORDER BY created_at, id")
-            .bind(case_id)
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|r| r.try_get(0))
-            .collect::<std::result::Result<_, _>>()?;
+async fn load_remedies(conn: &mut Conn, case_id: &str) -> Result<Vec<RemedyRecord>> {
+    let ids: Vec<String> = rows_by_key(
+        conn,
+        "SELECT id FROM remedies WHERE case_id = $1 ORDER BY created_at, id",
+        case_id,
+        |r| Ok(r.try_get(0)?),
+    )
+    .await?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
         if let Some(r) = load_remedy(conn, &id).await? {
@@ -309,7 +300,7 @@ async fn load_remedies(conn: &mut PgConnection, case_id: &str) -> Result<Vec<Rem
     Ok(out)
 }
 
-fn clock_from_row(row: &PgRow) -> Result<ClockRecord> {
+fn clock_from_row(row: &DbRow) -> Result<ClockRecord> {
     let pausable: i64 = row.try_get("pausable")?;
     Ok(ClockRecord {
         id: row.try_get("id")?,
@@ -330,81 +321,63 @@ fn clock_from_row(row: &PgRow) -> Result<ClockRecord> {
     })
 }
 
-async fn load_clocks(conn: &mut PgConnection, case_id: &str) -> Result<Vec<ClockRecord>> {
-    sqlx::query("SELECT id, case_id, name, kind, basis, duration, pausable, calendar, rule_id, reference, started_at, deadline, state, breached_at, updated_at FROM clocks WHERE case_id = $1 ORDER BY id")
-        .bind(case_id)
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(clock_from_row)
-        .collect()
+async fn load_clocks(conn: &mut Conn, case_id: &str) -> Result<Vec<ClockRecord>> {
+    rows_by_key(conn, "SELECT id, case_id, name, kind, basis, duration, pausable, calendar, rule_id, reference, started_at, deadline, state, breached_at, updated_at FROM clocks WHERE case_id = $1 ORDER BY id", case_id, clock_from_row).await
 }
 
-async fn load_tasks(conn: &mut PgConnection, case_id: &str) -> Result<Vec<TaskRecord>> {
-    sqlx::query("SELECT id, case_id, task, rule_id, status, note, completed_by, completed_at, created_at FROM tasks WHERE case_id = $1 ORDER BY id")
-        .bind(case_id)
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(TaskRecord {
-                id: r.try_get("id")?,
-                case_id: r.try_get("case_id")?,
-                task: r.try_get("task")?,
-                rule_id: r.try_get("rule_id")?,
-                status: r.try_get("status")?,
-                note: r.try_get("note")?,
-                completed_by: r.try_get("completed_by")?,
-                completed_at_ms: r.try_get("completed_at")?,
-                created_at_ms: r.try_get("created_at")?,
-            })
-        })
-        .collect()
+fn task_from_row(r: &DbRow) -> Result<TaskRecord> {
+    Ok(TaskRecord {
+        id: r.try_get("id")?,
+        case_id: r.try_get("case_id")?,
+        task: r.try_get("task")?,
+        rule_id: r.try_get("rule_id")?,
+        status: r.try_get("status")?,
+        note: r.try_get("note")?,
+        completed_by: r.try_get("completed_by")?,
+        completed_at_ms: r.try_get("completed_at")?,
+        created_at_ms: r.try_get("created_at")?,
+    })
 }
 
-async fn load_custody(conn: &mut PgConnection, case_id: &str) -> Result<Vec<CustodyRecord>> {
-    sqlx::query("SELECT id, case_id, holder, location, at, note, recorded_by, created_at FROM custody WHERE case_id = $1 ORDER BY at, id")
-        .bind(case_id)
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(CustodyRecord {
-                id: r.try_get("id")?,
-                case_id: r.try_get("case_id")?,
-                holder: r.try_get("holder")?,
-                location: r.try_get("location")?,
-                at_ms: r.try_get("at")?,
-                note: r.try_get("note")?,
-                recorded_by: r.try_get("recorded_by")?,
-                created_at_ms: r.try_get("created_at")?,
-            })
-        })
-        .collect()
+async fn load_tasks(conn: &mut Conn, case_id: &str) -> Result<Vec<TaskRecord>> {
+    rows_by_key(conn, "SELECT id, case_id, task, rule_id, status, note, completed_by, completed_at, created_at FROM tasks WHERE case_id = $1 ORDER BY id", case_id, task_from_row).await
 }
 
-async fn load_escalations(conn: &mut PgConnection, case_id: &str) -> Result<Vec<EscalationRecord>> {
-    sqlx::query("SELECT id, case_id, from_level, level, reason, cause, actor, created_at FROM escalations WHERE case_id = $1 ORDER BY id")
-        .bind(case_id)
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(EscalationRecord {
-                id: r.try_get("id")?,
-                case_id: r.try_get("case_id")?,
-                from_level: r.try_get("from_level")?,
-                level: r.try_get("level")?,
-                reason: r.try_get("reason")?,
-                cause: r.try_get("cause")?,
-                actor: r.try_get("actor")?,
-                created_at_ms: r.try_get("created_at")?,
-            })
-        })
-        .collect()
+fn custody_from_row(r: &DbRow) -> Result<CustodyRecord> {
+    Ok(CustodyRecord {
+        id: r.try_get("id")?,
+        case_id: r.try_get("case_id")?,
+        holder: r.try_get("holder")?,
+        location: r.try_get("location")?,
+        at_ms: r.try_get("at")?,
+        note: r.try_get("note")?,
+        recorded_by: r.try_get("recorded_by")?,
+        created_at_ms: r.try_get("created_at")?,
+    })
 }
 
-async fn load_policy(conn: &mut PgConnection, case_id: &str) -> Result<Option<CasePolicyRecord>> {
+async fn load_custody(conn: &mut Conn, case_id: &str) -> Result<Vec<CustodyRecord>> {
+    rows_by_key(conn, "SELECT id, case_id, holder, location, at, note, recorded_by, created_at FROM custody WHERE case_id = $1 ORDER BY at, id", case_id, custody_from_row).await
+}
+
+fn escalation_from_row(r: &DbRow) -> Result<EscalationRecord> {
+    Ok(EscalationRecord {
+        id: r.try_get("id")?,
+        case_id: r.try_get("case_id")?,
+        from_level: r.try_get("from_level")?,
+        level: r.try_get("level")?,
+        reason: r.try_get("reason")?,
+        cause: r.try_get("cause")?,
+        actor: r.try_get("actor")?,
+        created_at_ms: r.try_get("created_at")?,
+    })
+}
+
+async fn load_escalations(conn: &mut Conn, case_id: &str) -> Result<Vec<EscalationRecord>> {
+    rows_by_key(conn, "SELECT id, case_id, from_level, level, reason, cause, actor, created_at FROM escalations WHERE case_id = $1 ORDER BY id", case_id, escalation_from_row).await
+}
+
+async fn load_policy(conn: &mut Conn, case_id: &str) -> Result<Option<CasePolicyRecord>> {
     let row = sqlx::query("SELECT case_id, playbook_version, evaluation, matched, level, evaluated_at FROM case_policy WHERE case_id = $1")
         .bind(case_id)
         .fetch_optional(&mut *conn)
@@ -422,7 +395,7 @@ async fn load_policy(conn: &mut PgConnection, case_id: &str) -> Result<Option<Ca
     }))
 }
 
-fn job_from_row(r: &PgRow) -> Result<JobRecord> {
+fn job_from_row(r: &DbRow) -> Result<JobRecord> {
     let payload: String = r.try_get("payload")?;
     Ok(JobRecord {
         id: r.try_get("id")?,
@@ -454,7 +427,7 @@ fn case_summary(case: &CaseRecord) -> Value {
 
 /// Queues one notification in the outbox; returns what the audit event records.
 /// One outbox row to insert: (event_id, channel, target, payload).
-type JobRow = (String, &'static str, String, String);
+pub(super) type JobRow = (String, &'static str, String, String);
 
 /// Adds the outbox rows of one case to a batch, as one INSERT.
 fn push_jobs(batch: &mut Batch, now: i64, case_id: &str, rows: Vec<JobRow>) {
@@ -478,7 +451,7 @@ fn push_jobs(batch: &mut Batch, now: i64, case_id: &str, rows: Vec<JobRow>) {
 }
 
 /// Builds one notification for the outbox; returns the row and what the audit event records.
-fn notification(
+pub(super) fn notification(
     now_ms: i64,
     case: &CaseRecord,
     plan: &NotificationPlan,
@@ -505,7 +478,7 @@ fn notification(
 }
 
 /// The state and deadline a clock should have now.
-fn planned(
+pub(super) fn planned(
     plan: &ClockPlan,
     started_ms: i64,
     pauses: &[Pause],
@@ -536,8 +509,8 @@ async fn sync_clocks(
     let (pauses, existing): (Vec<Pause>, BTreeMap<String, ClockRecord>) = if first_evaluation {
         (Vec::new(), BTreeMap::new())
     } else {
-        let pauses = load_pauses(&mut ctx.conn, &case_id).await?;
-        let existing = load_clocks(&mut ctx.conn, &case_id)
+        let pauses = load_pauses(ctx.conn(), &case_id).await?;
+        let existing = load_clocks(ctx.conn(), &case_id)
             .await?
             .into_iter()
             .map(|c| (c.name.clone(), c))
@@ -601,7 +574,7 @@ async fn sync_clocks(
                     .bind(state)
                     .bind(ctx.now_ms)
                     .bind(row.id)
-                    .execute(&mut *ctx.conn)
+                    .execute(ctx.conn())
                     .await?;
                 changes.push(json!({"clock": plan.name, "change": "rescheduled", "from_deadline_ms": row.deadline_ms,
                     "deadline_ms": deadline, "from_state": row.state, "state": state}));
@@ -647,7 +620,7 @@ async fn sync_clocks(
             sqlx::query("UPDATE clocks SET state = 'stopped', updated_at = $1 WHERE id = $2")
                 .bind(ctx.now_ms)
                 .bind(row.id)
-                .execute(&mut *ctx.conn)
+                .execute(ctx.conn())
                 .await?;
             changes.push(json!({"clock": row.name, "change": "stopped", "reason": "no matched rule sets it any more"}));
         }
@@ -665,7 +638,7 @@ pub(crate) async fn apply_evaluation(
     case_id: &str,
     actor: &Actor,
 ) -> Result<(Evaluation, CasePolicyRecord)> {
-    let loaded = load_facts(&mut ctx.conn, case_id).await?;
+    let loaded = load_facts(ctx.conn(), case_id).await?;
     let eval = pb.playbook.evaluate(&loaded.facts);
     store_evaluation(ctx, pb, loaded, eval, None, actor).await
 }
@@ -750,11 +723,11 @@ pub(crate) fn compact_text(eval: &Evaluation) -> Result<String> {
 /// A new case's evaluation, computed before the write (CEL and serialization stay out of
 /// the writer's serial section).
 pub(crate) struct PreEvaluated {
-    eval: Evaluation,
-    text: String,
-    version: i64,
+    pub(super) eval: Evaluation,
+    pub(super) text: String,
+    pub(super) version: i64,
     /// The case row intake is about to write (id and number come from the receipt).
-    case: CaseRecord,
+    pub(super) case: CaseRecord,
 }
 
 pub(crate) fn pre_evaluate(
@@ -788,34 +761,7 @@ pub(crate) fn pre_evaluate(
     })
 }
 
-/// Statements of one evaluation that need no answer, run one after the other (PostgreSQL
-/// takes one statement per prepared query).
-struct Batch {
-    statements: Vec<sqlx::QueryBuilder<sqlx::Postgres>>,
-}
-
-impl Batch {
-    fn new() -> Batch {
-        Batch {
-            statements: Vec::new(),
-        }
-    }
-
-    /// Starts a statement; the caller pushes its text and binds.
-    fn next(&mut self) -> &mut sqlx::QueryBuilder<sqlx::Postgres> {
-        self.statements.push(sqlx::QueryBuilder::new(""));
-        self.statements.last_mut().expect("just pushed")
-    }
-
-    async fn run(mut self, conn: &mut PgConnection) -> Result<()> {
-        for qb in &mut self.statements {
-            qb.build().execute(&mut *conn).await?;
-        }
-        Ok(())
-    }
-}
-
-async fn store_evaluation(
+pub(super) async fn store_evaluation(
     ctx: &mut WriteCtx,
     pb: &ActivePlaybook,
     loaded: Loaded,
@@ -830,7 +776,7 @@ async fn store_evaluation(
     let previous = if fresh.is_some() {
         None
     } else {
-        load_policy(&mut ctx.conn, case_id).await?
+        load_policy(ctx.conn(), case_id).await?
     };
     let entity = format!("case:{case_id}");
     let mut changed = previous.is_none();
@@ -892,7 +838,7 @@ async fn store_evaluation(
     // names the ones that are new.
     let mut tasks_added: Vec<String> = Vec::new();
     if !eval.effects.tasks.is_empty() {
-        let values = |qb: &mut sqlx::QueryBuilder<sqlx::Postgres>| {
+        let values = |qb: &mut sqlx::QueryBuilder<dialect::Db>| {
             qb.push("INSERT INTO tasks (case_id, task, rule_id, status, created_at) ");
             qb.push_values(&eval.effects.tasks, |mut b, t| {
                 b.push_bind(case_id.to_string())
@@ -912,10 +858,10 @@ async fn store_evaluation(
                 .map(|t| t.task.as_str().to_string())
                 .collect();
         } else {
-            let mut qb = sqlx::QueryBuilder::<sqlx::Postgres>::new("");
+            let mut qb = sqlx::QueryBuilder::<dialect::Db>::new("");
             values(&mut qb);
             qb.push(" RETURNING task");
-            for row in qb.build().fetch_all(&mut *ctx.conn).await? {
+            for row in qb.build().fetch_all(ctx.conn()).await? {
                 tasks_added.push(row.try_get(0)?);
             }
         }
@@ -998,7 +944,7 @@ async fn store_evaluation(
              matched = excluded.matched, level = excluded.level, evaluated_at = excluded.evaluated_at",
         );
     }
-    batch.run(&mut ctx.conn).await?;
+    batch.run(ctx.conn()).await?;
     if changed {
         let errors: Vec<&str> = eval.errors().map(|t| t.rule_id.as_str()).collect();
         ctx.event(
@@ -1049,53 +995,9 @@ pub(crate) fn intake_facts(cmd: &crate::records::IntakeCommand) -> CaseFacts {
     facts
 }
 
-/// Called by intake inside its transaction: the new case gets its evaluation and clocks
-/// before the 201 is sent, so they can never be lost. `pre` is the evaluation of
-/// [`intake_facts`], computed before the writer so that CEL does not run in the writer's
-/// serial section.
-pub(crate) async fn after_intake(
-    ctx: &mut WriteCtx,
-    cell: &PlaybookCell,
-    receipt: &crate::records::IntakeReceipt,
-    pre: PreEvaluated,
-) -> Result<()> {
-    // A reload that landed between the evaluation and this transaction: evaluate again
-    // with the playbook now in force (rare; the reload also re-queues stale cases).
-    let pb = cell.current();
-    let pre = if pre.version == pb.version {
-        pre
-    } else {
-        let eval = pb.playbook.evaluate(&pre.eval.facts);
-        let text = compact_text(&eval)?;
-        PreEvaluated {
-            eval,
-            text,
-            version: pb.version,
-            case: pre.case,
-        }
-    };
-    let pb = &*pb;
-    // The case was just written from the same command: its facts are `pre.facts`, the
-    // firm knew when the report was received, and it has no pauses, clocks or policy yet.
-    let mut case = pre.case;
-    case.id = receipt.case_id.clone();
-    case.number = receipt.case_number;
-    let loaded = Loaded {
-        first_received_ms: case.created_at_ms,
-        facts: pre.eval.facts.clone(),
-        case,
-    };
-    store_evaluation(
-        ctx,
-        pb,
-        loaded,
-        pre.eval,
-        Some(pre.text),
-        &Actor(SYSTEM.into()),
-    )
-    .await?;
-    Ok(())
-}
+// Intake stores a new case's evaluation (the `fresh` case of `store_evaluation`) in its own
+// transaction: on SQLite on the writer's direct path (`sqlite/intake_direct.rs`,
+// `after_intake`), on PostgreSQL by `postgres/mod.rs` (`after_intake`).
 
 fn blocker_refusal(blockers: &[firewatch_policy::Blocker]) -> Refusal {
     let text: Vec<&str> = blockers.iter().map(|b| b.explanation.as_str()).collect();
@@ -1124,9 +1026,9 @@ pub(crate) async fn before_transition(
     to: CaseStatus,
 ) -> Result<()> {
     if to == CaseStatus::Resolved {
-        let loaded = load_facts(&mut ctx.conn, &before.id).await?;
+        let loaded = load_facts(ctx.conn(), &before.id).await?;
         let eval = pb.playbook.evaluate(&loaded.facts);
-        let progress = load_progress(&mut ctx.conn, &before.id).await?;
+        let progress = load_progress(ctx.conn(), &before.id).await?;
         let blockers = resolution_blockers(&eval, &progress);
         if !blockers.is_empty() {
             return Err(blocker_refusal(&blockers).into());
@@ -1151,7 +1053,7 @@ pub(crate) async fn after_transition(
         let stopped = sqlx::query("UPDATE clocks SET state = 'stopped', updated_at = $1 WHERE case_id = $2 AND state IN ('running', 'paused') RETURNING name")
             .bind(ctx.now_ms)
             .bind(case_id)
-            .fetch_all(&mut *ctx.conn)
+            .fetch_all(ctx.conn())
             .await?;
         let names: Vec<String> = stopped
             .iter()
@@ -1160,7 +1062,7 @@ pub(crate) async fn after_transition(
         sqlx::query("UPDATE case_pauses SET until_ms = $1 WHERE case_id = $2 AND until_ms IS NULL")
             .bind(ctx.now_ms)
             .bind(case_id)
-            .execute(&mut *ctx.conn)
+            .execute(ctx.conn())
             .await?;
         if !names.is_empty() {
             ctx.event(
@@ -1180,14 +1082,14 @@ pub(crate) async fn after_transition(
         sqlx::query("INSERT INTO case_pauses (case_id, from_ms) VALUES ($1, $2)")
             .bind(case_id)
             .bind(ctx.now_ms)
-            .execute(&mut *ctx.conn)
+            .execute(ctx.conn())
             .await?;
     }
     if leaving {
         sqlx::query("UPDATE case_pauses SET until_ms = $1 WHERE case_id = $2 AND until_ms IS NULL")
             .bind(ctx.now_ms)
             .bind(case_id)
-            .execute(&mut *ctx.conn)
+            .execute(ctx.conn())
             .await?;
     }
     if entering || leaving {
@@ -1225,7 +1127,7 @@ fn open_case(case: &CaseRecord) -> Result<()> {
 
 // ------------------------------------------------------------------------------ the trait
 
-impl PgStore {
+impl Backend {
     fn pb(&self) -> Arc<ActivePlaybook> {
         self.playbook.current()
     }
@@ -1234,7 +1136,7 @@ impl PgStore {
     /// the active one.
     async fn queue_stale_cases(&self) -> Result<()> {
         let version = self.pb().version;
-        self.write(move |ctx| {
+        self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move {
                 sqlx::query("INSERT INTO jobs (event_id, kind, case_id, target, payload, state, attempts, run_at, created_at, updated_at)
                              SELECT 'evaluate:' || c.id || ':v' || $1, 'evaluate', c.id, '', '{}', 'pending', 0, $2, $2, $2
@@ -1243,7 +1145,7 @@ impl PgStore {
                              ON CONFLICT (event_id) DO NOTHING")
                     .bind(version)
                     .bind(ctx.now_ms)
-                    .execute(&mut *ctx.conn)
+                    .execute(ctx.conn())
                     .await?;
                 Ok(())
             })
@@ -1264,7 +1166,7 @@ impl PgStore {
 }
 
 #[async_trait]
-impl PlaybookStore for PgStore {
+impl PlaybookStore for Backend {
     fn active_playbook(&self) -> Arc<ActivePlaybook> {
         self.pb()
     }
@@ -1286,10 +1188,10 @@ impl PlaybookStore for PgStore {
         let rules = playbook.rules().len();
         let playbook = Arc::new(playbook);
         let active = self
-            .write(move |ctx| {
+            .write(move |ctx: &mut WriteCtx| {
                 Box::pin(async move {
                     let version: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) + 1 FROM playbooks")
-                        .fetch_one(&mut *ctx.conn)
+                        .fetch_one(ctx.conn())
                         .await?
                         .try_get(0)?;
                     sqlx::query("INSERT INTO playbooks (version, source_name, name, revision, text, sha256, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
@@ -1301,14 +1203,14 @@ impl PlaybookStore for PgStore {
                         .bind(&sha)
                         .bind(&actor.0)
                         .bind(ctx.now_ms)
-                        .execute(&mut *ctx.conn)
+                        .execute(ctx.conn())
                         .await?;
                     let queued = sqlx::query("INSERT INTO jobs (event_id, kind, case_id, target, payload, state, attempts, run_at, created_at, updated_at)
                                  SELECT 'evaluate:' || id || ':v' || $1, 'evaluate', id, '', '{}', 'pending', 0, $2, $2, $2 FROM cases WHERE status NOT IN ('resolved', 'closed')
                                  ON CONFLICT (event_id) DO NOTHING")
                         .bind(version)
                         .bind(ctx.now_ms)
-                        .execute(&mut *ctx.conn)
+                        .execute(ctx.conn())
                         .await?
                         .rows_affected();
                     ctx.event(&actor, "playbook.loaded", "playbook", None, Some(json!({
@@ -1366,7 +1268,7 @@ impl PlaybookStore for PgStore {
 
     async fn evaluate_case(&self, case_id: &str, actor: &Actor) -> Result<CasePolicyRecord> {
         let (pb, case_id, actor) = (self.pb(), case_id.to_string(), actor.clone());
-        self.write(move |ctx| {
+        self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move { Ok(apply_evaluation(ctx, &pb, &case_id, &actor).await?.1) })
         })
         .await
@@ -1380,15 +1282,15 @@ impl PlaybookStore for PgStore {
             return Ok(0);
         }
         let pb = self.pb();
-        self.write(move |ctx| {
+        self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move {
-                let rows = sqlx::query("UPDATE jobs SET state = 'done', attempts = attempts + 1, updated_at = $1
-                    WHERE id IN (SELECT id FROM jobs WHERE kind = 'evaluate' AND state = 'pending' AND run_at <= $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)
-                      AND state = 'pending'
-                    RETURNING case_id")
+                let rows = sqlx::query(concat!("UPDATE jobs SET state = 'done', attempts = attempts + 1, updated_at = $1
+                    WHERE id IN (SELECT id FROM jobs WHERE kind = 'evaluate' AND state = 'pending' AND run_at <= $1 ORDER BY id LIMIT $2", dialect::skip_locked!(), ")",
+                    dialect::claim_recheck!("state = 'pending'"), "
+                    RETURNING case_id"))
                     .bind(ctx.now_ms)
                     .bind(i64::from(limit))
-                    .fetch_all(&mut *ctx.conn)
+                    .fetch_all(ctx.conn())
                     .await?;
                 let actor = Actor(SYSTEM.into());
                 let mut n = 0;
@@ -1437,10 +1339,10 @@ impl PlaybookStore for PgStore {
         actor: &Actor,
     ) -> Result<ProposeOutcome> {
         let (pb, case_id, actor) = (self.pb(), case_id.to_string(), actor.clone());
-        self.write(move |ctx| {
+        self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move {
                 let (eval, _) = apply_evaluation(ctx, &pb, &case_id, &Actor(SYSTEM.into())).await?;
-                let case = load_case(&mut ctx.conn, &case_id).await?;
+                let case = load_case(ctx.conn(), &case_id).await?;
                 open_case(&case)?;
                 let proposal = RemedyProposal {
                     kind: remedy.kind,
@@ -1473,7 +1375,7 @@ impl PlaybookStore for PgStore {
                     .bind(serde_json::to_string(&needed).map_err(corrupt)?)
                     .bind(&actor.0)
                     .bind(ctx.now_ms)
-                    .execute(&mut *ctx.conn)
+                    .execute(ctx.conn())
                     .await?;
                 let kind = if status == RemedyStatus::Refused { "remedy.refused_by_policy" } else { "remedy.proposed" };
                 ctx.event(&actor, kind, &format!("case:{case_id}"), None, Some(json!({
@@ -1481,7 +1383,7 @@ impl PlaybookStore for PgStore {
                     "amount": remedy.amount, "status": status, "decision": decision_json,
                 })))
                 .await?;
-                let record = load_remedy(&mut ctx.conn, &id)
+                let record = load_remedy(ctx.conn(), &id)
                     .await?
                     .ok_or_else(|| StoreError::NotFound(format!("remedy {id}")))?;
                 Ok(match decision {
@@ -1507,9 +1409,9 @@ impl PlaybookStore for PgStore {
         actor: &Actor,
     ) -> Result<RemedyRecord> {
         let (pb, remedy_id, actor) = (self.pb(), remedy_id.to_string(), actor.clone());
-        self.write(move |ctx| {
+        self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move {
-                let remedy = load_remedy(&mut ctx.conn, &remedy_id)
+                let remedy = load_remedy(ctx.conn(), &remedy_id)
                     .await?
                     .ok_or_else(|| StoreError::NotFound(format!("remedy {remedy_id}")))?;
                 let (eval, _) = apply_evaluation(ctx, &pb, &remedy.case_id, &Actor(SYSTEM.into())).await?;
@@ -1533,7 +1435,7 @@ impl PlaybookStore for PgStore {
                             .bind(serde_json::to_string(&needed).map_err(corrupt)?)
                             .bind(ctx.now_ms)
                             .bind(&remedy_id)
-                            .execute(&mut *ctx.conn)
+                            .execute(ctx.conn())
                             .await?;
                         ctx.event(&actor, "remedy.approved", &entity,
                             Some(json!({"remedy_id": remedy_id, "status": remedy.status, "approvals_needed": remedy.approvals_needed})),
@@ -1559,7 +1461,7 @@ impl PlaybookStore for PgStore {
                         sqlx::query("UPDATE remedies SET status = 'approved', updated_at = $1 WHERE id = $2")
                             .bind(ctx.now_ms)
                             .bind(&remedy_id)
-                            .execute(&mut *ctx.conn)
+                            .execute(ctx.conn())
                             .await?;
                         ctx.event(&actor, "remedy.exception_approved", &entity,
                             Some(json!({"remedy_id": remedy_id, "status": remedy.status})),
@@ -1573,7 +1475,7 @@ impl PlaybookStore for PgStore {
                         )));
                     }
                 }
-                load_remedy(&mut ctx.conn, &remedy_id)
+                load_remedy(ctx.conn(), &remedy_id)
                     .await?
                     .ok_or_else(|| StoreError::NotFound(format!("remedy {remedy_id}")))
             })
@@ -1589,9 +1491,9 @@ impl PlaybookStore for PgStore {
         actor: &Actor,
     ) -> Result<RemedyRecord> {
         let (remedy_id, actor) = (remedy_id.to_string(), actor.clone());
-        self.write(move |ctx| {
+        self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move {
-                let remedy = load_remedy(&mut ctx.conn, &remedy_id)
+                let remedy = load_remedy(ctx.conn(), &remedy_id)
                     .await?
                     .ok_or_else(|| StoreError::NotFound(format!("remedy {remedy_id}")))?;
                 let prole = policy_role(role)?;
@@ -1612,13 +1514,13 @@ impl PlaybookStore for PgStore {
                 sqlx::query("UPDATE remedies SET status = 'refused', updated_at = $1 WHERE id = $2")
                     .bind(ctx.now_ms)
                     .bind(&remedy_id)
-                    .execute(&mut *ctx.conn)
+                    .execute(ctx.conn())
                     .await?;
                 ctx.event(&actor, "remedy.rejected", &format!("case:{}", remedy.case_id),
                     Some(json!({"remedy_id": remedy_id, "status": remedy.status})),
                     Some(json!({"remedy_id": remedy_id, "status": "refused", "role": prole, "reason": reason})))
                     .await?;
-                load_remedy(&mut ctx.conn, &remedy_id)
+                load_remedy(ctx.conn(), &remedy_id)
                     .await?
                     .ok_or_else(|| StoreError::NotFound(format!("remedy {remedy_id}")))
             })
@@ -1633,9 +1535,9 @@ impl PlaybookStore for PgStore {
         actor: &Actor,
     ) -> Result<RemedyRecord> {
         let (remedy_id, actor) = (remedy_id.to_string(), actor.clone());
-        self.write(move |ctx| {
+        self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move {
-                let remedy = load_remedy(&mut ctx.conn, &remedy_id)
+                let remedy = load_remedy(ctx.conn(), &remedy_id)
                     .await?
                     .ok_or_else(|| StoreError::NotFound(format!("remedy {remedy_id}")))?;
                 if !remedy.status.allowed_next().contains(&to) {
@@ -1660,7 +1562,7 @@ impl PlaybookStore for PgStore {
                     .bind(to.as_str())
                     .bind(ctx.now_ms)
                     .bind(&remedy_id)
-                    .execute(&mut *ctx.conn)
+                    .execute(ctx.conn())
                     .await?;
                 ctx.event(
                     &actor,
@@ -1670,7 +1572,7 @@ impl PlaybookStore for PgStore {
                     Some(json!({"remedy_id": remedy_id, "status": to})),
                 )
                 .await?;
-                load_remedy(&mut ctx.conn, &remedy_id)
+                load_remedy(ctx.conn(), &remedy_id)
                     .await?
                     .ok_or_else(|| StoreError::NotFound(format!("remedy {remedy_id}")))
             })
@@ -1691,7 +1593,7 @@ impl PlaybookStore for PgStore {
         actor: &Actor,
     ) -> Result<EscalationRecord> {
         let (pb, case_id, actor) = (self.pb(), case_id.to_string(), actor.clone());
-        self.write(move |ctx| {
+        self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move {
                 let (_, policy) =
                     apply_evaluation(ctx, &pb, &case_id, &Actor(SYSTEM.into())).await?;
@@ -1724,11 +1626,11 @@ impl PlaybookStore for PgStore {
         actor: &Actor,
     ) -> Result<TaskRecord> {
         let (case_id, actor) = (case_id.to_string(), actor.clone());
-        self.write(move |ctx| {
+        self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move {
-                let case = load_case(&mut ctx.conn, &case_id).await?;
+                let case = load_case(ctx.conn(), &case_id).await?;
                 open_case(&case)?;
-                let existing = load_tasks(&mut ctx.conn, &case_id).await?.into_iter().find(|t| t.task == task.as_str());
+                let existing = load_tasks(ctx.conn(), &case_id).await?.into_iter().find(|t| t.task == task.as_str());
                 if let Some(t) = &existing
                     && t.status == "done"
                 {
@@ -1741,13 +1643,13 @@ impl PlaybookStore for PgStore {
                     .bind(&note)
                     .bind(&actor.0)
                     .bind(ctx.now_ms)
-                    .execute(&mut *ctx.conn)
+                    .execute(ctx.conn())
                     .await?;
                 ctx.event(&actor, "task.completed", &format!("case:{case_id}"),
                     Some(json!({"task": task, "status": existing.as_ref().map(|t| t.status.clone())})),
                     Some(json!({"task": task, "status": "done", "note": note})))
                     .await?;
-                load_tasks(&mut ctx.conn, &case_id)
+                load_tasks(ctx.conn(), &case_id)
                     .await?
                     .into_iter()
                     .find(|t| t.task == task.as_str())
@@ -1764,9 +1666,9 @@ impl PlaybookStore for PgStore {
         actor: &Actor,
     ) -> Result<CustodyRecord> {
         let (case_id, actor) = (case_id.to_string(), actor.clone());
-        self.write(move |ctx| {
+        self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move {
-                load_case(&mut ctx.conn, &case_id).await?;
+                load_case(ctx.conn(), &case_id).await?;
                 let id: i64 = sqlx::query("INSERT INTO custody (case_id, holder, location, at, note, recorded_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")
                     .bind(&case_id)
                     .bind(&entry.holder)
@@ -1775,7 +1677,7 @@ impl PlaybookStore for PgStore {
                     .bind(&entry.note)
                     .bind(&actor.0)
                     .bind(ctx.now_ms)
-                    .fetch_one(&mut *ctx.conn)
+                    .fetch_one(ctx.conn())
                     .await?
                     .try_get(0)?;
                 ctx.event(&actor, "custody.recorded", &format!("case:{case_id}"), None, Some(json!({
@@ -1805,18 +1707,21 @@ impl PlaybookStore for PgStore {
             return Ok(Vec::new());
         }
         let pb = self.pb();
-        self.write(move |ctx| {
+        self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move {
-                // The claim: FOR UPDATE SKIP LOCKED skips clocks another node is firing, and
-                // the outer `state = 'running'` is re-checked on the committed row, so each
-                // breach fires on exactly one node.
-                let claimed = sqlx::query("UPDATE clocks SET state = 'breached', breached_at = $1, updated_at = $1
-                    WHERE id IN (SELECT id FROM clocks WHERE state = 'running' AND deadline IS NOT NULL AND deadline <= $1 ORDER BY deadline LIMIT $2 FOR UPDATE SKIP LOCKED)
-                      AND state = 'running'
-                    RETURNING case_id, name, kind, deadline, rule_id, reference")
+                // The claim: one conditional UPDATE. Only rows still `running` flip to
+                // `breached`, so a second worker (or a restarted one) finds nothing to fire:
+                // on SQLite inside the writer's IMMEDIATE transaction; on PostgreSQL the
+                // subquery skips clocks another node is firing (FOR UPDATE SKIP LOCKED) and
+                // `claim_recheck!` re-checks `state = 'running'` on the committed row, so
+                // each breach fires on exactly one node.
+                let claimed = sqlx::query(concat!("UPDATE clocks SET state = 'breached', breached_at = $1, updated_at = $1
+                    WHERE id IN (SELECT id FROM clocks WHERE state = 'running' AND deadline IS NOT NULL AND deadline <= $1 ORDER BY deadline LIMIT $2", dialect::skip_locked!(), ")",
+                    dialect::claim_recheck!("state = 'running'"), "
+                    RETURNING case_id, name, kind, deadline, rule_id, reference"))
                     .bind(ctx.now_ms)
                     .bind(i64::from(limit))
-                    .fetch_all(&mut *ctx.conn)
+                    .fetch_all(ctx.conn())
                     .await?;
                 let actor = Actor(SCHEDULER.into());
                 let mut out = Vec::with_capacity(claimed.len());
@@ -1827,7 +1732,7 @@ impl PlaybookStore for PgStore {
                     let deadline: i64 = row.try_get("deadline")?;
                     let reference: Option<String> = row.try_get("reference")?;
                     let (eval, policy) = apply_evaluation(ctx, &pb, &case_id, &Actor(SYSTEM.into())).await?;
-                    let case = load_case(&mut ctx.conn, &case_id).await?;
+                    let case = load_case(ctx.conn(), &case_id).await?;
                     let current = Level::parse(&policy.level).unwrap_or(Level::Agent);
                     let escalated = match next_level(current) {
                         Some(to) => {
@@ -1852,7 +1757,7 @@ impl PlaybookStore for PgStore {
                     }
                     let mut batch = Batch::new();
                     push_jobs(&mut batch, ctx.now_ms, &case_id, rows);
-                    batch.run(&mut ctx.conn).await?;
+                    batch.run(ctx.conn()).await?;
                     ctx.event(&actor, "clock.breached", &format!("case:{case_id}"), Some(json!({"clock": name, "state": "running"})), Some(json!({
                         "clock": name, "state": "breached", "kind": kind, "deadline_ms": deadline,
                         "escalated": escalated, "notifications": notified,
@@ -1880,19 +1785,19 @@ impl PlaybookStore for PgStore {
             return Ok(Vec::new());
         }
         let worker = worker.to_string();
-        self.write(move |ctx| {
+        self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move {
                 // Due pending jobs, and running ones whose lease expired (a worker died
                 // mid-delivery: at-least-once, receivers dedupe on the event id).
                 let rows = sqlx::query(concat!("UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_until = $1, updated_at = $2
                     WHERE id IN (SELECT id FROM jobs WHERE kind IN ('webhook', 'email')
                                    AND ((state = 'pending' AND run_at <= $2) OR (state = 'running' AND locked_until <= $2))
-                                 ORDER BY run_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
+                                 ORDER BY run_at, id LIMIT $3", dialect::skip_locked!(), ")
                     RETURNING ", job_cols!()))
                     .bind(ctx.now_ms + lease_ms)
                     .bind(ctx.now_ms)
                     .bind(i64::from(limit))
-                    .fetch_all(&mut *ctx.conn)
+                    .fetch_all(ctx.conn())
                     .await?;
                 let jobs: Vec<JobRecord> = rows.iter().map(job_from_row).collect::<Result<_>>()?;
                 if !jobs.is_empty() {
@@ -1908,11 +1813,11 @@ impl PlaybookStore for PgStore {
     }
 
     async fn finish_job(&self, id: i64, outcome: JobOutcome) -> Result<()> {
-        self.write(move |ctx| {
+        self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move {
                 let row = sqlx::query(concat!("SELECT ", job_cols!(), " FROM jobs WHERE id = $1"))
                     .bind(id)
-                    .fetch_optional(&mut *ctx.conn)
+                    .fetch_optional(ctx.conn())
                     .await?
                     .ok_or_else(|| StoreError::NotFound(format!("job {id}")))?;
                 let job = job_from_row(&row)?;
@@ -1927,7 +1832,7 @@ impl PlaybookStore for PgStore {
                     .bind(&error)
                     .bind(ctx.now_ms)
                     .bind(id)
-                    .execute(&mut *ctx.conn)
+                    .execute(ctx.conn())
                     .await?;
                 let entity = job.case_id.as_ref().map(|c| format!("case:{c}")).unwrap_or_else(|| "outbox".into());
                 ctx.event(&Actor(SCHEDULER.into()), kind, &entity, Some(json!({"job_id": id, "state": job.state})), Some(json!({
@@ -1953,11 +1858,11 @@ impl PlaybookStore for PgStore {
 
     async fn retry_job(&self, id: i64, actor: &Actor) -> Result<JobRecord> {
         let actor = actor.clone();
-        self.write(move |ctx| {
+        self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move {
                 let row = sqlx::query(concat!("SELECT ", job_cols!(), " FROM jobs WHERE id = $1 AND kind IN ('webhook', 'email')"))
                     .bind(id)
-                    .fetch_optional(&mut *ctx.conn)
+                    .fetch_optional(ctx.conn())
                     .await?
                     .ok_or_else(|| StoreError::NotFound(format!("notification job {id}")))?;
                 let job = job_from_row(&row)?;
@@ -1967,7 +1872,7 @@ impl PlaybookStore for PgStore {
                 sqlx::query("UPDATE jobs SET state = 'pending', attempts = 0, run_at = $1, locked_until = NULL, updated_at = $1 WHERE id = $2")
                     .bind(ctx.now_ms)
                     .bind(id)
-                    .execute(&mut *ctx.conn)
+                    .execute(ctx.conn())
                     .await?;
                 let entity = job.case_id.as_ref().map(|c| format!("case:{c}")).unwrap_or_else(|| "outbox".into());
                 ctx.event(&actor, "notification.retried", &entity, Some(json!({"job_id": id, "state": "dead", "attempts": job.attempts})),
@@ -1975,7 +1880,7 @@ impl PlaybookStore for PgStore {
                     .await?;
                 let row = sqlx::query(concat!("SELECT ", job_cols!(), " FROM jobs WHERE id = $1"))
                     .bind(id)
-                    .fetch_one(&mut *ctx.conn)
+                    .fetch_one(ctx.conn())
                     .await?;
                 job_from_row(&row)
             })
@@ -2004,7 +1909,7 @@ async fn insert_approval(
         .bind(rule_id)
         .bind(reason)
         .bind(ctx.now_ms)
-        .execute(&mut *ctx.conn)
+        .execute(ctx.conn())
         .await?;
     Ok(())
 }
@@ -2021,7 +1926,7 @@ async fn escalate_in_tx(
     sqlx::query("UPDATE case_policy SET level = $1 WHERE case_id = $2")
         .bind(to.as_str())
         .bind(case_id)
-        .execute(&mut *ctx.conn)
+        .execute(ctx.conn())
         .await?;
     let id: i64 = sqlx::query("INSERT INTO escalations (case_id, from_level, level, reason, cause, actor, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")
         .bind(case_id)
@@ -2031,7 +1936,7 @@ async fn escalate_in_tx(
         .bind(cause)
         .bind(&actor.0)
         .bind(ctx.now_ms)
-        .fetch_one(&mut *ctx.conn)
+        .fetch_one(ctx.conn())
         .await?
         .try_get(0)?;
     ctx.event(
@@ -2052,4 +1957,52 @@ async fn escalate_in_tx(
         actor: actor.0.clone(),
         created_at_ms: ctx.now_ms,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn potential_hazards_come_from_the_triage_json_without_duplicates() {
+        let mut v = Vec::new();
+        potential_hazards(
+            r#"{"hazards": [
+                {"code": "thermal.fire", "modality": "potential"},
+                {"code": "thermal.smoke", "modality": "occurred"},
+                {"code": "thermal.fire", "modality": "potential"},
+                {"code": "no.such", "modality": "potential"}]}"#,
+            &mut v,
+        );
+        assert_eq!(v, [HazardCode::ThermalFire]);
+        potential_hazards("not json", &mut v);
+        assert_eq!(v.len(), 1);
+    }
+
+    #[test]
+    fn the_stored_evaluation_keeps_the_trace_and_names_calendars() {
+        let pb = Playbook::default_playbook();
+        let mut facts = CaseFacts::new(firewatch_domain::Severity::S1);
+        facts.market = "FR".into();
+        let eval = pb.evaluate(&facts);
+        let text = compact_text(&eval).unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["trace"].as_array().unwrap().len(), pb.rules().len());
+        assert!(v.get("matched").is_none());
+        let clocks = v["effects"]["clocks"].as_array().unwrap();
+        assert!(!clocks.is_empty());
+        assert!(
+            clocks.iter().all(|c| c["calendar"].is_string()),
+            "{clocks:?}"
+        );
+        assert_eq!(v["effects"]["team"], "product-safety");
+        // Smaller than the full evaluation, which embeds calendars and per-rule effects.
+        let full = serde_json::to_string(&eval).unwrap();
+        assert!(
+            text.len() * 2 < full.len(),
+            "{} vs {}",
+            text.len(),
+            full.len()
+        );
+    }
 }

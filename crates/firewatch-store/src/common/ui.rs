@@ -1,6 +1,9 @@
 //! The web UI's tables (migration 0006): sessions, login attempts, the queue order.
+//! Shared by both backends (docs/postgres.md, "One source"); the queue's index hints are dialect items.
 
-use super::{SqliteStore, case_from_row, user_from_row};
+use super::WriteCtx;
+use super::dialect::{self, Backend};
+use super::store::{case_from_row, user_from_row};
 use crate::records::{CaseFilter, UserRecord};
 use crate::ui::*;
 use crate::{Actor, Result, StoreError};
@@ -12,13 +15,13 @@ use sqlx::Row;
 const NO_DEADLINE: i64 = 9_007_199_254_740_991;
 
 #[async_trait]
-impl UiStore for SqliteStore {
+impl UiStore for Backend {
     async fn create_session(&self, s: NewSession) -> Result<()> {
-        self.write(move |ctx| {
+        self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move {
                 let user = sqlx::query("SELECT disabled FROM users WHERE name = $1")
                     .bind(&s.user)
-                    .fetch_optional(&mut ctx.conn)
+                    .fetch_optional(ctx.conn())
                     .await?;
                 match user {
                     None => return Err(StoreError::NotFound(format!("user {}", s.user))),
@@ -34,7 +37,7 @@ impl UiStore for SqliteStore {
                     .bind(&s.lang)
                     .bind(&s.address)
                     .bind(ctx.now_ms)
-                    .execute(&mut ctx.conn)
+                    .execute(ctx.conn())
                     .await?;
                 // The event names the session by a prefix of its hash only.
                 ctx.event(
@@ -72,13 +75,13 @@ impl UiStore for SqliteStore {
 
     async fn touch_session(&self, id_hash: &str, lang: Option<String>) -> Result<()> {
         let id_hash = id_hash.to_string();
-        self.write(move |ctx| {
+        self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move {
                 sqlx::query("UPDATE ui_sessions SET last_seen_at = $1, lang = COALESCE($2, lang) WHERE id_hash = $3 AND ended_at IS NULL")
                     .bind(ctx.now_ms)
                     .bind(&lang)
                     .bind(&id_hash)
-                    .execute(&mut ctx.conn)
+                    .execute(ctx.conn())
                     .await?;
                 Ok(())
             })
@@ -88,12 +91,12 @@ impl UiStore for SqliteStore {
 
     async fn end_session(&self, id_hash: &str, reason: &str, actor: &Actor) -> Result<()> {
         let (id_hash, reason, actor) = (id_hash.to_string(), reason.to_string(), actor.clone());
-        self.write(move |ctx| {
+        self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move {
                 let row = sqlx::query("UPDATE ui_sessions SET ended_at = $1 WHERE id_hash = $2 AND ended_at IS NULL RETURNING user_name")
                     .bind(ctx.now_ms)
                     .bind(&id_hash)
-                    .fetch_optional(&mut ctx.conn)
+                    .fetch_optional(ctx.conn())
                     .await?;
                 if let Some(row) = row {
                     let user: String = row.try_get(0)?;
@@ -114,14 +117,14 @@ impl UiStore for SqliteStore {
 
     async fn record_login(&self, user: &str, address: &str, ok: bool) -> Result<()> {
         let (user, address) = (user.to_string(), address.to_string());
-        self.write(move |ctx| {
+        self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move {
                 sqlx::query("INSERT INTO login_attempts (user_name, address, ok, at) VALUES ($1, $2, $3, $4)")
                     .bind(&user)
                     .bind(&address)
                     .bind(ok as i64)
                     .bind(ctx.now_ms)
-                    .execute(&mut ctx.conn)
+                    .execute(ctx.conn())
                     .await?;
                 let kind = if ok { "auth.login" } else { "auth.login_failed" };
                 ctx.event(
@@ -164,7 +167,7 @@ impl UiStore for SqliteStore {
 
     async fn audit_lockout(&self, user: &str, address: &str, scope: &str) -> Result<()> {
         let (user, address, scope) = (user.to_string(), address.to_string(), scope.to_string());
-        self.write(move |ctx| {
+        self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move {
                 ctx.event(
                     &Actor(format!("login:{address}")),
@@ -183,22 +186,23 @@ impl UiStore for SqliteStore {
     async fn queue(&self, f: &CaseFilter) -> Result<Vec<QueueRow>> {
         // Without an assignee: one scan of case_queue_order_idx in queue order, the other
         // filters residual. With one: that agent's cases by cases_assignee_idx, then sorted
-        // (an agent has few cases; scanning the whole queue for them would not be).
-        const BY_QUEUE: &str = "SELECT c.id, c.number, c.status, c.severity, c.hazards, c.title, c.assignee, c.country, c.channel, c.product_brand, c.product_model, c.reporter_handle, c.created_at, c.updated_at, q.next_deadline
-             FROM case_queue q INDEXED BY case_queue_order_idx JOIN cases c ON c.id = q.case_id
+        // (an agent has few cases; scanning the whole queue for them would not be). SQLite
+        // is told the index (`INDEXED BY`); PostgreSQL's planner picks it itself.
+        const BY_QUEUE: &str = concat!("SELECT c.id, c.number, c.status, c.severity, c.hazards, c.title, c.assignee, c.country, c.channel, c.product_brand, c.product_model, c.reporter_handle, c.created_at, c.updated_at, q.next_deadline
+             FROM case_queue q ", dialect::queue_order_index!(), " JOIN cases c ON c.id = q.case_id
              WHERE ($1 = 0 OR q.open = 1)
                AND ($2 IS NULL OR q.severity = $2)
                AND ($3 IS NULL OR c.status = $3)
              ORDER BY q.severity, q.next_deadline, q.created_at
-             LIMIT $4 OFFSET $5";
-        const BY_ASSIGNEE: &str = "SELECT c.id, c.number, c.status, c.severity, c.hazards, c.title, c.assignee, c.country, c.channel, c.product_brand, c.product_model, c.reporter_handle, c.created_at, c.updated_at, q.next_deadline
-             FROM cases c INDEXED BY cases_assignee_idx JOIN case_queue q ON q.case_id = c.id
+             LIMIT $4 OFFSET $5");
+        const BY_ASSIGNEE: &str = concat!("SELECT c.id, c.number, c.status, c.severity, c.hazards, c.title, c.assignee, c.country, c.channel, c.product_brand, c.product_model, c.reporter_handle, c.created_at, c.updated_at, q.next_deadline
+             FROM cases c ", dialect::cases_assignee_index!(), " JOIN case_queue q ON q.case_id = c.id
              WHERE c.assignee = $6
                AND ($1 = 0 OR q.open = 1)
                AND ($2 IS NULL OR q.severity = $2)
                AND ($3 IS NULL OR c.status = $3)
              ORDER BY q.severity, q.next_deadline, q.created_at
-             LIMIT $4 OFFSET $5";
+             LIMIT $4 OFFSET $5");
         let sql = if f.assignee.is_some() {
             BY_ASSIGNEE
         } else {
@@ -236,12 +240,12 @@ impl UiStore for SqliteStore {
 
     async fn set_password(&self, user: &str, password_hash: String, actor: &Actor) -> Result<()> {
         let (user, actor) = (user.to_string(), actor.clone());
-        self.write(move |ctx| {
+        self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move {
                 let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE name = $2")
                     .bind(&password_hash)
                     .bind(&user)
-                    .execute(&mut ctx.conn)
+                    .execute(ctx.conn())
                     .await?;
                 if done.rows_affected() == 0 {
                     return Err(StoreError::NotFound(format!("user {user}")));
@@ -249,7 +253,7 @@ impl UiStore for SqliteStore {
                 let ended = sqlx::query("UPDATE ui_sessions SET ended_at = $1 WHERE user_name = $2 AND ended_at IS NULL")
                     .bind(ctx.now_ms)
                     .bind(&user)
-                    .execute(&mut ctx.conn)
+                    .execute(ctx.conn())
                     .await?
                     .rows_affected();
                 ctx.event(

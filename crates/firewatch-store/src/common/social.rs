@@ -1,14 +1,15 @@
 //! The social watch's storage: one transaction per pipeline batch (mentions linked to cases,
 //! engagement deduplicated by id, forecasts, the connector's cursor), and the once-per-mention
-//! escalation.
+//! escalation. Shared by both backends (docs/postgres.md, "One source for both backends");
+//! dialect items: case-insensitive comparison, the hazard lookup in a mention's JSON.
 
-use super::{PgStore, WriteCtx, intake_in_tx};
+use super::dialect::{self, Backend, DbRow};
+use super::{WriteCtx, intake_in_tx};
 use crate::records::{IntakeOutcome, ReceiptHazard};
 use crate::social::*;
 use crate::{Actor, Result, StoreError};
 use serde_json::json;
 use sqlx::Row;
-use sqlx::postgres::PgRow;
 
 /// Stored for an infinite (supercritical) forecast, so `min_forecast` filters keep it.
 const INFINITE: f64 = 1e308;
@@ -34,7 +35,7 @@ async fn link_case(
              ORDER BY created_at DESC LIMIT 1",
         )
         .bind(&handle)
-        .fetch_optional(&mut *ctx.conn)
+        .fetch_optional(ctx.conn())
         .await?;
         if let Some(row) = row {
             return Ok(Some((row.try_get(0)?, LinkReason::ReporterHandle)));
@@ -42,16 +43,20 @@ async fn link_case(
     }
     // 2. An open case with the same product and hazard and similar text, within the window.
     let since = m.created_at_us / 1000 - policy.window_ms;
-    let rows = sqlx::query(
+    let rows = sqlx::query(concat!(
         "SELECT id, hazards, title FROM cases
-         WHERE lower(product_brand) = lower($1) AND lower(product_model) = lower($2)
+         WHERE ",
+        dialect::eq_nocase!("product_brand", "$1"),
+        " AND ",
+        dialect::eq_nocase!("product_model", "$2"),
+        "
            AND status NOT IN ('resolved', 'closed') AND created_at >= $3
-         ORDER BY created_at DESC LIMIT 50",
-    )
+         ORDER BY created_at DESC LIMIT 50"
+    ))
     .bind(&m.product.0)
     .bind(&m.product.1)
     .bind(since)
-    .fetch_all(&mut *ctx.conn)
+    .fetch_all(ctx.conn())
     .await?;
     let mine = tokens(&m.text);
     let mut best: Option<(f64, String)> = None;
@@ -67,7 +72,7 @@ async fn link_case(
              UNION ALL SELECT text, hazards FROM mentions WHERE case_id = $1 LIMIT 200",
         )
         .bind(&id)
-        .fetch_all(&mut *ctx.conn)
+        .fetch_all(ctx.conn())
         .await?;
         let mut sim: f64 = 0.0;
         for t in &texts {
@@ -97,7 +102,7 @@ async fn insert_mention(
 ) -> Result<Option<MentionLink>> {
     let known = sqlx::query("SELECT 1 FROM mentions WHERE post_id = $1")
         .bind(&m.post_id)
-        .fetch_optional(&mut *ctx.conn)
+        .fetch_optional(ctx.conn())
         .await?;
     if known.is_some() {
         return Ok(None);
@@ -137,12 +142,12 @@ async fn insert_mention(
     .bind(reason.as_str())
     .bind(ctx.now_ms)
     .bind(&m.native_id)
-    .execute(&mut *ctx.conn)
+    .execute(ctx.conn())
     .await?;
     sqlx::query("UPDATE cases SET updated_at = $1 WHERE id = $2")
         .bind(ctx.now_ms)
         .bind(&case_id)
-        .execute(&mut *ctx.conn)
+        .execute(ctx.conn())
         .await?;
     // The post's text stays in the mentions row; the event records the facts.
     ctx.event(
@@ -175,7 +180,7 @@ async fn save_checkpoint(ctx: &mut WriteCtx, cp: &ConnectorCheckpoint) -> Result
     .bind(cp.last_event_ms)
     .bind(cp.events)
     .bind(ctx.now_ms)
-    .execute(&mut *ctx.conn)
+    .execute(ctx.conn())
     .await?;
     Ok(())
 }
@@ -201,7 +206,7 @@ async fn ingest_in_tx(ctx: &mut WriteCtx, batch: SocialBatch) -> Result<SocialOu
         .bind(e.followers)
         .bind(e.at_us)
         .bind(e.amount)
-        .execute(&mut *ctx.conn)
+        .execute(ctx.conn())
         .await?
         .rows_affected();
         if done > 0 {
@@ -213,7 +218,7 @@ async fn ingest_in_tx(ctx: &mut WriteCtx, batch: SocialBatch) -> Result<SocialOu
         sqlx::query("UPDATE mentions SET engagements = engagements + $1 WHERE post_id = $2")
             .bind(n)
             .bind(post)
-            .execute(&mut *ctx.conn)
+            .execute(ctx.conn())
             .await?;
     }
     for f in &batch.forecasts {
@@ -226,7 +231,7 @@ async fn ingest_in_tx(ctx: &mut WriteCtx, batch: SocialBatch) -> Result<SocialOu
         .bind(f.forecast.p_exceed)
         .bind(ctx.now_ms)
         .bind(&f.post_id)
-        .execute(&mut *ctx.conn)
+        .execute(ctx.conn())
         .await?;
     }
     if let Some(cp) = &batch.checkpoint {
@@ -256,7 +261,7 @@ async fn ingest_in_tx(ctx: &mut WriteCtx, batch: SocialBatch) -> Result<SocialOu
     Ok(out)
 }
 
-fn mention_from_row(row: &PgRow) -> Result<MentionRecord> {
+fn mention_from_row(row: &DbRow) -> Result<MentionRecord> {
     let hazards: String = row.try_get("hazards")?;
     let hazards: Vec<ReceiptHazard> =
         serde_json::from_str(&hazards).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -299,9 +304,9 @@ fn mention_from_row(row: &PgRow) -> Result<MentionRecord> {
     })
 }
 
-impl PgStore {
+impl Backend {
     pub(crate) async fn social_ingest_batch(&self, batch: SocialBatch) -> Result<SocialOutcome> {
-        self.write(move |ctx| Box::pin(ingest_in_tx(ctx, batch)))
+        self.write(move |ctx: &mut WriteCtx| Box::pin(ingest_in_tx(ctx, batch)))
             .await
     }
 
@@ -313,7 +318,7 @@ impl PgStore {
     ) -> Result<()> {
         let (name, actor) = (name.to_string(), actor.clone());
         let error: String = error.chars().take(500).collect();
-        self.write(move |ctx| {
+        self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move {
                 sqlx::query(
                     "INSERT INTO connectors (name, errors, last_error, last_error_at, updated_at) VALUES ($1, 1, $2, $3, $3)
@@ -323,7 +328,7 @@ impl PgStore {
                 .bind(&name)
                 .bind(&error)
                 .bind(ctx.now_ms)
-                .execute(&mut *ctx.conn)
+                .execute(ctx.conn())
                 .await?;
                 ctx.event(&actor, "connector.error", &format!("connector:{name}"), None, Some(json!({"error": error})))
                     .await
@@ -341,11 +346,11 @@ impl PgStore {
     ) -> Result<Option<EscalationRecord>> {
         let (post_id, actor) = (post_id.to_string(), actor.clone());
         let pb = self.playbook.current();
-        self.write(move |ctx| {
+        self.write(move |ctx: &mut WriteCtx| {
             Box::pin(async move {
                 let row = sqlx::query("SELECT case_id, escalated_at FROM mentions WHERE post_id = $1")
                     .bind(&post_id)
-                    .fetch_optional(&mut *ctx.conn)
+                    .fetch_optional(ctx.conn())
                     .await?
                     .ok_or_else(|| StoreError::NotFound(format!("mention {post_id}")))?;
                 let case_id: String = row.try_get(0)?;
@@ -363,18 +368,18 @@ impl PgStore {
                 .bind(&roles_json)
                 .bind(&reason_text)
                 .bind(ctx.now_ms)
-                .fetch_one(&mut *ctx.conn)
+                .fetch_one(ctx.conn())
                 .await?
                 .try_get(0)?;
                 sqlx::query("UPDATE mentions SET escalated_at = $1 WHERE post_id = $2")
                     .bind(ctx.now_ms)
                     .bind(&post_id)
-                    .execute(&mut *ctx.conn)
+                    .execute(ctx.conn())
                     .await?;
                 sqlx::query("UPDATE cases SET updated_at = $1 WHERE id = $2")
                     .bind(ctx.now_ms)
                     .bind(&case_id)
-                    .execute(&mut *ctx.conn)
+                    .execute(ctx.conn())
                     .await?;
                 ctx.event(
                     &actor,
@@ -397,15 +402,15 @@ impl PgStore {
         &self,
         f: &MentionFilter,
     ) -> Result<Vec<MentionRecord>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(concat!(
             "SELECT post_id, case_id, source, native_id, author, followers, text, url, lang, created_at_us, fingerprint, product_brand, product_model, hazards, link_reason, engagements, forecast_final, forecast_lower, forecast_upper, p_exceed, escalated_at, received_at
              FROM mentions
-             WHERE ($1 IS NULL OR lower(product_brand || ' ' || product_model) = lower($1) OR lower(product_model) = lower($1))
-               AND ($2 IS NULL OR EXISTS (SELECT 1 FROM jsonb_array_elements(mentions.hazards::jsonb) h WHERE h->>'code' = $2))
+             WHERE ($1 IS NULL OR ", dialect::eq_nocase!("(product_brand || ' ' || product_model)", "$1"), " OR ", dialect::eq_nocase!("product_model", "$1"), ")
+               AND ($2 IS NULL OR ", dialect::mention_has_hazard!(), ")
                AND ($3 IS NULL OR case_id = $3)
                AND ($4 IS NULL OR forecast_final >= $4)
-             ORDER BY created_at_us DESC, post_id LIMIT $5",
-        )
+             ORDER BY created_at_us DESC, post_id LIMIT $5"
+        ))
             .bind(&f.product)
             .bind(&f.hazard)
             .bind(&f.case_id)
@@ -480,3 +485,5 @@ impl PgStore {
             .collect()
     }
 }
+
+// Tested on both backends in tests/conformance.rs (`social_*` cases).
