@@ -468,11 +468,18 @@ fn cel_case_value(facts: &CaseFacts) -> cel::Value {
     cel::to_value(CelCase::from_facts(facts)).unwrap_or(cel::Value::Null)
 }
 
-/// Runs one program with a fresh context. `Ok(bool)` or a plain error message.
-fn run(env: &Arc<cel::Env>, program: &cel::Program, case: &cel::Value) -> Result<bool, String> {
+/// The context the rules of one evaluation pass run in: `case` is converted to CEL's
+/// objects once per pass, not once per rule (the conversion cost more than the rules).
+fn case_context(env: &Arc<cel::Env>, facts: &CaseFacts) -> cel::Context<'static, 'static> {
     let mut ctx = cel::Context::with_env(Arc::clone(env));
-    ctx.add_variable_from_value("case", case.clone());
-    match program.execute(&ctx) {
+    ctx.add_variable_from_value("case", cel_case_value(facts));
+    ctx
+}
+
+/// Runs one program. `Ok(bool)` or a plain error message. Programs only read the context
+/// (comprehension variables live in child scopes), so one context serves every rule.
+fn run(ctx: &cel::Context<'_, '_>, program: &cel::Program) -> Result<bool, String> {
+    match program.execute(ctx) {
         Ok(cel::Value::Bool(b)) => Ok(b),
         Ok(other) => Err(format!(
             "must evaluate to a bool, got {}",
@@ -747,8 +754,7 @@ impl Playbook {
                 }
                 // Smoke evaluation: type errors and typos surface now, not on a real case.
                 for sample in smoke_samples() {
-                    let v = cel_case_value(&sample);
-                    if let Err(msg) = run(&env, &program, &v) {
+                    if let Err(msg) = run(&case_context(&env, &sample), &program) {
                         l.push(
                             &loc,
                             Some("when"),
@@ -1283,10 +1289,10 @@ impl Evaluation {
 
 impl Playbook {
     fn run_rules(&self, facts: &CaseFacts) -> Vec<RuleOutcome> {
-        let case = cel_case_value(facts);
+        let ctx = case_context(&self.env, facts);
         self.rules
             .iter()
-            .map(|r| match run(&self.env, &r.program, &case) {
+            .map(|r| match run(&ctx, &r.program) {
                 Ok(true) => RuleOutcome::Matched,
                 Ok(false) => RuleOutcome::NotMatched,
                 Err(message) => RuleOutcome::Error { message },
