@@ -3,8 +3,8 @@
 //! through a channel: two thread hand-offs per statement, which dominated the single writer's
 //! time. The writer thread instead locks the connection's handle once per run of direct jobs
 //! (`SqliteConnection::lock_handle`) and steps prepared statements itself, so a whole group
-//! of intakes costs O(1) hand-offs. The connection, its pragmas (WAL, `synchronous = FULL`,
-//! foreign keys, busy timeout) and the transaction are the same as for the sqlx path.
+//! of intakes costs O(1) hand-offs. The connection, its pragmas (WAL, foreign keys, busy
+//! timeout; flushed by `wal_sync` before callers are answered) and the transaction are the same as for the sqlx path.
 
 use crate::{Result, StoreError};
 use firewatch_domain::audit::{ChainHead, ChainedEvent, EventDraft};

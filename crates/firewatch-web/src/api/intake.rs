@@ -1,5 +1,5 @@
 //! `POST /api/v1/reports`: JSON or multipart intake. The report is durable (photos fsynced,
-//! the transaction committed with synchronous=FULL) before the 201 is sent. Bad input is
+//! the transaction committed and its WAL frames flushed) before the 201 is sent. Bad input is
 //! refused before anything is written.
 
 use crate::auth::Principal;
