@@ -475,7 +475,7 @@ impl SignalStore for Backend {
                 }
                 let number = dialect::next_signal_number(ctx.conn()).await?;
                 let id = uuid::Uuid::now_v7().to_string();
-                let inserted = sqlx::query("INSERT INTO signals (id, number, product_id, hazard, status, trigger, opened_at, updated_at) VALUES ($1, $2, $3, $4, 'new', $5, $6, $6) ON CONFLICT DO NOTHING")
+                let inserted = sqlx::query("INSERT INTO signals (id, number, product_id, hazard, status, trigger, opened_at, updated_at) VALUES ($1, $2, $3, $4, 'new', $5, $6, $6) ON CONFLICT (product_id, hazard) WHERE status <> 'dismissed' DO NOTHING")
                     .bind(&id)
                     .bind(number)
                     .bind(new.product_id)
