@@ -81,7 +81,9 @@ impl<S: Send + Sync> FromRequest<S> for ApiMultipart {
         Multipart::from_request(req, state)
             .await
             .map(ApiMultipart)
-            .map_err(|e: MultipartRejection| problem(e.status(), "malformed-multipart", e.body_text()))
+            .map_err(|e: MultipartRejection| {
+                problem(e.status(), "malformed-multipart", e.body_text())
+            })
     }
 }
 

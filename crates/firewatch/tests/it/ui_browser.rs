@@ -415,7 +415,9 @@ async fn browser_flows(ui: &Ui<'_>, seeded: &Seeded, photo: &Path) -> anyhow::Re
         .await?
         .click()
         .await?;
-    Ui::left(queue_page).await.context("following the case link")?;
+    Ui::left(queue_page)
+        .await
+        .context("following the case link")?;
     ui.wait_path(&format!("/cases/{}", seeded.s1_case), false)
         .await
         .context("the case link")?;
