@@ -192,7 +192,7 @@ async fn intake_opens_a_case_and_the_same_key_replays_the_first_answer(kind: Kin
 both!(concurrent_intakes_get_distinct_case_numbers_and_one_chain);
 async fn concurrent_intakes_get_distinct_case_numbers_and_one_chain(kind: Kind) {
     let (store, _dir) = open!(kind);
-    let mut numbers: Vec<_> = intake_concurrently(&[store.clone()], 50, |i| {
+    let mut numbers: Vec<_> = intake_concurrently(std::slice::from_ref(&store), 50, |i| {
         (format!("k{i}"), format!("report {i}"))
     })
     .await

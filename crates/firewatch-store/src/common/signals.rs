@@ -6,7 +6,6 @@
 use super::WriteCtx;
 use super::dialect::{self, Backend, Conn, DbRow};
 use super::store::parse_col;
-use crate::records::IntakeCommand;
 use crate::signals::*;
 use crate::{Actor, Result, StoreError};
 use async_trait::async_trait;
@@ -17,7 +16,10 @@ use std::collections::HashMap;
 
 /// Looks the first resolvable candidate up in the catalog (brand and model,
 /// case-insensitive; a candidate without a brand matches a unique model).
-async fn resolve_product(conn: &mut Conn, candidates: &[(String, String)]) -> Result<Option<i64>> {
+pub(crate) async fn resolve_product(
+    conn: &mut Conn,
+    candidates: &[(String, String)],
+) -> Result<Option<i64>> {
     for (brand, model) in candidates {
         let id: Option<i64> = if brand.is_empty() {
             let rows = sqlx::query(concat!(
@@ -50,76 +52,6 @@ async fn resolve_product(conn: &mut Conn, candidates: &[(String, String)]) -> Re
         }
     }
     Ok(None)
-}
-
-/// Counts one new report in the intake transaction: a product lookup, then the multi-row
-/// upsert of the counters (the product's report total and one row per hazard), the report's
-/// attribution, and the product's re-evaluation mark (one batch on SQLite, see
-/// [`dialect::next_statement`]). Indexed statements only; no scan.
-pub(crate) async fn count_report(
-    ctx: &mut WriteCtx,
-    cmd: &IntakeCommand,
-    case_id: &str,
-    report_id: &str,
-) -> Result<()> {
-    let product_json = serde_json::to_string(&cmd.report.product).unwrap_or_default();
-    let a = Attribution::of_report(
-        &cmd.triage_json,
-        &product_json,
-        cmd.report.country.as_deref(),
-        cmd.received_at_ms,
-    );
-    let Some(product_id) = resolve_product(ctx.conn(), &a.candidates).await? else {
-        return Ok(());
-    };
-    let rows: Vec<(&str, &str)> = std::iter::once((ALL_REPORTS, "report"))
-        .chain(a.occurred.iter().map(|h| (h.as_str(), "occurred")))
-        .chain(a.potential.iter().map(|h| (h.as_str(), "potential")))
-        .collect();
-    let mut qb = sqlx::QueryBuilder::<dialect::Db>::new(
-        "INSERT INTO signal_counts (product_id, hazard, modality, market, day, n) ",
-    );
-    qb.push_values(&rows, |mut b, (hazard, modality)| {
-        b.push_bind(product_id)
-            .push_bind(*hazard)
-            .push_bind(*modality)
-            .push_bind(&a.market)
-            .push_bind(a.day)
-            .push_bind(1i64);
-    });
-    qb.push(
-        " ON CONFLICT (product_id, hazard, modality, market, day) DO UPDATE SET n = signal_counts.n + excluded.n",
-    );
-    dialect::next_statement(
-        ctx.conn(),
-        &mut qb,
-        "INSERT INTO signal_reports (report_id, case_id, product_id, market, day, occurred, potential) VALUES (",
-    )
-    .await?;
-    {
-        let mut v = qb.separated(", ");
-        v.push_bind(report_id)
-            .push_bind(case_id)
-            .push_bind(product_id)
-            .push_bind(&a.market)
-            .push_bind(a.day)
-            .push_bind(serde_json::to_string(&a.occurred).unwrap_or_else(|_| "[]".into()))
-            .push_bind(serde_json::to_string(&a.potential).unwrap_or_else(|_| "[]".into()));
-    }
-    qb.push(")");
-    dialect::next_statement(
-        ctx.conn(),
-        &mut qb,
-        "INSERT INTO signal_dirty (product_id, marked_at) VALUES (",
-    )
-    .await?;
-    {
-        let mut v = qb.separated(", ");
-        v.push_bind(product_id).push_bind(ctx.now_ms);
-    }
-    qb.push(") ON CONFLICT (product_id) DO UPDATE SET marked_at = excluded.marked_at");
-    qb.build().execute(ctx.conn()).await?;
-    Ok(())
 }
 
 fn product_from_row(row: &DbRow) -> Result<ProductRecord> {

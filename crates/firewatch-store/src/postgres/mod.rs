@@ -468,7 +468,7 @@ async fn intake_in_tx(ctx: &mut WriteCtx, cmd: IntakeCommand) -> Result<IntakeOu
         qb.push(")");
         qb.build().execute(&mut *ctx.conn).await?;
     }
-    signals::count_report(ctx, &cmd, &case_id, &report_id).await?;
+    count_report(ctx, &cmd, &case_id, &report_id).await?;
     // Personal data (narrative, reporter) stays in the report row; the event records the
     // facts of the change and the report's content hash, so the log proves what was received.
     let content_hash = &cmd.request_hash;
@@ -486,4 +486,75 @@ async fn intake_in_tx(ctx: &mut WriteCtx, cmd: IntakeCommand) -> Result<IntakeOu
     )
     .await?;
     Ok(IntakeOutcome::Created(receipt))
+}
+
+/// Counts one new report in PostgreSQL's intake transaction: a product lookup, then the
+/// multi-row upsert of the counters (the product's report total and one row per hazard), the
+/// report's attribution, and the product's re-evaluation mark. Indexed statements only; no
+/// scan. SQLite counts on its writer's direct path (`sqlite/intake_direct.rs`,
+/// `count_report`), with the same statements.
+pub(crate) async fn count_report(
+    ctx: &mut WriteCtx,
+    cmd: &IntakeCommand,
+    case_id: &str,
+    report_id: &str,
+) -> Result<()> {
+    let product_json = serde_json::to_string(&cmd.report.product).unwrap_or_default();
+    let a = crate::signals::Attribution::of_report(
+        &cmd.triage_json,
+        &product_json,
+        cmd.report.country.as_deref(),
+        cmd.received_at_ms,
+    );
+    let Some(product_id) = signals::resolve_product(ctx.conn(), &a.candidates).await? else {
+        return Ok(());
+    };
+    let rows: Vec<(&str, &str)> = std::iter::once((crate::signals::ALL_REPORTS, "report"))
+        .chain(a.occurred.iter().map(|h| (h.as_str(), "occurred")))
+        .chain(a.potential.iter().map(|h| (h.as_str(), "potential")))
+        .collect();
+    let mut qb = sqlx::QueryBuilder::<dialect::Db>::new(
+        "INSERT INTO signal_counts (product_id, hazard, modality, market, day, n) ",
+    );
+    qb.push_values(&rows, |mut b, (hazard, modality)| {
+        b.push_bind(product_id)
+            .push_bind(*hazard)
+            .push_bind(*modality)
+            .push_bind(&a.market)
+            .push_bind(a.day)
+            .push_bind(1i64);
+    });
+    qb.push(
+        " ON CONFLICT (product_id, hazard, modality, market, day) DO UPDATE SET n = signal_counts.n + excluded.n",
+    );
+    dialect::next_statement(
+        ctx.conn(),
+        &mut qb,
+        "INSERT INTO signal_reports (report_id, case_id, product_id, market, day, occurred, potential) VALUES (",
+    )
+    .await?;
+    {
+        let mut v = qb.separated(", ");
+        v.push_bind(report_id)
+            .push_bind(case_id)
+            .push_bind(product_id)
+            .push_bind(&a.market)
+            .push_bind(a.day)
+            .push_bind(serde_json::to_string(&a.occurred).unwrap_or_else(|_| "[]".into()))
+            .push_bind(serde_json::to_string(&a.potential).unwrap_or_else(|_| "[]".into()));
+    }
+    qb.push(")");
+    dialect::next_statement(
+        ctx.conn(),
+        &mut qb,
+        "INSERT INTO signal_dirty (product_id, marked_at) VALUES (",
+    )
+    .await?;
+    {
+        let mut v = qb.separated(", ");
+        v.push_bind(product_id).push_bind(ctx.now_ms);
+    }
+    qb.push(") ON CONFLICT (product_id) DO UPDATE SET marked_at = excluded.marked_at");
+    qb.build().execute(ctx.conn()).await?;
+    Ok(())
 }

@@ -60,18 +60,6 @@ macro_rules! occurred_has_hazard {
 }
 pub(crate) use occurred_has_hazard;
 
-/// Ends the statement `qb` holds and starts `next` in the same builder: SQLite takes a group
-/// of statements as one multi-statement batch, one round trip on the single writer.
-/// (PostgreSQL cannot prepare several statements with parameters at once: it runs each.)
-pub(crate) async fn next_statement(
-    _conn: &mut Conn,
-    qb: &mut QueryBuilder<Db>,
-    next: &str,
-) -> Result<()> {
-    qb.push("; ").push(next);
-    Ok(())
-}
-
 /// The next signal number: one more than the highest (the single writer holds the write
 /// lock; PostgreSQL uses a sequence, unique across nodes).
 pub(crate) async fn next_signal_number(conn: &mut Conn) -> Result<i64> {

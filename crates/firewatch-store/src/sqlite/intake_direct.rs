@@ -1,11 +1,12 @@
-//! Intake on the writer's direct path ([`super::direct`]): the same rows, the same audit
-//! events and the same answers as the sqlx path of `intake_in_tx` + `count_report` +
-//! `playbooks::store_evaluation` for a new case, but every statement is a cached prepared
-//! statement stepped on the writer thread, with no thread hand-off.
+//! SQLite's intake, on the writer's direct path ([`super::direct`]): every statement is a
+//! cached prepared statement stepped on the writer thread, with no thread hand-off. Reports
+//! (API, form, import) come through [`intake`]; a social mention that opens a case calls
+//! [`intake_rows`] from its sqlx job through `intake_in_tx` (mod.rs), so SQLite has one intake.
 //!
-//! Keep this file in step with `intake_in_tx` (mod.rs), `count_report` (signals.rs) and the
-//! `fresh` branch of `store_evaluation` (playbooks.rs); the store and end-to-end tests check
-//! the rows, events and receipts this path writes.
+//! PostgreSQL's intake (`postgres/mod.rs`) writes the same rows and events with sqlx, using
+//! the shared `count_report` (common/signals.rs) and `store_evaluation` (common/playbooks.rs);
+//! this file mirrors those two for the direct path. The conformance suite runs the same
+//! intake cases on both backends and compares rows, events and receipts.
 
 use super::direct::{DirectCtx, v};
 use super::playbooks::{self, PreEvaluated};
@@ -17,14 +18,23 @@ use crate::{Actor, Result, StoreError};
 use firewatch_policy::{ClockKind, Level};
 use serde_json::{Value, json};
 
-/// Takes one report in: idempotency, case, report, attachments, key, signal counters, the
-/// new case's playbook evaluation, and their audit events.
+/// Takes one report in: [`intake_rows`], then the new case's playbook evaluation and its
+/// audit events.
 pub(crate) fn intake(
     d: &mut DirectCtx<'_>,
     cell: &PlaybookCell,
     cmd: IntakeCommand,
     pre: PreEvaluated,
 ) -> Result<IntakeOutcome> {
+    let outcome = intake_rows(d, cmd)?;
+    if let IntakeOutcome::Created(receipt) = &outcome {
+        after_intake(d, cell, receipt, pre)?;
+    }
+    Ok(outcome)
+}
+
+/// Idempotency, case, report, attachments, key, signal counters and the `case.opened` event.
+pub(crate) fn intake_rows(d: &mut DirectCtx<'_>, cmd: IntakeCommand) -> Result<IntakeOutcome> {
     if let Some(key) = &cmd.idempotency_key {
         let prior = d.row(
             "SELECT request_hash, receipt FROM idempotency WHERE key = ?1",
@@ -143,7 +153,6 @@ pub(crate) fn intake(
             "content_sha256": cmd.request_hash,
         })),
     );
-    after_intake(d, cell, &receipt, pre)?;
     Ok(IntakeOutcome::Created(receipt))
 }
 

@@ -8,7 +8,6 @@ use crate::records::*;
 use crate::{Actor, AuditVerdict, Result, StoreError};
 use firewatch_domain::audit::{ChainHead, EventDraft};
 use futures_util::future::BoxFuture;
-use serde_json::json;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, Row, SqliteConnection, SqlitePool};
 use std::path::Path;
@@ -55,6 +54,8 @@ pub struct WriteCtx {
     pending: Vec<firewatch_domain::audit::ChainedEvent>,
     /// The next case number, read once per transaction (under its write lock).
     next_case_number: Option<i64>,
+    /// The direct path's prepared statements on this connection.
+    stmts: Statements,
 }
 
 impl WriteCtx {
@@ -84,19 +85,6 @@ impl WriteCtx {
         });
         self.pending.push(e);
         Ok(())
-    }
-
-    /// Takes the next human case number.
-    pub(crate) async fn take_case_number(&mut self) -> Result<i64> {
-        let n = match self.next_case_number {
-            Some(n) => n,
-            None => sqlx::query("SELECT COALESCE(MAX(number), 0) + 1 FROM cases")
-                .fetch_one(&mut self.conn)
-                .await?
-                .try_get(0)?,
-        };
-        self.next_case_number = Some(n + 1);
-        Ok(n)
     }
 }
 
@@ -342,8 +330,8 @@ async fn writer_loop(
         now_ms: 0,
         pending: Vec::new(),
         next_case_number: None,
+        stmts: Statements::default(),
     };
-    let mut stmts = Statements::default();
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -352,7 +340,7 @@ async fn writer_loop(
                 Err(_) => break,
             }
         }
-        if !run_batch(&mut ctx, &mut stmts, batch, &wal_sync).await {
+        if !run_batch(&mut ctx, batch, &wal_sync).await {
             // A transaction that could not start or commit (disk full, I/O error, lock) can
             // leave SQLite's pager in its error state for as long as this connection lives;
             // a fresh connection starts clean once the cause is gone. If it cannot open yet,
@@ -361,7 +349,7 @@ async fn writer_loop(
                 Ok(fresh) => {
                     // Prepared statements belong to the old handle: finalize them there; the
                     // direct path prepares them again on the new one when first used.
-                    let _ = with_direct(&mut ctx, &mut stmts, |d| d.stmts.finalize_all()).await;
+                    let _ = with_direct(&mut ctx, |d| d.stmts.finalize_all()).await;
                     let stale = std::mem::replace(&mut ctx.conn, fresh);
                     let _ = stale.close().await;
                     tracing::info!("writer connection reopened after a failed transaction");
@@ -371,22 +359,19 @@ async fn writer_loop(
         }
     }
     // The direct path's statements go before the connection closes.
-    let _ = with_direct(&mut ctx, &mut stmts, |d| d.stmts.finalize_all()).await;
+    let _ = with_direct(&mut ctx, |d| d.stmts.finalize_all()).await;
 }
 
 /// Locks the writer connection's handle away from sqlx's worker thread (one hand-off) and
 /// runs `f` with direct SQLite calls on this thread.
-async fn with_direct<R>(
-    ctx: &mut WriteCtx,
-    stmts: &mut Statements,
-    f: impl FnOnce(&mut DirectCtx<'_>) -> R,
-) -> Result<R> {
+async fn with_direct<R>(ctx: &mut WriteCtx, f: impl FnOnce(&mut DirectCtx<'_>) -> R) -> Result<R> {
     let WriteCtx {
         conn,
         head,
         now_ms,
         pending,
         next_case_number,
+        stmts,
     } = ctx;
     let mut locked = conn.lock_handle().await?;
     let mut d = DirectCtx {
@@ -427,12 +412,7 @@ fn commit_direct(d: &mut DirectCtx<'_>) -> Result<()> {
 }
 
 /// Runs one group in one transaction; false when the transaction could not start or commit.
-async fn run_batch(
-    ctx: &mut WriteCtx,
-    stmts: &mut Statements,
-    batch: Vec<Job>,
-    wal_sync: &WalSync,
-) -> bool {
+async fn run_batch(ctx: &mut WriteCtx, batch: Vec<Job>, wal_sync: &WalSync) -> bool {
     if wal_sync.failed().is_some() {
         // After a failed flush nothing can be confirmed as stored (see `wal_sync`).
         for job in batch {
@@ -450,7 +430,7 @@ async fn run_batch(
     // BEGIN IMMEDIATE takes the write lock up front (honouring busy_timeout), and the chain
     // head is read inside it, so another process writing the same file (the CLI while a
     // server runs) cannot fork the chain. Each job runs in its own savepoint.
-    let begin = with_direct(ctx, stmts, |d| {
+    let begin = with_direct(ctx, |d| {
         let r = begin_direct(d);
         if r.is_err() {
             let _ = d.exec("ROLLBACK", &[]);
@@ -517,7 +497,7 @@ async fn run_batch(
                 }
                 let ends_group = queue.is_empty();
                 let done = &mut deliveries;
-                let ran = with_direct(ctx, stmts, |d| {
+                let ran = with_direct(ctx, |d| {
                     for (run, fail) in segment {
                         let snapshot = (d.head.clone(), d.pending.len(), *d.next_case_number);
                         let (ok, deliver) = run(d);
@@ -561,7 +541,7 @@ async fn run_batch(
     }
     let commit = match committed {
         Some(r) => r,
-        None => with_direct(ctx, stmts, |d| {
+        None => with_direct(ctx, |d| {
             let r = commit_direct(d);
             if r.is_err() {
                 let _ = d.exec("ROLLBACK", &[]);
@@ -639,125 +619,9 @@ impl SqliteStore {
     }
 }
 
+/// Intake inside a job that is already in the writer's transaction (a social mention that
+/// opens a case): the rows and events of [`intake_direct::intake_rows`], the one SQLite
+/// intake, run on the same connection and transaction.
 async fn intake_in_tx(ctx: &mut WriteCtx, cmd: IntakeCommand) -> Result<IntakeOutcome> {
-    if let Some(key) = &cmd.idempotency_key {
-        let prior = sqlx::query("SELECT request_hash, receipt FROM idempotency WHERE key = $1")
-            .bind(key)
-            .fetch_optional(&mut ctx.conn)
-            .await?;
-        if let Some(row) = prior {
-            let hash: String = row.try_get(0)?;
-            if hash != cmd.request_hash {
-                return Ok(IntakeOutcome::KeyReused);
-            }
-            let receipt: String = row.try_get(1)?;
-            let receipt =
-                serde_json::from_str(&receipt).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            return Ok(IntakeOutcome::Replayed(receipt));
-        }
-    }
-    let case_id = uuid::Uuid::now_v7().to_string();
-    let report_id = uuid::Uuid::now_v7().to_string();
-    let r = &cmd.report;
-    let hazards_json = serde_json::to_string(&cmd.hazards).expect("strings serialise");
-    let number = ctx.take_case_number().await?;
-    let attachment_ids: Vec<String> = cmd
-        .attachments
-        .iter()
-        .map(|_| uuid::Uuid::now_v7().to_string())
-        .collect();
-    let receipt = IntakeReceipt {
-        report_id: report_id.clone(),
-        case_id: case_id.clone(),
-        case_number: number,
-        hazards: cmd.hazards.clone(),
-        reported_hazards: cmd.reported_hazards.clone(),
-        severity: cmd.severity.as_str().to_string(),
-        attachment_ids: attachment_ids.clone(),
-    };
-    // The case, the report, its attachments and the idempotency key go to SQLite as one
-    // multi-statement batch: one round trip on the single writer.
-    let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-        "INSERT INTO cases (id, number, status, severity, hazards, title, assignee, country, channel, product_brand, product_model, reporter_handle, created_at, updated_at) VALUES (",
-    );
-    qb.separated(", ")
-        .push_bind(&case_id)
-        .push_bind(number)
-        .push_bind("new")
-        .push_bind(cmd.severity.as_str())
-        .push_bind(&hazards_json)
-        .push_bind(title_of(&r.narrative))
-        .push("NULL")
-        .push_bind(&r.country)
-        .push_bind(r.channel.as_str())
-        .push_bind(&cmd.case_product.0)
-        .push_bind(&cmd.case_product.1)
-        .push_bind(&r.reporter.handle)
-        .push_bind(cmd.received_at_ms)
-        .push_bind(cmd.received_at_ms);
-    qb.push(
-        "); INSERT INTO reports (id, case_id, received_at, channel, narrative, language, country, occurred_at, injuries, product, reporter, triage, severity, idempotency_key) VALUES (",
-    );
-    qb.separated(", ")
-        .push_bind(&report_id)
-        .push_bind(&case_id)
-        .push_bind(cmd.received_at_ms)
-        .push_bind(r.channel.as_str())
-        .push_bind(&r.narrative)
-        .push_bind(&r.language)
-        .push_bind(&r.country)
-        .push_bind(&r.occurred_at)
-        .push_bind(r.injuries.as_str())
-        .push_bind(serde_json::to_string(&r.product).expect("serialisable"))
-        .push_bind(serde_json::to_string(&r.reporter).expect("serialisable"))
-        .push_bind(&cmd.triage_json)
-        .push_bind(cmd.severity.as_str())
-        .push_bind(&cmd.idempotency_key);
-    qb.push(")");
-    if !cmd.attachments.is_empty() {
-        qb.push("; INSERT INTO attachments (id, report_id, sha256, clean_sha256, media_type, size, width, height, filename, created_at) ");
-        qb.push_values(
-            cmd.attachments.iter().zip(&attachment_ids),
-            |mut b, (a, id)| {
-                b.push_bind(id)
-                    .push_bind(&report_id)
-                    .push_bind(&a.sha256)
-                    .push_bind(&a.clean_sha256)
-                    .push_bind(&a.media_type)
-                    .push_bind(a.size)
-                    .push_bind(a.width)
-                    .push_bind(a.height)
-                    .push_bind(&a.filename)
-                    .push_bind(cmd.received_at_ms);
-            },
-        );
-    }
-    if let Some(key) = &cmd.idempotency_key {
-        qb.push("; INSERT INTO idempotency (key, request_hash, receipt, created_at) VALUES (");
-        qb.separated(", ")
-            .push_bind(key)
-            .push_bind(&cmd.request_hash)
-            .push_bind(serde_json::to_string(&receipt).expect("serialisable"))
-            .push_bind(cmd.received_at_ms);
-        qb.push(")");
-    }
-    qb.build().execute(&mut ctx.conn).await?;
-    signals::count_report(ctx, &cmd, &case_id, &report_id).await?;
-    // Personal data (narrative, reporter) stays in the report row; the event records the
-    // facts of the change and the report's content hash, so the log proves what was received.
-    let content_hash = &cmd.request_hash;
-    ctx.event(
-        &cmd.actor,
-        "case.opened",
-        &format!("case:{case_id}"),
-        None,
-        Some(json!({
-            "report_id": report_id, "number": number, "status": "new",
-            "severity": cmd.severity, "hazards": cmd.hazards, "channel": r.channel,
-            "country": r.country, "attachments": receipt.attachment_ids.len(),
-            "content_sha256": content_hash,
-        })),
-    )
-    .await?;
-    Ok(IntakeOutcome::Created(receipt))
+    with_direct(ctx, |d| intake_direct::intake_rows(d, cmd)).await?
 }
