@@ -1,7 +1,8 @@
 //! Defect signals (issue 4): the product catalog, exposure, the incremental report counts
 //! and the signals themselves, behind their own narrow trait.
 //!
-//! Counting happens inside the intake transaction (see `count_report` in `common/signals.rs`):
+//! Counting happens inside the intake transaction (`count_report` in `sqlite/intake_direct.rs`
+//! and `postgres/mod.rs`):
 //! the report's product is the first product triage resolved, else the intake's
 //! brand/model, looked up in the catalog (brand and model, case-insensitive, or an alias);
 //! reports whose product is not in the catalog are not counted. Its hazards are the

@@ -8,8 +8,9 @@
 //! Uses target/release/firewatch (or FIREWATCH_BIN). Prints a Markdown table for BENCHMARKS.md.
 //!
 //! The raw rate is measured with direct SQLite C calls (no driver thread hand-offs), on its
-//! own file in the same directory, with the store writer's durability settings
-//! (`journal_mode=WAL`, `synchronous=FULL`), one `BEGIN IMMEDIATE; INSERT; COMMIT` per row.
+//! own file in the same directory, `journal_mode=WAL`, `synchronous=FULL` (each COMMIT waits
+//! for its own fsync: the durability the store gives a report with COMMIT plus its WAL flush
+//! before the 201), one `BEGIN IMMEDIATE; INSERT; COMMIT` per row.
 //! This disk's fsync rate drifts with other sessions' traffic, so the raw rate is sampled
 //! twice right before and twice right after the intake run and the median is the baseline
 //! (all four samples are printed). The CPU seconds of the bench client, of the server and of

@@ -1,7 +1,8 @@
 //! [`SignalStore`] on both backends (docs/postgres.md, "One source for both backends"):
-//! products, exposure, the incremental counters (updated in the intake transaction by
-//! [`count_report`]), signals and their lifecycle. Dialect items: the case-insensitive
-//! product match, how the counting statements are sent, signal numbers, the JSON lookup.
+//! products, exposure, the incremental counters (updated in the intake transaction by each
+//! backend's `count_report`: `sqlite/intake_direct.rs`, `postgres/mod.rs`), signals and their
+//! lifecycle. Dialect items: the case-insensitive product match, signal numbers, the JSON
+//! lookup.
 
 use super::WriteCtx;
 use super::dialect::{self, Backend, Conn, DbRow};

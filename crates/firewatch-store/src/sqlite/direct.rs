@@ -332,8 +332,8 @@ impl DirectCtx<'_> {
         self.pending.push(e);
     }
 
-    /// Takes the next human case number (read once per transaction, as
-    /// [`super::WriteCtx::take_case_number`]).
+    /// Takes the next human case number (read once per transaction, then counted up in
+    /// `next_case_number`, which the writer resets for each group).
     pub(crate) fn take_case_number(&mut self) -> Result<i64> {
         let n = match *self.next_case_number {
             Some(n) => n,

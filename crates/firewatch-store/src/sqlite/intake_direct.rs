@@ -3,9 +3,9 @@
 //! (API, form, import) come through [`intake`]; a social mention that opens a case calls
 //! [`intake_rows`] from its sqlx job through `intake_in_tx` (mod.rs), so SQLite has one intake.
 //!
-//! PostgreSQL's intake (`postgres/mod.rs`) writes the same rows and events with sqlx, using
-//! the shared `count_report` (common/signals.rs) and `store_evaluation` (common/playbooks.rs);
-//! this file mirrors those two for the direct path. The conformance suite runs the same
+//! PostgreSQL's intake (`postgres/mod.rs`: `intake_in_tx`, `count_report`, `after_intake`
+//! with the shared `store_evaluation` of common/playbooks.rs) writes the same rows and events
+//! with sqlx; this file is their SQLite counterpart on the direct path. The conformance suite runs the same
 //! intake cases on both backends and compares rows, events and receipts.
 
 use super::direct::{DirectCtx, v};
@@ -184,7 +184,7 @@ fn resolve_product(d: &mut DirectCtx<'_>, candidates: &[(String, String)]) -> Re
     Ok(None)
 }
 
-/// `signals::count_report` on the direct path: the counters (the product's report total and
+/// PostgreSQL's `count_report` (postgres/mod.rs) on the direct path: the counters (the product's report total and
 /// one row per hazard), the report's attribution, and the product's re-evaluation mark.
 fn count_report(
     d: &mut DirectCtx<'_>,
@@ -233,7 +233,7 @@ fn count_report(
     Ok(())
 }
 
-/// `playbooks::after_intake` on the direct path: the new case's evaluation (computed before
+/// PostgreSQL's `after_intake` (postgres/mod.rs) on the direct path: the new case's evaluation (computed before
 /// the write), its severity floor, escalation, tasks, clocks, notifications and policy row,
 /// and the `case.policy_evaluated` event.
 fn after_intake(

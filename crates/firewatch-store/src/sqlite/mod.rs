@@ -228,7 +228,7 @@ impl SqliteStore {
             .map_err(|e| StoreError::Unavailable(format!("cannot start the WAL flusher: {e}")))?;
         let (tx, rx) = mpsc::channel::<Job>(4096);
         tokio::spawn(checkpointer(path.to_path_buf(), tx.downgrade()));
-        // The writer has its own thread: direct jobs and COMMIT's fsync block it, never the
+        // The writer has its own thread: direct jobs and COMMIT's WAL writes block it, never the
         // server's runtime. sqlx jobs run on a current-thread runtime there.
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -18,7 +18,8 @@
 //!   every write until the process restarts (PostgreSQL panics for the same reason).
 //! - The WAL is kept open on one descriptor from start-up (reopened only if SQLite replaced
 //!   the file): a descriptor sees write-back errors raised after it was opened, even when
-//!   SQLite's own descriptor saw them first (an auto-checkpoint ignores its result).
+//!   SQLite's own descriptor saw them first (the checkpointer's connection, or the CLI's
+//!   store on the same file).
 //!
 //! What this does not give: readers may see a committed group up to one flush before it is
 //! durable. A power cut inside that window (not a process crash: the frames are in the OS
