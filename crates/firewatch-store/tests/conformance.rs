@@ -2248,3 +2248,168 @@ async fn comms_a_case_finds_its_catalog_product_whatever_the_case_of_brand_and_m
     assert_eq!(data.price, Some((799.0, "EUR".to_string())));
     assert_eq!(data.units_by_market, vec![("FR".to_string(), 500)]);
 }
+
+both!(intake_stores_attachments_and_the_key_and_a_replay_takes_no_case_number);
+async fn intake_stores_attachments_and_the_key_and_a_replay_takes_no_case_number(kind: Kind) {
+    let (store, _dir) = open!(kind);
+    let mut cmd = command(Some("with-files"), "two photos of the charred plug");
+    cmd.attachments = vec![
+        NewAttachment {
+            sha256: "a".repeat(64),
+            clean_sha256: "b".repeat(64),
+            media_type: "image/jpeg".into(),
+            size: 1234,
+            width: 640,
+            height: 480,
+            filename: Some("plug.jpg".into()),
+        },
+        NewAttachment {
+            sha256: "c".repeat(64),
+            clean_sha256: "d".repeat(64),
+            media_type: "image/png".into(),
+            size: 99,
+            width: 10,
+            height: 20,
+            filename: None,
+        },
+    ];
+    let first = created(store.intake(cmd.clone()).await.unwrap());
+    assert_eq!(first.case_number, 1);
+    assert_eq!(first.attachment_ids.len(), 2);
+    let stored = store.report_attachments(&first.report_id).await.unwrap();
+    let mut got: Vec<_> = stored
+        .iter()
+        .map(|a| {
+            assert_eq!(a.report_id, first.report_id);
+            assert_eq!(a.created_at_ms, cmd.received_at_ms);
+            (
+                a.id.clone(),
+                a.sha256.clone(),
+                a.media_type.clone(),
+                a.size,
+                a.width,
+                a.height,
+                a.filename.clone(),
+            )
+        })
+        .collect();
+    got.sort();
+    let mut want: Vec<_> = first
+        .attachment_ids
+        .iter()
+        .zip(&cmd.attachments)
+        .map(|(id, a)| {
+            (
+                id.clone(),
+                a.sha256.clone(),
+                a.media_type.clone(),
+                a.size,
+                a.width,
+                a.height,
+                a.filename.clone(),
+            )
+        })
+        .collect();
+    want.sort();
+    assert_eq!(got, want);
+    let reports = store.case_reports(&first.case_id).await.unwrap();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].id, first.report_id);
+    assert_eq!(reports[0].idempotency_key.as_deref(), Some("with-files"));
+    // The replay returns the stored receipt (with the attachment ids); neither it nor a
+    // reused key takes a case number.
+    assert_eq!(
+        store.intake(cmd.clone()).await.unwrap(),
+        IntakeOutcome::Replayed(first.clone())
+    );
+    let mut other = cmd.clone();
+    other.request_hash = "another request".into();
+    assert_eq!(store.intake(other).await.unwrap(), IntakeOutcome::KeyReused);
+    let second = created(store.intake(command(Some("next"), "next")).await.unwrap());
+    assert_eq!(second.case_number, 2);
+    let opened = store
+        .list_events(&EventFilter {
+            entity: Some(format!("case:{}", first.case_id)),
+            after_seq: 0,
+            limit: 10,
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == "case.opened")
+        .expect("case.opened");
+    let after: serde_json::Value = serde_json::from_str(opened.after.as_deref().unwrap()).unwrap();
+    assert_eq!(after["attachments"], 2);
+    assert_eq!(after["number"], 1);
+    assert_eq!(after["report_id"], first.report_id.as_str());
+    assert_eq!(chain_events(&store).await, 4);
+}
+
+both!(an_s1_intake_stores_its_escalation_tasks_clocks_notifications_and_policy);
+async fn an_s1_intake_stores_its_escalation_tasks_clocks_notifications_and_policy(kind: Kind) {
+    let (store, _dir) = open!(kind);
+    let mut cmd = command(None, "it exploded");
+    cmd.severity = Severity::S1;
+    let r = created(store.intake(cmd.clone()).await.unwrap());
+    let view = store
+        .playbooks()
+        .case_policy(&r.case_id)
+        .await
+        .unwrap()
+        .expect("policy");
+    let policy = view.policy.expect("case_policy row");
+    assert_eq!(policy.level, "safety");
+    assert!(policy.matched.contains(&"s1-critical".to_string()));
+    let escalations: Vec<_> = view
+        .escalations
+        .iter()
+        .map(|e| (e.from_level.as_str(), e.level.as_str(), e.cause.as_str()))
+        .collect();
+    assert_eq!(escalations, [("agent", "safety", "rule:s1-critical")]);
+    let mut tasks: Vec<_> = view.tasks.iter().map(|t| t.task.as_str()).collect();
+    tasks.sort();
+    assert_eq!(
+        tasks,
+        ["device_retrieval", "regulator_report", "safety_review"]
+    );
+    let mut clocks: Vec<_> = view
+        .clocks
+        .iter()
+        .map(|c| (c.name.as_str(), c.state.as_str()))
+        .collect();
+    clocks.sort();
+    assert_eq!(
+        clocks,
+        [
+            ("acknowledgement", "running"),
+            ("first_customer_contact", "running"),
+            ("regulator_report", "running"),
+            ("resolution", "running"),
+            ("safety_review", "running"),
+        ]
+    );
+    // Three notifications of s1-critical's match, in the outbox for this case.
+    let mut jobs: Vec<_> = store
+        .playbooks()
+        .list_jobs(None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|j| j.case_id.as_deref() == Some(r.case_id.as_str()))
+        .map(|j| (j.kind, j.target, j.state))
+        .collect();
+    jobs.sort();
+    let want: Vec<(String, String, String)> = [
+        ("email", "role:hq"),
+        ("email", "role:safety"),
+        ("webhook", "endpoint:default"),
+    ]
+    .iter()
+    .map(|(k, t)| (k.to_string(), t.to_string(), "pending".to_string()))
+    .collect();
+    assert_eq!(jobs, want);
+    assert_eq!(
+        event_kinds(&store, &format!("case:{}", r.case_id)).await,
+        ["case.opened", "case.policy_evaluated"]
+    );
+}

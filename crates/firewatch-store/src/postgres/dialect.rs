@@ -61,18 +61,6 @@ macro_rules! occurred_has_hazard {
 }
 pub(crate) use occurred_has_hazard;
 
-/// Runs the statement `qb` holds and starts `next` in it: PostgreSQL cannot prepare several
-/// statements with parameters at once (SQLite sends them as one batch).
-pub(crate) async fn next_statement(
-    conn: &mut Conn,
-    qb: &mut QueryBuilder<Db>,
-    next: &str,
-) -> Result<()> {
-    qb.build().execute(&mut *conn).await?;
-    *qb = QueryBuilder::new(next);
-    Ok(())
-}
-
 /// The next signal number, from `signal_number_seq`: unique across nodes (SQLite's single
 /// writer takes one more than the highest).
 pub(crate) async fn next_signal_number(conn: &mut Conn) -> Result<i64> {
@@ -132,29 +120,40 @@ macro_rules! skip_locked {
 }
 pub(crate) use skip_locked;
 
-/// Statements of one evaluation that need no answer, run one after the other: PostgreSQL
-/// takes one statement per prepared query (SQLite sends them as one batch).
+/// Statements of one evaluation that need no answer, sent as ONE statement: each is a
+/// data-modifying CTE (`WITH b0 AS (...), b1 AS (...) SELECT 1`), so the batch costs one
+/// round trip (SQLite sends them as one batch). Sound because the statements of one batch
+/// touch different tables and none reads rows another writes: the parts of one statement
+/// share its snapshot. Row triggers (`case_queue`) and foreign keys run at its end.
 pub(crate) struct Batch {
-    statements: Vec<QueryBuilder<Db>>,
+    query: QueryBuilder<Db>,
+    statements: usize,
 }
 
 impl Batch {
     pub(crate) fn new() -> Batch {
         Batch {
-            statements: Vec::new(),
+            query: QueryBuilder::new("WITH "),
+            statements: 0,
         }
     }
 
     /// Starts a statement; the caller pushes its text and binds.
     pub(crate) fn next(&mut self) -> &mut QueryBuilder<Db> {
-        self.statements.push(QueryBuilder::new(""));
-        self.statements.last_mut().expect("just pushed")
+        if self.statements > 0 {
+            self.query.push("), ");
+        }
+        self.query.push(format_args!("b{} AS (", self.statements));
+        self.statements += 1;
+        &mut self.query
     }
 
     pub(crate) async fn run(mut self, conn: &mut Conn) -> Result<()> {
-        for qb in &mut self.statements {
-            qb.build().execute(&mut *conn).await?;
+        if self.statements == 0 {
+            return Ok(());
         }
+        self.query.push(") SELECT 1");
+        self.query.build().execute(&mut *conn).await?;
         Ok(())
     }
 }

@@ -354,20 +354,29 @@ impl PgStore {
     }
 }
 
+/// Intake in three round trips (without an idempotency key, two): the key's lock, the key's
+/// lookup together with the case number, and one statement of data-modifying CTEs for the
+/// case, the report, its attachments, the key's receipt and the signal rows (`count_report`).
 async fn intake_in_tx(ctx: &mut WriteCtx, cmd: IntakeCommand) -> Result<IntakeOutcome> {
-    if let Some(key) = &cmd.idempotency_key {
+    let number: i64 = if let Some(key) = &cmd.idempotency_key {
         // Two nodes taking the same key at once: the second waits here for the first to
-        // commit, then replays its receipt.
+        // commit, then replays its receipt. The lookup must be a statement of its own, after
+        // the lock: under READ COMMITTED its snapshot then sees the first node's commit.
         sqlx::query("SELECT pg_advisory_xact_lock(8001, hashtext($1))")
             .bind(key)
             .execute(&mut *ctx.conn)
             .await?;
-        let prior = sqlx::query("SELECT request_hash, receipt FROM idempotency WHERE key = $1")
-            .bind(key)
-            .fetch_optional(&mut *ctx.conn)
-            .await?;
-        if let Some(row) = prior {
-            let hash: String = row.try_get(0)?;
+        // The case number is taken only when the key is new (CASE does not evaluate
+        // `nextval` otherwise), so a replay leaves no gap in the numbers.
+        let row = sqlx::query(
+            "SELECT i.request_hash, i.receipt, CASE WHEN i.key IS NULL THEN nextval('case_number_seq') END \
+             FROM (VALUES (1)) AS one (x) LEFT JOIN idempotency i ON i.key = $1",
+        )
+        .bind(key)
+        .fetch_one(&mut *ctx.conn)
+        .await?;
+        let hash: Option<String> = row.try_get(0)?;
+        if let Some(hash) = hash {
             if hash != cmd.request_hash {
                 return Ok(IntakeOutcome::KeyReused);
             }
@@ -376,12 +385,14 @@ async fn intake_in_tx(ctx: &mut WriteCtx, cmd: IntakeCommand) -> Result<IntakeOu
                 serde_json::from_str(&receipt).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             return Ok(IntakeOutcome::Replayed(receipt));
         }
-    }
+        row.try_get(2)?
+    } else {
+        ctx.take_case_number().await?
+    };
     let case_id = uuid::Uuid::now_v7().to_string();
     let report_id = uuid::Uuid::now_v7().to_string();
     let r = &cmd.report;
     let hazards_json = serde_json::to_string(&cmd.hazards).expect("strings serialise");
-    let number = ctx.take_case_number().await?;
     let attachment_ids: Vec<String> = cmd
         .attachments
         .iter()
@@ -397,8 +408,11 @@ async fn intake_in_tx(ctx: &mut WriteCtx, cmd: IntakeCommand) -> Result<IntakeOu
         attachment_ids: attachment_ids.clone(),
     };
 
+    // One statement: its parts see the same snapshot and none reads another's rows; the
+    // foreign keys (reports -> cases, attachments -> reports, signal_reports -> reports) and
+    // the `case_queue` trigger are checked and run at its end, when all rows are in.
     let mut qb = sqlx::QueryBuilder::<Postgres>::new(
-        "INSERT INTO cases (id, number, status, severity, hazards, title, assignee, country, channel, product_brand, product_model, reporter_handle, created_at, updated_at) VALUES (",
+        "WITH c AS (INSERT INTO cases (id, number, status, severity, hazards, title, assignee, country, channel, product_brand, product_model, reporter_handle, created_at, updated_at) VALUES (",
     );
     qb.separated(", ")
         .push_bind(&case_id)
@@ -415,11 +429,7 @@ async fn intake_in_tx(ctx: &mut WriteCtx, cmd: IntakeCommand) -> Result<IntakeOu
         .push_bind(&r.reporter.handle)
         .push_bind(cmd.received_at_ms)
         .push_bind(cmd.received_at_ms);
-    qb.push(")");
-    qb.build().execute(&mut *ctx.conn).await?;
-    let mut qb = sqlx::QueryBuilder::<Postgres>::new(
-        "INSERT INTO reports (id, case_id, received_at, channel, narrative, language, country, occurred_at, injuries, product, reporter, triage, severity, idempotency_key) VALUES (",
-    );
+    qb.push(")), r AS (INSERT INTO reports (id, case_id, received_at, channel, narrative, language, country, occurred_at, injuries, product, reporter, triage, severity, idempotency_key) VALUES (");
     qb.separated(", ")
         .push_bind(&report_id)
         .push_bind(&case_id)
@@ -435,11 +445,9 @@ async fn intake_in_tx(ctx: &mut WriteCtx, cmd: IntakeCommand) -> Result<IntakeOu
         .push_bind(&cmd.triage_json)
         .push_bind(cmd.severity.as_str())
         .push_bind(&cmd.idempotency_key);
-    qb.push(")");
-    qb.build().execute(&mut *ctx.conn).await?;
+    qb.push("))");
     if !cmd.attachments.is_empty() {
-        let mut qb = sqlx::QueryBuilder::<Postgres>::new("");
-        qb.push("INSERT INTO attachments (id, report_id, sha256, clean_sha256, media_type, size, width, height, filename, created_at) ");
+        qb.push(", a AS (INSERT INTO attachments (id, report_id, sha256, clean_sha256, media_type, size, width, height, filename, created_at) ");
         qb.push_values(
             cmd.attachments.iter().zip(&attachment_ids),
             |mut b, (a, id)| {
@@ -455,20 +463,22 @@ async fn intake_in_tx(ctx: &mut WriteCtx, cmd: IntakeCommand) -> Result<IntakeOu
                     .push_bind(cmd.received_at_ms);
             },
         );
-        qb.build().execute(&mut *ctx.conn).await?;
+        qb.push(")");
     }
     if let Some(key) = &cmd.idempotency_key {
-        let mut qb = sqlx::QueryBuilder::<Postgres>::new("");
-        qb.push("INSERT INTO idempotency (key, request_hash, receipt, created_at) VALUES (");
+        qb.push(
+            ", i AS (INSERT INTO idempotency (key, request_hash, receipt, created_at) VALUES (",
+        );
         qb.separated(", ")
             .push_bind(key)
             .push_bind(&cmd.request_hash)
             .push_bind(serde_json::to_string(&receipt).expect("serialisable"))
             .push_bind(cmd.received_at_ms);
-        qb.push(")");
-        qb.build().execute(&mut *ctx.conn).await?;
+        qb.push("))");
     }
-    count_report(ctx, &cmd, &case_id, &report_id).await?;
+    count_report(&mut qb, ctx.now_ms, &cmd, &case_id, &report_id);
+    qb.push(" SELECT 1");
+    qb.build().execute(&mut *ctx.conn).await?;
     // Personal data (narrative, reporter) stays in the report row; the event records the
     // facts of the change and the report's content hash, so the log proves what was received.
     let content_hash = &cmd.request_hash;
@@ -488,17 +498,19 @@ async fn intake_in_tx(ctx: &mut WriteCtx, cmd: IntakeCommand) -> Result<IntakeOu
     Ok(IntakeOutcome::Created(receipt))
 }
 
-/// Counts one new report in PostgreSQL's intake transaction: a product lookup, then the
-/// multi-row upsert of the counters (the product's report total and one row per hazard), the
-/// report's attribution, and the product's re-evaluation mark. Indexed statements only; no
-/// scan. SQLite counts on its writer's direct path (`sqlite/intake_direct.rs`,
-/// `count_report`), with the same statements.
-pub(crate) async fn count_report(
-    ctx: &mut WriteCtx,
+/// Counts one new report in PostgreSQL's intake statement, as CTEs appended to `qb` (which
+/// holds `WITH ...`): the product lookup (`p`: the first candidate that names one product,
+/// as `signals::resolve_product`), then, only when it found one, the upsert of the counters
+/// (the product's report total and one row per hazard), the report's attribution and the
+/// product's re-evaluation mark. Indexed lookups only; no scan. SQLite counts on its
+/// writer's direct path (`sqlite/intake_direct.rs`, `count_report`), with the same rows.
+pub(crate) fn count_report(
+    qb: &mut sqlx::QueryBuilder<Postgres>,
+    now_ms: i64,
     cmd: &IntakeCommand,
     case_id: &str,
     report_id: &str,
-) -> Result<()> {
+) {
     let product_json = serde_json::to_string(&cmd.report.product).unwrap_or_default();
     let a = crate::signals::Attribution::of_report(
         &cmd.triage_json,
@@ -506,55 +518,60 @@ pub(crate) async fn count_report(
         cmd.report.country.as_deref(),
         cmd.received_at_ms,
     );
-    let Some(product_id) = signals::resolve_product(ctx.conn(), &a.candidates).await? else {
-        return Ok(());
-    };
-    let rows: Vec<(&str, &str)> = std::iter::once((crate::signals::ALL_REPORTS, "report"))
-        .chain(a.occurred.iter().map(|h| (h.as_str(), "occurred")))
-        .chain(a.potential.iter().map(|h| (h.as_str(), "potential")))
-        .collect();
-    let mut qb = sqlx::QueryBuilder::<dialect::Db>::new(
-        "INSERT INTO signal_counts (product_id, hazard, modality, market, day, n) ",
-    );
-    qb.push_values(&rows, |mut b, (hazard, modality)| {
-        b.push_bind(product_id)
-            .push_bind(*hazard)
-            .push_bind(*modality)
-            .push_bind(&a.market)
-            .push_bind(a.day)
-            .push_bind(1i64);
-    });
+    if a.candidates.is_empty() {
+        return;
+    }
+    let (brands, models): (Vec<String>, Vec<String>) = a.candidates.iter().cloned().unzip();
+    // A candidate without a brand matches by model alone, and only when one product has it
+    // (`resolve_product`: `LIMIT 2`, exactly one row).
+    qb.push(", p AS (SELECT found.id FROM unnest(");
+    qb.push_bind(brands);
+    qb.push("::text[], ");
+    qb.push_bind(models);
+    qb.push(concat!(
+        "::text[]) WITH ORDINALITY AS cand (brand, model, ord) \
+         CROSS JOIN LATERAL (SELECT CASE WHEN cand.brand = '' THEN \
+         (SELECT CASE WHEN count(*) = 1 THEN min(m.id) END FROM (SELECT id FROM products WHERE ",
+        "lower(model) = lower(cand.model)",
+        " LIMIT 2) AS m) \
+         ELSE (SELECT id FROM products WHERE ",
+        "lower(brand) = lower(cand.brand) AND lower(model) = lower(cand.model)",
+        " LIMIT 1) END AS id) AS found \
+         WHERE found.id IS NOT NULL ORDER BY cand.ord LIMIT 1)",
+    ));
+    let (hazards, modalities): (Vec<&str>, Vec<&str>) =
+        std::iter::once((crate::signals::ALL_REPORTS, "report"))
+            .chain(a.occurred.iter().map(|h| (h.as_str(), "occurred")))
+            .chain(a.potential.iter().map(|h| (h.as_str(), "potential")))
+            .unzip();
+    let hazards: Vec<String> = hazards.into_iter().map(str::to_string).collect();
+    let modalities: Vec<String> = modalities.into_iter().map(str::to_string).collect();
+    qb.push(", sc AS (INSERT INTO signal_counts (product_id, hazard, modality, market, day, n) SELECT p.id, h.hazard, h.modality, ");
+    qb.push_bind(a.market.clone());
+    qb.push(", ");
+    qb.push_bind(a.day);
+    qb.push(", 1 FROM p CROSS JOIN unnest(");
+    qb.push_bind(hazards);
+    qb.push("::text[], ");
+    qb.push_bind(modalities);
     qb.push(
-        " ON CONFLICT (product_id, hazard, modality, market, day) DO UPDATE SET n = signal_counts.n + excluded.n",
+        "::text[]) AS h (hazard, modality) \
+         ON CONFLICT (product_id, hazard, modality, market, day) DO UPDATE SET n = signal_counts.n + excluded.n)",
     );
-    dialect::next_statement(
-        ctx.conn(),
-        &mut qb,
-        "INSERT INTO signal_reports (report_id, case_id, product_id, market, day, occurred, potential) VALUES (",
-    )
-    .await?;
-    {
-        let mut v = qb.separated(", ");
-        v.push_bind(report_id)
-            .push_bind(case_id)
-            .push_bind(product_id)
-            .push_bind(&a.market)
-            .push_bind(a.day)
-            .push_bind(serde_json::to_string(&a.occurred).unwrap_or_else(|_| "[]".into()))
-            .push_bind(serde_json::to_string(&a.potential).unwrap_or_else(|_| "[]".into()));
-    }
-    qb.push(")");
-    dialect::next_statement(
-        ctx.conn(),
-        &mut qb,
-        "INSERT INTO signal_dirty (product_id, marked_at) VALUES (",
-    )
-    .await?;
-    {
-        let mut v = qb.separated(", ");
-        v.push_bind(product_id).push_bind(ctx.now_ms);
-    }
-    qb.push(") ON CONFLICT (product_id) DO UPDATE SET marked_at = excluded.marked_at");
-    qb.build().execute(ctx.conn()).await?;
-    Ok(())
+    qb.push(", sr AS (INSERT INTO signal_reports (report_id, case_id, product_id, market, day, occurred, potential) SELECT ");
+    qb.push_bind(report_id.to_string());
+    qb.push(", ");
+    qb.push_bind(case_id.to_string());
+    qb.push(", p.id, ");
+    qb.push_bind(a.market.clone());
+    qb.push(", ");
+    qb.push_bind(a.day);
+    qb.push(", ");
+    qb.push_bind(serde_json::to_string(&a.occurred).unwrap_or_else(|_| "[]".into()));
+    qb.push(", ");
+    qb.push_bind(serde_json::to_string(&a.potential).unwrap_or_else(|_| "[]".into()));
+    qb.push(" FROM p)");
+    qb.push(", sd AS (INSERT INTO signal_dirty (product_id, marked_at) SELECT p.id, ");
+    qb.push_bind(now_ms);
+    qb.push(" FROM p ON CONFLICT (product_id) DO UPDATE SET marked_at = excluded.marked_at)");
 }
