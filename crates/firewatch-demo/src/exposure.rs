@@ -33,6 +33,20 @@ impl Exposure {
         self.units.iter().sum()
     }
 
+    /// Units of a model in the field in a market in a month, as the signal engine counts
+    /// them: sold in that market from the world's first month up to and including this one
+    /// (the exposure CSV holds no earlier month, and no unit is retired).
+    pub fn in_field(&self, model: usize, market: usize, month: usize) -> u64 {
+        (0..=month).map(|t| self.units(model, market, t)).sum()
+    }
+
+    /// Units of a model in the field in a month, all markets (see [`Exposure::in_field`]).
+    pub fn model_in_field(&self, model: usize, month: usize) -> u64 {
+        (0..MARKETS.len())
+            .map(|k| self.in_field(model, k, month))
+            .sum()
+    }
+
     /// The exposure CSV (DESIGN section 6): `brand,model,market,month,units_sold`, rows with
     /// units only (a model is absent before its launch).
     pub fn to_csv(&self) -> String {
@@ -166,6 +180,18 @@ mod tests {
         let note8 = crate::catalog::model_index("Note8").unwrap();
         assert_eq!(e.model_month(note8, 8), 0);
         assert!(e.model_month(note8, 9) > 0);
+        // Units in the field add up the months' sales, per market and over all markets.
+        assert_eq!(e.model_in_field(note8, 8), 0);
+        assert_eq!(
+            e.model_in_field(note8, 10),
+            e.model_month(note8, 9) + e.model_month(note8, 10)
+        );
+        assert_eq!(
+            (0..MARKETS.len())
+                .map(|k| e.in_field(note8, k, 17))
+                .sum::<u64>(),
+            e.model_in_field(note8, 17)
+        );
         let csv = e.to_csv();
         assert!(
             csv.starts_with("brand,model,market,month,units_sold\nVoltra,Note7 Pro,IN,2025-06,")

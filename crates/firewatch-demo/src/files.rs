@@ -78,8 +78,10 @@ fn readme(w: &World) -> String {
          world.json     the configuration and the planted defect\n\
          \n\
          Planted defect: {model} ({class}: thermal.* or battery.swelling) from {pm} at {f}x the\n\
-         baseline rate of {b:.1} thermal reports per million units; every other model stays at the\n\
-         baseline. Regenerate with the same seed for byte-identical files.\n",
+         baseline rate of {b:.1} thermal reports per month per million units in the field (sold\n\
+         up to and including the month); every other model stays at the baseline. Reports of\n\
+         every kind follow the units in the field. Regenerate with the same seed for\n\
+         byte-identical files.\n",
         seed = w.config.seed,
         start = w.config.start_month,
         months = w.config.months,

@@ -16,7 +16,7 @@
 //!
 //! Module map: [`calendar`] (months, dates), [`catalog`] (the 30 Voltra models), [`exposure`]
 //! (units sold), `text` (phrase banks, composition), `reports` (allocation of reports to
-//! exposure, intake JSON, truth), `photos` (drawn images), `cascade` (the self-exciting social
+//! the units in the field, intake JSON, truth), `photos` (drawn images), `cascade` (the self-exciting social
 //! cascade), `files` (the `--generate-only` file set).
 
 pub mod calendar;
@@ -48,7 +48,8 @@ pub struct WorldConfig {
     pub start_month: String,
     /// Number of months (18).
     pub months: usize,
-    /// About this many incident reports (the count follows exposure, so it is approximate).
+    /// About this many incident reports (the count follows the units in the field, so it is
+    /// approximate).
     pub reports: usize,
     /// Share of reports that are safety incidents (an occurred hazard).
     pub safety_share: f64,
@@ -168,7 +169,8 @@ pub struct PlantedDefect {
     /// Its 0-based index (9 = month 10).
     pub start_index: usize,
     pub factor: f64,
-    /// Baseline thermal reports per million units sold, for every model.
+    /// Baseline thermal reports per month per million units in the field (sold up to and
+    /// including the month), for every model.
     pub baseline_per_million: f64,
 }
 

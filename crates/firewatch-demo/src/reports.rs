@@ -1,4 +1,4 @@
-//! Incident reports: how many (from exposure and the rates), when and where, in which
+//! Incident reports: how many (from the units in the field and the rates), when and where, in which
 //! language, about what, with which narrative, reporter and photos, and their ground truth.
 
 use crate::calendar::{Month, offset_str, rfc3339_utc, unix_seconds};
@@ -217,15 +217,21 @@ pub(crate) fn generate<R: Rng>(
 ) -> Drafts {
     let n = config.reports as f64;
     let months = exposure.months;
-    let total = exposure.total() as f64;
-    let planted_after: f64 = (config.planted_start..months)
-        .map(|t| exposure.model_month(planted, t) as f64)
-        .sum();
-    let weighted: f64 = (0..MODELS.len())
+    // Incidents come from the devices in use: a model's expected reports in a month follow
+    // its units in the field then (sold up to and including that month, as the signal engine
+    // counts them), not that month's sales. The rates below are per unit in the field per
+    // month.
+    let in_field: Vec<Vec<f64>> = (0..MODELS.len())
         .map(|m| {
-            let u: u64 = (0..months).map(|t| exposure.model_month(m, t)).sum();
-            u as f64 * complaint_weight(MODELS[m].category)
+            (0..months)
+                .map(|t| exposure.model_in_field(m, t) as f64)
+                .collect()
         })
+        .collect();
+    let total: f64 = in_field.iter().flatten().sum();
+    let planted_after: f64 = in_field[planted][config.planted_start..].iter().sum();
+    let weighted: f64 = (0..MODELS.len())
+        .map(|m| in_field[m].iter().sum::<f64>() * complaint_weight(MODELS[m].category))
         .sum();
     let safety = config.safety_share * n;
     let lambda_thermal =
@@ -236,8 +242,7 @@ pub(crate) fn generate<R: Rng>(
 
     let mut drafts = Vec::with_capacity(config.reports + config.reports / 10);
     for (mi, spec) in MODELS.iter().enumerate() {
-        for t in 0..months {
-            let units = exposure.model_month(mi, t) as f64;
+        for (t, &units) in in_field[mi].iter().enumerate() {
             if units <= 0.0 {
                 continue;
             }
@@ -268,11 +273,12 @@ pub(crate) fn generate<R: Rng>(
     }
 }
 
+/// A report's market, in proportion to the model's units in the field per market.
 fn pick_market<R: Rng>(rng: &mut R, e: &Exposure, model: usize, t: usize) -> usize {
-    let total = e.model_month(model, t);
+    let total = e.model_in_field(model, t);
     let mut k = rng.random_range(0..total.max(1));
     for m in 0..MARKETS.len() {
-        let u = e.units(model, m, t);
+        let u = e.in_field(model, m, t);
         if k < u {
             return m;
         }

@@ -13,8 +13,9 @@ fn world() -> &'static World {
         let t = Instant::now();
         let w = generate(&WorldConfig::default());
         eprintln!(
-            "default world: {} reports, {} photos, {} cascade events in {:?}",
+            "default world: {} reports ({} with photos), {} photos, {} cascade events in {:?}",
             w.reports.len(),
+            w.reports.iter().filter(|r| !r.photos.is_empty()).count(),
             w.photos.len(),
             w.cascade.len(),
             t.elapsed()
@@ -90,14 +91,28 @@ fn about_five_thousand_reports_over_the_ten_language_variants() {
     }));
 }
 
-/// Units per (model, month) from the exposure CSV.
+/// Units in the field per (model, month) from the exposure CSV, as the signal engine counts
+/// them: sold in every month up to and including that one.
 fn units(w: &World) -> HashMap<(String, String), f64> {
-    let mut u = HashMap::new();
+    let mut sold: BTreeMap<(String, String), f64> = BTreeMap::new();
     for line in w.exposure_csv.lines().skip(1) {
         let f: Vec<&str> = line.split(',').collect();
         assert_eq!(f.len(), 5, "{line}");
         let n: f64 = f[4].parse().unwrap();
-        *u.entry((f[1].to_string(), f[3].to_string())).or_default() += n;
+        *sold
+            .entry((f[1].to_string(), f[3].to_string()))
+            .or_default() += n;
+    }
+    // The map is in (model, month) order: a running sum per model.
+    let mut u = HashMap::new();
+    let mut run: Option<(String, f64)> = None;
+    for ((model, month), n) in sold {
+        let before = match &run {
+            Some((m, s)) if *m == model => *s,
+            _ => 0.0,
+        };
+        run = Some((model.clone(), before + n));
+        u.insert((model, month), before + n);
     }
     u
 }
@@ -157,6 +172,61 @@ fn planted_rates(w: &World) -> (f64, f64, f64) {
         rate(&|m, mo| m == p && mo < start),
         rate(&|m, _| m != p),
     )
+}
+
+/// Incidents come from the devices in use: a model launched during the world reports, in its
+/// first three months, at the rate of its units in the field, like the models of its category
+/// on sale before the world began (not in proportion to its launch sales, which would put it
+/// several times above them while few of its units are in the field).
+#[test]
+fn new_models_report_in_proportion_to_their_units_in_the_field() {
+    use firewatch_demo::catalog::{MODELS, ModelSpec};
+    let w = world();
+    let units = units(w);
+    let mut reports: HashMap<(&str, &str), f64> = HashMap::new();
+    for r in &w.reports {
+        *reports
+            .entry((r.truth.product.1.as_str(), r.month.as_str()))
+            .or_default() += 1.0;
+    }
+    let spec = |model: &str| -> &ModelSpec { MODELS.iter().find(|s| s.model == model).unwrap() };
+    // Per category: (reports, units) of the new models in their first three months and of
+    // the models on sale before the world (the planted one aside) after the first month.
+    let mut new: HashMap<_, (f64, f64)> = HashMap::new();
+    let mut old: HashMap<_, (f64, f64)> = HashMap::new();
+    for ((model, month), u) in &units {
+        if *model == w.planted.model {
+            continue;
+        }
+        let n = reports
+            .get(&(model.as_str(), month.as_str()))
+            .copied()
+            .unwrap_or(0.0);
+        let t = (0..w.config.months as i32)
+            .find(|t| w.exposure.start.plus(*t).to_string() == *month)
+            .unwrap();
+        let s = spec(model);
+        let group = if s.launch >= 1 && t - s.launch < 3 {
+            &mut new
+        } else if s.launch <= 0 && t >= 1 {
+            &mut old
+        } else {
+            continue;
+        };
+        let e = group.entry(s.category.as_str()).or_default();
+        (e.0, e.1) = (e.0 + n, e.1 + u);
+    }
+    let observed: f64 = new.values().map(|x| x.0).sum();
+    let expected: f64 = new.iter().map(|(c, (_, u))| u * old[c].0 / old[c].1).sum();
+    eprintln!(
+        "new models' first three months: {observed} reports, {expected:.1} at the rate per \
+         unit in the field of their categories' older models"
+    );
+    assert!(observed >= 30.0, "{observed} reports");
+    assert!(
+        (0.7..=1.4).contains(&(observed / expected)),
+        "{observed} vs {expected:.1}"
+    );
 }
 
 #[test]
@@ -224,7 +294,7 @@ fn the_planted_model_runs_at_four_times_the_baseline_thermal_rate_from_month_ten
             "{mo}: {c} reports, {r}/M"
         );
     }
-    // Reports follow exposure: more units, more reports.
+    // Reports follow the units in the field: more units, more reports.
     let per_month = |m: &str| {
         let mut v: Vec<(f64, f64)> = units
             .iter()

@@ -53,12 +53,15 @@ fn the_planted_defect_opens_one_thermal_signal_in_its_month_and_little_else() {
     );
     // The other signals: a handful at most over 18 months. ~150 (product, hazard) pairs x 3
     // windows are re-tested every few days, so even a per-test false-alarm rate of 0.1%
-    // would open several. Measured with the defaults: 6 (the planted model's property
-    // damage, the defect's consequence, once its fires accumulate; three new models whose
-    // reports follow their launch sales while their units in the field are still few; two
-    // chance clusters); the bound leaves no room for more.
+    // would open several. The world's reports follow each model's units in the field (sold
+    // up to and including the month), which is what the engine divides by, so a new model's
+    // launch sales no longer open signals. Measured with the defaults: 3 (the planted
+    // model's property damage, 2026-10, the defect's consequence once its fires accumulate;
+    // two chance clusters: the planted model's electrical shocks, 2026-02, before the defect
+    // and not part of it, and PocketCell 5K injury.other, 2026-11); the bound allows one
+    // more.
     let others: Vec<_> = after.keys().filter(|k| **k != planted).collect();
-    assert!(others.len() <= 6, "false signals: {others:?}");
+    assert!(others.len() <= 4, "false signals: {others:?}");
     assert!(
         before.len() > after.len() + 5,
         "the old defaults were the noisy ones: {} vs {}",
