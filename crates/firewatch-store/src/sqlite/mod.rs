@@ -170,10 +170,13 @@ fn writer_options(path: &Path) -> SqliteConnectOptions {
 /// the database file nor waits for that file's fsync (SQLite's auto-checkpoint would do both
 /// inside a COMMIT on the writer, about a tenth of its time under load). PASSIVE: it never
 /// waits for, nor blocks, the writer or the readers. Runs while the store's writer lives.
-async fn checkpointer(path: std::path::PathBuf, writer: mpsc::WeakSender<Job>) {
-    let mut wal = path.clone().into_os_string();
-    wal.push("-wal");
-    let wal = std::path::PathBuf::from(wal);
+///
+/// `wal` is the file [`WalSync`] flushes (symlinks resolved as SQLite does).
+async fn checkpointer(
+    path: std::path::PathBuf,
+    wal: std::path::PathBuf,
+    writer: mpsc::WeakSender<Job>,
+) {
     let mut conn: Option<SqliteConnection> = None;
     let mut last_seen = None;
     let mut tick = tokio::time::interval(Duration::from_millis(250));
@@ -227,7 +230,11 @@ impl SqliteStore {
         let wal_sync = WalSync::start(path)
             .map_err(|e| StoreError::Unavailable(format!("cannot start the WAL flusher: {e}")))?;
         let (tx, rx) = mpsc::channel::<Job>(4096);
-        tokio::spawn(checkpointer(path.to_path_buf(), tx.downgrade()));
+        tokio::spawn(checkpointer(
+            path.to_path_buf(),
+            wal_sync.wal().to_path_buf(),
+            tx.downgrade(),
+        ));
         // The writer has its own thread: direct jobs and COMMIT's WAL writes block it, never the
         // server's runtime. sqlx jobs run on a current-thread runtime there.
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -413,12 +420,10 @@ fn commit_direct(d: &mut DirectCtx<'_>) -> Result<()> {
 
 /// Runs one group in one transaction; false when the transaction could not start or commit.
 async fn run_batch(ctx: &mut WriteCtx, batch: Vec<Job>, wal_sync: &WalSync) -> bool {
-    if wal_sync.failed().is_some() {
+    if wal_sync.has_failed() {
         // After a failed flush nothing can be confirmed as stored (see `wal_sync`).
         for job in batch {
-            if let Some(e) = wal_sync.failed() {
-                (job.fail)(e);
-            }
+            (job.fail)(wal_sync::final_failure());
         }
         return true;
     }

@@ -43,15 +43,27 @@ const FAILED: &str = "an earlier flush of the database to disk failed, so nothin
 pub(super) struct WalSync {
     tx: mpsc::Sender<Vec<Deliver>>,
     failed: Arc<AtomicBool>,
+    wal: PathBuf,
+}
+
+/// The WAL of the database at `db`: `<db>-wal` next to the file SQLite opens, i.e. after
+/// resolving symbolic links as SQLite does.
+fn wal_path(db: &Path) -> std::io::Result<PathBuf> {
+    let mut wal = std::fs::canonicalize(db)?.into_os_string();
+    wal.push("-wal");
+    Ok(PathBuf::from(wal))
+}
+
+/// What every write hears once a flush failed.
+pub(super) fn final_failure() -> StoreError {
+    StoreError::Unavailable(FAILED.into())
 }
 
 impl WalSync {
-    /// Starts the flushing thread for the database at `db`. The WAL is `<db>-wal` next to
-    /// the file SQLite opens, i.e. after resolving symbolic links as SQLite does.
+    /// Starts the flushing thread for the database at `db` (its WAL: [`wal_path`]).
     pub(super) fn start(db: &Path) -> std::io::Result<WalSync> {
-        let mut wal = std::fs::canonicalize(db)?.into_os_string();
-        wal.push("-wal");
-        let mut file = WalFile::new(PathBuf::from(wal));
+        let wal = wal_path(db)?;
+        let mut file = WalFile::new(wal.clone());
         let failed = Arc::new(AtomicBool::new(false));
         let flag = failed.clone();
         let (tx, rx) = mpsc::channel::<Vec<Deliver>>();
@@ -76,18 +88,21 @@ impl WalSync {
                         }
                     }
                     for d in waiting {
-                        d(Some(StoreError::Unavailable(FAILED.into())));
+                        d(Some(final_failure()));
                     }
                 }
             })?;
-        Ok(WalSync { tx, failed })
+        Ok(WalSync { tx, failed, wal })
     }
 
     /// True once a flush failed: the writer then refuses every write.
-    pub(super) fn failed(&self) -> Option<StoreError> {
-        self.failed
-            .load(Ordering::Acquire)
-            .then(|| StoreError::Unavailable(FAILED.into()))
+    pub(super) fn has_failed(&self) -> bool {
+        self.failed.load(Ordering::Acquire)
+    }
+
+    /// The WAL file this flushes (the checkpointer watches the same one).
+    pub(super) fn wal(&self) -> &Path {
+        &self.wal
     }
 
     /// Answers `deliveries` once everything committed so far is on disk.
@@ -148,7 +163,7 @@ mod tests {
         std::fs::write(dir.path().join("x.sqlite-wal"), b"frames").unwrap();
         let sync = WalSync::start(&db).unwrap();
         assert!(answer(&sync), "a flushed group is answered as stored");
-        assert!(sync.failed().is_none());
+        assert!(!sync.has_failed());
 
         // Without a WAL file the flush fails: the caller hears it, and so does every later
         // caller even once the file is back.
@@ -156,10 +171,7 @@ mod tests {
         assert!(!answer(&sync), "a failed flush is not answered as stored");
         std::fs::write(dir.path().join("x.sqlite-wal"), b"frames").unwrap();
         assert!(!answer(&sync), "nothing is confirmed after a failed flush");
-        assert!(
-            sync.failed().is_some(),
-            "the writer is told to refuse writes"
-        );
+        assert!(sync.has_failed(), "the writer is told to refuse writes");
     }
 
     #[test]
