@@ -146,6 +146,10 @@ pub async fn run(
             let settings = settings_for(&install)?;
             let reports = crate::import_reports::read_file(&file)?;
             let state = crate::serve::build_state(&settings).await?;
+            // As a server would: imported reports' products are evaluated while they come in.
+            if let Some(signals) = &state.signals {
+                signals.clone().spawn();
+            }
             let mut bar = Progress::new("importing reports", reports.len());
             let (created, present) =
                 crate::import_reports::ingest_all(&state, reports, |n| bar.set(n)).await?;

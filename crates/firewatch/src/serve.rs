@@ -23,6 +23,9 @@ pub fn init_logging(format: &str) {
     };
 }
 
+/// The application state, without background work: the signal job starts in [`serve`], once
+/// the configured playbook was accepted, so a server that refuses to start has nothing to
+/// cancel (and its one-line error stays one line).
 pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
     let store = open_store(settings).await?;
     let blobs = Arc::new(FsBlobStore::new(settings.blob_dir()));
@@ -38,7 +41,6 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
         thresholds,
         Some(engine),
     ));
-    signals.clone().spawn();
     let web = WebConfig {
         intake_per_minute: settings.intake_per_minute,
         intake_burst: settings.intake_burst,
@@ -54,6 +56,9 @@ pub async fn serve(settings: Settings, state: Option<AppState>) -> anyhow::Resul
         None => build_state(&settings).await?,
     };
     crate::scheduler::apply_configured_playbook(&settings, &state).await?;
+    if let Some(signals) = &state.signals {
+        signals.clone().spawn();
+    }
     let notifier = Arc::new(crate::notify::Notifier::new(&settings.notifications)?);
     tokio::spawn(crate::scheduler::run(
         state.store.clone(),
